@@ -1,0 +1,54 @@
+"""The command-line interface: thin commands that parse options, call the core and render.
+
+Nothing heavy is imported here: each command imports what it uses, so `llmplan --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from llmplan import __version__
+from llmplan.cli.catalog_cmd import apis_command, gpus_command, models_app
+from llmplan.cli.fit_cmd import FIT_HELP, fit_command
+
+app = typer.Typer(
+    name="llmplan",
+    help="Capacity and cost planner for self-hosted LLMs: will it fit, how fast, and what it costs against APIs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"llmplan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """Capacity and cost planner for self-hosted LLMs."""
+
+
+app.command("fit", help=FIT_HELP)(fit_command)
+app.add_typer(models_app, name="models")
+app.command("gpus")(gpus_command)
+app.command("apis")(apis_command)
+
+
+def _register_optional() -> None:
+    from llmplan.cli import breakeven_cmd, check_cmd, compare_cmd  # noqa: F401
+
+
+try:
+    _register_optional()
+except ImportError:  # pragma: no cover - commands land one by one
+    pass
+
+
+def main() -> None:
+    app()

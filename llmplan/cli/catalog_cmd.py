@@ -1,0 +1,230 @@
+"""`llmplan models`, `llmplan gpus`, `llmplan apis`: list and show the catalogs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from llmplan.cli.common import Format, FormatOpt, ModelsOpt, OfflineOpt, PricesOpt, ApiPricesOpt, console, emit_json, gb, handle_errors
+
+models_app = typer.Typer(
+    help="List, show and add models. `llmplan models` lists; `llmplan models list SEARCH` filters.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+def _matches(search: str | None, *fields: str) -> bool:
+    if not search:
+        return True
+    s = search.lower()
+    return any(s in (f or "").lower() for f in fields)
+
+
+@models_app.callback()
+def models_root(
+    ctx: typer.Context,
+    fmt: FormatOpt = Format.table,
+    models: ModelsOpt = None,
+) -> None:
+    """List the model catalog (shipped + your own). Example: llmplan models list qwen"""
+    if ctx.invoked_subcommand is None:
+        _list_models(None, fmt, models)
+
+
+@models_app.command("list")
+@handle_errors
+def models_list(
+    search: Annotated[str | None, typer.Argument(help="Filter by id, alias or family.")] = None,
+    fmt: FormatOpt = Format.table,
+    models: ModelsOpt = None,
+) -> None:
+    """List models, optionally filtered. Example: llmplan models list llama"""
+    _list_models(search, fmt, models)
+
+
+@handle_errors
+def _list_models(search: str | None, fmt: Format, models) -> None:
+    from llmplan.catalog import Catalog
+
+    catalog = Catalog(models_files=models)
+    rows = [(mid, e) for mid, e in catalog.models.items() if _matches(search, mid, e.family, *e.aliases)]
+    if fmt == Format.json:
+        emit_json([{"id": mid, "aliases": e.aliases, "family": e.family, "params": e.params_total,
+                    "active_params": e.params_active or e.params_total, "native_quant": e.native_quant,
+                    "license": e.license, "source": e.source, "as_of": str(e.as_of)} for mid, e in rows])
+        return
+    if fmt == Format.markdown:
+        typer.echo("| model | params | active | format | license |\n|---|---:|---:|---|---|")
+        for mid, e in rows:
+            typer.echo(f"| {mid} | {e.params_total / 1e9:.1f}B | {(e.params_active or e.params_total) / 1e9:.1f}B "
+                       f"| {e.native_quant} | {e.license} |")
+        return
+    from rich.table import Table
+
+    t = Table(title=f"{len(rows)} models" + (f" matching {search!r}" if search else ""), title_justify="left")
+    t.add_column("model")
+    t.add_column("alias")
+    t.add_column("params", justify="right")
+    t.add_column("active", justify="right")
+    t.add_column("format")
+    t.add_column("license")
+    for mid, e in sorted(rows):
+        t.add_row(mid, e.aliases[0] if e.aliases else "", f"{e.params_total / 1e9:,.1f}B",
+                  f"{(e.params_active or e.params_total) / 1e9:,.1f}B", e.native_quant, e.license)
+    console().print(t)
+
+
+@models_app.command("show")
+@handle_errors
+def models_show(
+    model: Annotated[str, typer.Argument(help="Catalog id or alias, HF repo id, folder or .gguf file.")],
+    fmt: FormatOpt = Format.table,
+    models: ModelsOpt = None,
+    offline: OfflineOpt = False,
+) -> None:
+    """Show one model's architecture as llmplan reads it. Example: llmplan models show qwen3.5-27b"""
+    from llmplan.catalog import Catalog
+    from llmplan.core import memory as mem
+    from llmplan.sources import resolve_model
+
+    catalog = Catalog(models_files=models)
+    resolved = resolve_model(model, catalog, offline=offline)
+    spec = resolved.spec
+    info = {
+        "id": spec.id,
+        "source": resolved.source,
+        "model_type": spec.model_type,
+        "params": spec.params_total,
+        "active_params": spec.params_active,
+        "layers": spec.num_layers,
+        "layer_kinds": spec.layer_kinds,
+        "hidden_size": spec.hidden_size,
+        "attention_heads": spec.num_heads,
+        "kv_heads": spec.num_kv_heads,
+        "head_dim": spec.head_dim,
+        "vocab_size": spec.vocab_size,
+        "max_context": spec.max_context,
+        "experts": spec.num_experts,
+        "experts_per_token": spec.experts_per_token,
+        "native_quant": spec.native_quant,
+        "dtype": spec.dtype,
+        "kv_bytes_per_token": int(round(mem.kv_bytes_per_token(spec, spec.dtype_bytes))),
+        "state_bytes_per_sequence": mem.state_bytes_per_sequence(spec),
+        "approximations": list(spec.approximations),
+    }
+    if resolved.entry is not None:
+        e = resolved.entry
+        info.update({"aliases": e.aliases, "license": e.license, "params_source": e.params_source,
+                     "config_source": e.source, "as_of": str(e.as_of)})
+    if fmt == Format.json:
+        emit_json(info)
+        return
+    from rich.table import Table
+
+    t = Table(title=spec.id, title_justify="left", show_header=False)
+    t.add_column(style="bold")
+    t.add_column()
+    for k, v in info.items():
+        if isinstance(v, (list, dict)):
+            v = ", ".join(f"{a}: {b}" for a, b in v.items()) if isinstance(v, dict) else "; ".join(map(str, v))
+        elif isinstance(v, int) and k in ("params", "active_params"):
+            v = f"{v:,} ({v / 1e9:.2f}B)"
+        elif isinstance(v, int) and k.endswith("bytes_per_token"):
+            v = f"{v:,} bytes ({spec.dtype})"
+        elif isinstance(v, int) and k.endswith("_per_sequence"):
+            v = f"{v:,} bytes"
+        t.add_row(k.replace("_", " "), str(v))
+    console().print(t)
+
+
+@models_app.command("add")
+@handle_errors
+def models_add(
+    model: Annotated[str, typer.Argument(help="Hugging Face repo id (org/name) to fetch and save.")],
+    offline: OfflineOpt = False,
+) -> None:
+    """Fetch a model from the Hugging Face hub and save it into your catalog file.
+
+    Example: llmplan models add mistralai/Mistral-7B-Instruct-v0.3
+    """
+    from llmplan.hub import add_to_user_catalog
+
+    path, model_id = add_to_user_catalog(model, offline=offline)
+    typer.echo(f"saved {model_id} to {path}")
+
+
+@handle_errors
+def gpus_command(
+    search: Annotated[str | None, typer.Argument(help="Filter by id, name or vendor.")] = None,
+    fmt: FormatOpt = Format.table,
+    prices: PricesOpt = None,
+) -> None:
+    """List the GPU catalog with memory, bandwidth, throughput and prices. Example: llmplan gpus h100"""
+    from llmplan.catalog import Catalog
+
+    catalog = Catalog(gpus_files=prices)
+    rows = [(gid, g) for gid, g in catalog.gpus.items() if _matches(search, gid, g.name, g.vendor, *g.aliases)]
+    if fmt == Format.json:
+        emit_json([{"id": gid, **g.model_dump(mode="json")} for gid, g in rows])
+        return
+
+    def hourly(g) -> str:
+        od = [p.usd_per_gpu_hour for p in g.rental if p.tier == "on_demand"]
+        return f"${min(od):.2f}" if od else "-"
+
+    if fmt == Format.markdown:
+        typer.echo("| id | name | memory | bandwidth | bf16 TFLOP/s | TDP | price | $/h |\n|---|---|---:|---:|---:|---:|---:|---:|")
+        for gid, g in rows:
+            typer.echo(f"| {gid} | {g.name} | {gb(g.memory_bytes, 0)} | {g.memory_bandwidth_bytes_per_s / 1e9:,.0f} GB/s "
+                       f"| {(g.bf16_flops or 0) / 1e12:,.0f} | {g.tdp_watts:.0f} W "
+                       f"| {'$' + format(g.purchase_usd, ',.0f') if g.purchase_usd else '-'} | {hourly(g)} |")
+        return
+    from rich.table import Table
+
+    t = Table(title=f"{len(rows)} accelerators", title_justify="left")
+    for col, just in (("id", "left"), ("memory", "right"), ("bandwidth", "right"), ("bf16", "right"),
+                      ("fp8", "right"), ("TDP", "right"), ("price", "right"), ("from $/h", "right")):
+        t.add_column(col, justify=just)
+    for gid, g in sorted(rows, key=lambda x: -x[1].memory_bandwidth_bytes_per_s):
+        mem_txt = gb(g.memory_bytes, 0)
+        if g.gpu_memory_fraction < 1:
+            mem_txt += f" ({g.gpu_memory_fraction:.0%} GPU)"
+        t.add_row(gid, mem_txt, f"{g.memory_bandwidth_bytes_per_s / 1e9:,.0f} GB/s",
+                  f"{g.bf16_flops / 1e12:,.0f} TF" if g.bf16_flops else "-",
+                  f"{g.fp8_flops / 1e12:,.0f} TF" if g.fp8_flops else "-",
+                  f"{g.tdp_watts:,.0f} W", f"${g.purchase_usd:,.0f}" if g.purchase_usd else "-", hourly(g))
+    console().print(t)
+
+
+@handle_errors
+def apis_command(
+    search: Annotated[str | None, typer.Argument(help="Filter by id or provider.")] = None,
+    fmt: FormatOpt = Format.table,
+    api_prices: ApiPricesOpt = None,
+) -> None:
+    """List API offerings and their prices per million tokens. Example: llmplan apis openai"""
+    from llmplan.catalog import Catalog
+
+    catalog = Catalog(apis_files=api_prices)
+    rows = [(aid, a) for aid, a in catalog.apis.items() if _matches(search, aid, a.provider, a.open_model or "")]
+    if fmt == Format.json:
+        emit_json([{"id": aid, **a.model_dump(mode="json")} for aid, a in rows])
+        return
+    if fmt == Format.markdown:
+        typer.echo("| id | input $/Mtok | output $/Mtok | cached | as of |\n|---|---:|---:|---:|---|")
+        for aid, a in rows:
+            typer.echo(f"| {aid} | {a.input_usd_per_mtok:.3f} | {a.output_usd_per_mtok:.3f} | "
+                       f"{a.cached_input_usd_per_mtok if a.cached_input_usd_per_mtok is not None else '-'} | {a.as_of} |")
+        return
+    from rich.table import Table
+
+    t = Table(title=f"{len(rows)} API offerings (USD per million tokens)", title_justify="left")
+    for col in ("id", "input", "output", "cached in", "as of"):
+        t.add_column(col, justify="left" if col in ("id", "as of") else "right")
+    for aid, a in sorted(rows):
+        t.add_row(aid, f"{a.input_usd_per_mtok:.3f}", f"{a.output_usd_per_mtok:.3f}",
+                  f"{a.cached_input_usd_per_mtok:.3f}" if a.cached_input_usd_per_mtok is not None else "-",
+                  str(a.as_of))
+    console().print(t)

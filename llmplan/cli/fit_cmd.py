@@ -1,0 +1,101 @@
+"""`llmplan fit`: will it fit, where do the bytes go, how fast."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from llmplan.cli.common import (
+    ModelsOpt,
+    OfflineOpt,
+    PricesOpt,
+    SweepFormat,
+    emit_json,
+    handle_errors,
+)
+
+FIT_HELP = """Will MODEL fit on the GPU(s), where does the memory go, and how fast will it run.
+
+MODEL is a catalog id or alias (`llmplan models`), a Hugging Face repo id (org/name), a folder with
+config.json, or a .gguf file.
+
+Examples:
+
+  llmplan fit llama-3.1-8b --gpu rtx-4090 --quant q4_k_m
+
+  llmplan fit meta-llama/Llama-3.1-70B-Instruct --gpu 4xh100-sxm --context 32768 --concurrency 16
+
+  llmplan fit qwen3-32b --gpu h100-sxm --quant fp8 --concurrency max --format json
+
+  llmplan fit llama-3.1-8b --gpu l4 --sweep concurrency --max-ttft-s 2 --format csv
+"""
+
+
+class Sweep(str, Enum):
+    concurrency = "concurrency"
+    input_tokens = "input-tokens"
+    output_tokens = "output-tokens"
+
+
+def fit_command(
+    model: Annotated[str, typer.Argument(help="Catalog id/alias, HF repo id, model folder or .gguf file.")],
+    gpu: Annotated[str, typer.Option("--gpu", "-g", help="GPU id, or NxID for N GPUs in one box.")] = "h100-sxm",
+    quant: Annotated[str | None, typer.Option("--quant", "-q", help="Weight format (default: the checkpoint's).")] = None,
+    context: Annotated[int | None, typer.Option("--context", "-c", "--max-model-len",
+                                                help="Tokens per sequence the cache is sized for [default: 8192 or the model's max].")] = None,
+    concurrency: Annotated[str, typer.Option("--concurrency", "-n", help="Sequences at once, or 'max' for steady full load.")] = "1",
+    engine: Annotated[str | None, typer.Option("--engine", "-e", help="vllm, sglang, tgi, tensorrt-llm, llama.cpp or ollama [default: llama.cpp for GGUF/Apple/CPU, else vllm].")] = None,
+    kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV cache dtype: bf16, fp16, fp8, q8_0, q4_0 [default: the model's dtype].")] = None,
+    input_tokens: Annotated[int | None, typer.Option("--input-tokens", help="Prompt tokens per request [default: 1024].")] = None,
+    output_tokens: Annotated[int | None, typer.Option("--output-tokens", help="Generated tokens per request [default: 256].")] = None,
+    replicas: Annotated[int, typer.Option("--replicas", help="Data-parallel copies counted in aggregate throughput.")] = 1,
+    expert_parallel: Annotated[bool, typer.Option("--expert-parallel", help="Spread MoE experts over the GPUs instead of tensor parallel.")] = False,
+    host_bandwidth_gbs: Annotated[float | None, typer.Option("--host-bandwidth-gbs", help="System RAM bandwidth for offloaded layers [default: 89.6, dual-channel DDR5-5600].")] = None,
+    sweep: Annotated[Sweep | None, typer.Option("--sweep", help="Tabulate concurrency, input-tokens or output-tokens.")] = None,
+    max_ttft_s: Annotated[float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Latency target for sweeps: time to first token.")] = None,
+    min_tokens_per_s: Annotated[float | None, typer.Option("--min-tokens-per-s", help="Latency target for sweeps: per-user decode speed.")] = None,
+    fmt: Annotated[SweepFormat, typer.Option("--format", "-f", help="table, json, markdown (csv for sweeps).")] = SweepFormat.table,
+    prices: PricesOpt = None,
+    models: ModelsOpt = None,
+    offline: OfflineOpt = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Re-read the model from the hub even if cataloged.")] = False,
+) -> None:
+    from llmplan.catalog import Catalog
+    from llmplan.core.fit import fit
+    from llmplan.deploy import build_deployment
+    from llmplan.errors import InputError
+
+    catalog = Catalog(models_files=models, gpus_files=prices)
+    dep, _ = build_deployment(
+        catalog, model, gpu=gpu, quant=quant, engine=engine, kv_dtype=kv_dtype, context=context,
+        concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens, replicas=replicas,
+        host_bandwidth_gbs=host_bandwidth_gbs, offline=offline, refresh=refresh, expert_parallel=expert_parallel,
+    )
+    if sweep is not None:
+        from llmplan.cli.sweep_render import render_sweep
+        from llmplan.core.sweep import sweep_table
+
+        rows = sweep_table(dep, sweep.value, max_ttft_s=max_ttft_s, min_tokens_per_s=min_tokens_per_s)
+        render_sweep(rows, dep, sweep.value, fmt.value, max_ttft_s, min_tokens_per_s)
+        return
+    if fmt == SweepFormat.csv:
+        raise InputError("--format csv is for sweeps; use --sweep concurrency, or --format json")
+    report = fit(dep)
+    if fmt == SweepFormat.json:
+        emit_json(report.model_dump(mode="json"))
+    elif fmt == SweepFormat.markdown:
+        from llmplan.cli.fit_render import fit_markdown
+
+        typer.echo(fit_markdown(report))
+    else:
+        from llmplan.cli.fit_render import print_fit
+
+        print_fit(report)
+
+
+fit_command = handle_errors(fit_command)
+fit_command.__doc__ = FIT_HELP
+_ = Path

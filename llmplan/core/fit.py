@@ -1,0 +1,365 @@
+"""The fit planner: memory verdict, limits, suggestions and performance for one deployment."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from llmplan.architecture import ModelSpec
+from llmplan.core import memory as mem
+from llmplan.core.hardware import check_runnable, gpu_memory_bytes, hardware_for
+from llmplan.core.performance import ModelCost, model_cost, offload_decode_seconds, prefill_seconds, serve
+from llmplan.engines import EngineProfile
+from llmplan.quant import FORMATS, KV_DTYPE_BYTES, QuantFormat
+from llmplan.reports import FitReport, GpuInfo, MemoryInfo, ModelInfo, OffloadInfo, PerformanceInfo
+from llmplan.schemas import GpuEntry
+
+GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
+MAX_PER_BOX = 8
+
+
+@dataclass(frozen=True)
+class Deployment:
+    model: ModelSpec
+    model_source: str
+    gpu_id: str
+    gpu: GpuEntry
+    n_gpus: int
+    fmt: QuantFormat
+    engine: EngineProfile
+    kv_dtype: str
+    context: int
+    concurrency: int | None  # None: --concurrency max
+    input_tokens: int
+    output_tokens: int
+    replicas: int = 1
+    host_bandwidth: float | None = None
+    expert_parallel: bool = False
+
+    @property
+    def kv_elem_bytes(self) -> float:
+        return KV_DTYPE_BYTES[self.kv_dtype]
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    weights_per_gpu: float
+    overhead: float
+    usable: float
+    kv_free: float  # per GPU room for cache once weights and overhead sit
+    kv_per_seq: float  # per GPU, at the context
+    concurrency: int
+
+
+def _tp_valid(model: ModelSpec, n: int, engine: EngineProfile) -> bool:
+    if n == 1 or not engine.tensor_parallel:
+        return True
+    return model.num_heads % n == 0
+
+
+def weights_per_gpu(dep: Deployment, n: int | None = None) -> float:
+    n = n or dep.n_gpus
+    total = mem.weights_bytes(dep.model, dep.fmt)
+    if n <= 1:
+        return float(total)
+    if dep.expert_parallel and dep.model.is_moe:
+        # experts spread over the GPUs, the rest replicated (attention data-parallel)
+        experts = mem.expert_weights_bytes(dep.model, dep.fmt)
+        return (total - experts) + experts / n
+    return total / n
+
+
+def memory_plan(dep: Deployment, n: int | None = None, context: float | None = None) -> MemoryPlan:
+    n = n or dep.n_gpus
+    tp = n if dep.engine.tensor_parallel else 1
+    w = weights_per_gpu(dep, n)
+    overhead = mem.engine_overhead_bytes(dep.model, dep.engine, tp)
+    usable = float(mem.usable_bytes(gpu_memory_bytes(dep.gpu), dep.engine, w, overhead))
+    kv_free = usable - w - overhead
+    ctx = dep.context if context is None else context
+    kv_seq = float(mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes, ctx, tp))
+    if not dep.engine.tensor_parallel and n > 1:
+        kv_seq = kv_seq / n  # layer split: each GPU holds its own layers' cache
+    conc = dep.concurrency if dep.concurrency is not None else 1
+    return MemoryPlan(w, overhead, usable, kv_free, kv_seq, conc)
+
+
+def _kv_per_seq(dep: Deployment, n: int, ctx) -> np.ndarray:
+    tp = n if dep.engine.tensor_parallel else 1
+    kv = mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes, ctx, tp)
+    if not dep.engine.tensor_parallel and n > 1:
+        kv = kv / n
+    return kv
+
+
+def full_load_concurrency(dep: Deployment, n: int | None = None) -> int:
+    """`--concurrency max`: sequences in flight hold input + output/2 tokens on average, capped by the
+    engine's batch limit."""
+    n = n or dep.n_gpus
+    plan = memory_plan(dep, n)
+    avg = dep.input_tokens + dep.output_tokens / 2.0
+    per = float(_kv_per_seq(dep, n, avg))
+    if plan.kv_free <= 0 or per <= 0:
+        return 0
+    return int(min(dep.engine.max_batch, plan.kv_free // per))
+
+
+def max_concurrency(dep: Deployment, n: int | None = None) -> int:
+    """Sequences that fit when each holds the full --context."""
+    n = n or dep.n_gpus
+    plan = memory_plan(dep, n)
+    if plan.kv_free <= 0:
+        return 0
+    return int(plan.kv_free // max(plan.kv_per_seq, 1.0))
+
+
+def max_context(dep: Deployment, concurrency: int, n: int | None = None) -> int:
+    """Largest context (capped at the model's) at which `concurrency` sequences fit."""
+    n = n or dep.n_gpus
+    plan = memory_plan(dep, n)
+    limit = dep.model.max_context
+    if plan.kv_free <= 0:
+        return 0
+
+    def fits(ctx: int) -> bool:
+        return float(_kv_per_seq(dep, n, ctx)) * concurrency <= plan.kv_free
+
+    if fits(limit):
+        return limit
+    lo, hi = 0, limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def fits_on(dep: Deployment, n: int, concurrency: int) -> bool:
+    plan = memory_plan(dep, n)
+    return plan.kv_free >= plan.kv_per_seq * max(concurrency, 1) and plan.kv_free > 0
+
+
+def min_gpus(dep: Deployment, concurrency: int) -> int | None:
+    candidates = GPU_COUNTS if dep.engine.tensor_parallel else tuple(range(1, 17))
+    for n in candidates:
+        if _tp_valid(dep.model, n, dep.engine) and fits_on(dep, n, concurrency):
+            return n
+    return None
+
+
+def offload_plan(dep: Deployment, concurrency: int) -> OffloadInfo | None:
+    """llama.cpp / Ollama: how many layers fit on the GPU(s) when the whole model does not."""
+    if dep.engine.tensor_parallel:
+        return None
+    n = dep.n_gpus
+    plan = memory_plan(dep, n)
+    total_weights = mem.weights_bytes(dep.model, dep.fmt)
+    layer_w = mem.layer_weights_bytes(dep.model, dep.fmt)
+    kv_total = float(mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes, dep.context, 1)) * concurrency
+    layer_kv = kv_total / dep.model.num_layers
+    non_layer = max(total_weights - layer_w * dep.model.num_layers, 0.0)
+    room = plan.usable * n - plan.overhead * n - non_layer
+    gpu_layers = int(max(0, min(dep.model.num_layers, room // max(layer_w + layer_kv, 1.0))))
+    host = (dep.model.num_layers - gpu_layers) * (layer_w + layer_kv)
+    return OffloadInfo(gpu_layers=gpu_layers, total_layers=dep.model.num_layers, host_bytes=int(host))
+
+
+def _suggestions(dep: Deployment, concurrency: int, fits: bool, best_n: int | None,
+                 max_ctx: int) -> list[str]:
+    if fits:
+        return []
+    tips: list[str] = []
+    if best_n and best_n != dep.n_gpus:
+        where = "" if best_n <= MAX_PER_BOX else " (more than one 8-GPU box: multi-node)"
+        tips.append(f"use {best_n}x{dep.gpu_id}{where}")
+    for name in ("fp8", "awq", "nvfp4", "q8_0", "q4_k_m", "q3_k_m"):
+        fmt = FORMATS[name]
+        if fmt.linear_bits >= dep.fmt.linear_bits or dep.engine.name not in fmt.engines:
+            continue
+        try:
+            check_runnable(dep.gpu_id, dep.gpu, fmt, dep.engine.name)
+        except Exception:
+            continue
+        alt = replace(dep, fmt=fmt)
+        if fits_on(alt, dep.n_gpus, concurrency):
+            tips.append(f"quantize to {name} (fits on {dep.n_gpus}x{dep.gpu_id})")
+            break
+        n = min_gpus(alt, concurrency)
+        if n:
+            tips.append(f"quantize to {name} and use {n}x{dep.gpu_id}")
+            break
+    if max_ctx > 0 and max_ctx < dep.context:
+        tips.append(f"shorten the context: --max-model-len {max_ctx} fits at concurrency {concurrency}")
+    if concurrency > 1:
+        c1 = max_concurrency(dep)
+        if c1 >= 1:
+            tips.append(f"lower the concurrency to {c1}")
+    if dep.kv_dtype in ("bf16", "fp16") and "fp8" in dep.engine.name or (
+            dep.kv_dtype in ("bf16", "fp16") and dep.engine.name in ("vllm", "sglang", "tensorrt-llm")):
+        alt = replace(dep, kv_dtype="fp8")
+        if fits_on(alt, dep.n_gpus, concurrency):
+            tips.append("store the KV cache in fp8 (--kv-dtype fp8)")
+    return tips
+
+
+def fit(dep: Deployment) -> FitReport:
+    warnings = list(dep.model.approximations)
+    warnings += check_runnable(dep.gpu_id, dep.gpu, dep.fmt, dep.engine.name)
+    n = dep.n_gpus
+    if not _tp_valid(dep.model, n, dep.engine):
+        warnings.append(f"tensor parallel {n} does not divide {dep.model.num_heads} attention heads; "
+                        "engines refuse it")
+    if dep.input_tokens + dep.output_tokens > dep.context:
+        warnings.append(f"input + output tokens ({dep.input_tokens + dep.output_tokens}) exceed the "
+                        f"context ({dep.context}); requests that long will be refused")
+    if dep.context > dep.model.max_context:
+        warnings.append(f"context {dep.context} is beyond the model's {dep.model.max_context} tokens")
+    if n > MAX_PER_BOX:
+        warnings.append(f"{n} GPUs is more than one 8-GPU box: multi-node serving")
+
+    mode = "max" if dep.concurrency is None else "fixed"
+    if dep.concurrency is None:
+        concurrency = full_load_concurrency(dep)
+        kv_ctx = dep.input_tokens + dep.output_tokens / 2.0
+    else:
+        concurrency = dep.concurrency
+        kv_ctx = dep.context
+    plan = memory_plan(dep)
+    tp = n if dep.engine.tensor_parallel else 1
+    kv_seq = float(_kv_per_seq(dep, n, kv_ctx))
+    kv_cache = kv_seq * max(concurrency, 0)
+    total = plan.weights_per_gpu + plan.overhead + kv_cache
+    fits = plan.kv_free > 0 and kv_cache <= plan.kv_free and concurrency >= 1
+    free = plan.usable - total
+    headroom = 100.0 * free / plan.usable if plan.usable > 0 else 0.0
+    conc_for_limits = max(concurrency, 1)
+    max_ctx = max_context(dep, conc_for_limits)
+    max_conc = max_concurrency(dep)
+    best_n = min_gpus(dep, conc_for_limits)
+    offload = None
+    fits_with_offload = None
+    if not dep.engine.tensor_parallel:
+        fits_with_offload = fits
+        if not fits:
+            offload = offload_plan(dep, conc_for_limits)
+            fits_with_offload = offload is not None and offload.gpu_layers > 0
+    if mem.kv_replicated(dep.model, tp):
+        warnings.append("part of the cache is replicated on every GPU under tensor parallel "
+                        "(MLA latent or fewer KV heads than GPUs)")
+
+    perf = _performance(dep, concurrency, fits, offload, warnings)
+    verdict = _verdict(dep, fits, offload, best_n, concurrency, mode, headroom)
+    kv_bpt = mem.kv_bytes_per_token(dep.model, dep.kv_elem_bytes)
+    return FitReport(
+        model=ModelInfo(id=dep.model.id, params=dep.model.params_total, active_params=dep.model.params_active,
+                        source=dep.model_source, native_quant=dep.model.native_quant,
+                        layer_kinds=dep.model.layer_kinds, max_context=dep.model.max_context),
+        gpu=GpuInfo(id=dep.gpu_id, name=dep.gpu.name, count=n, memory_bytes=gpu_memory_bytes(dep.gpu),
+                    replicas=dep.replicas),
+        quant=dep.fmt.name,
+        kv_dtype=dep.kv_dtype,
+        engine=dep.engine.name,
+        context=dep.context,
+        concurrency=int(concurrency),
+        concurrency_mode=mode,
+        input_tokens=dep.input_tokens,
+        output_tokens=dep.output_tokens,
+        memory=MemoryInfo(
+            weights_bytes=int(plan.weights_per_gpu),
+            kv_bytes_per_token=int(round(kv_bpt)),
+            state_bytes_per_sequence=mem.state_bytes_per_sequence(dep.model),
+            kv_cache_bytes=int(kv_cache),
+            overhead_bytes=int(plan.overhead),
+            total_bytes=int(total),
+            usable_bytes=int(plan.usable),
+            free_bytes=int(free),
+            headroom_pct=round(headroom, 2),
+            weights_bytes_all_gpus=int(mem.weights_bytes(dep.model, dep.fmt)),
+        ),
+        fits=bool(fits),
+        fits_with_offload=fits_with_offload,
+        offload=offload,
+        min_gpus=best_n,
+        max_context=int(max_ctx),
+        max_concurrency=int(max_conc),
+        performance=perf,
+        verdict=verdict,
+        suggestions=_suggestions(dep, conc_for_limits, fits, best_n, max_ctx),
+        warnings=warnings,
+    )
+
+
+def _performance(dep: Deployment, concurrency: int, fits: bool, offload: OffloadInfo | None,
+                 warnings: list[str]) -> PerformanceInfo:
+    if not fits and (offload is None or offload.gpu_layers <= 0):
+        return PerformanceInfo()
+    cost = model_cost(dep.model, dep.fmt)
+    hw = hardware_for(dep.gpu, dep.fmt, dep.n_gpus, dep.host_bandwidth)
+    c = max(concurrency, 1)
+    if not fits and offload is not None:
+        kv_seq = float(mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes,
+                                                 dep.input_tokens + dep.output_tokens / 2, 1))
+        step = float(offload_decode_seconds(cost, offload.gpu_layers, offload.total_layers, hw, dep.engine,
+                                            kv_seq))
+        prefill = float(prefill_seconds(cost, dep.engine, hw, dep.input_tokens)) * (
+            1 + 2 * (1 - offload.gpu_layers / offload.total_layers))
+        decode = 1.0 / step
+        warnings.append(f"partial offload: {offload.total_layers - offload.gpu_layers} of "
+                        f"{offload.total_layers} layers run from system RAM; decode speed follows host "
+                        "memory bandwidth")
+        return PerformanceInfo(
+            decode_tokens_per_s=round(decode, 2),
+            throughput_tokens_per_s=round(decode * dep.replicas, 2),
+            prefill_tokens_per_s=round(dep.input_tokens / prefill, 1),
+            ttft_s=round(prefill, 3),
+            request_latency_s=round(prefill + dep.output_tokens / decode, 2),
+        )
+    out = serve(cost, dep.model, dep.kv_elem_bytes, dep.engine, hw, c, dep.input_tokens, dep.output_tokens)
+    if not dep.engine.continuous_batching and c > dep.engine.max_batch:
+        warnings.append(f"{dep.engine.name} serves {dep.engine.max_batch} requests at once; the other "
+                        f"{c - dep.engine.max_batch} wait in its queue")
+    if dep.n_gpus > 1 and dep.engine.tensor_parallel and dep.gpu.interconnect.kind == "pcie":
+        warnings.append("tensor parallel over PCIe: all-reduces cost markedly more than over NVLink")
+    return PerformanceInfo(
+        decode_tokens_per_s=round(float(out.decode_tokens_per_s), 2),
+        throughput_tokens_per_s=round(float(out.throughput_tokens_per_s) * dep.replicas, 2),
+        prefill_tokens_per_s=round(float(out.prefill_tokens_per_s), 1),
+        ttft_s=round(float(out.ttft_s), 4),
+        request_latency_s=round(float(out.request_latency_s), 3),
+    )
+
+
+def _gb(x: float) -> str:
+    return f"{x / 1e9:.1f} GB"
+
+
+def _verdict(dep: Deployment, fits: bool, offload: OffloadInfo | None, best_n: int | None,
+             concurrency: int, mode: str, headroom: float) -> str:
+    where = f"{dep.n_gpus}x{dep.gpu_id}" if dep.n_gpus > 1 else dep.gpu_id
+    what = f"{dep.model.id} in {dep.fmt.name}"
+    if fits:
+        if mode == "max":
+            return (f"{what} fits on {where}; at full load it holds {concurrency} sequences of "
+                    f"{dep.input_tokens}+{dep.output_tokens} tokens ({headroom:.0f}% headroom)")
+        return (f"{what} fits on {where} with {dep.context} tokens x {concurrency} sequences "
+                f"({headroom:.0f}% of usable memory left)")
+    if mode == "max" and concurrency < 1:
+        text = f"{what} does not fit on {where}: no room for even one sequence"
+    else:
+        text = f"{what} does not fit on {where} at {dep.context} tokens x {max(concurrency, 1)} sequences"
+    if offload and offload.gpu_layers > 0:
+        text += (f"; with partial offload {offload.gpu_layers}/{offload.total_layers} layers stay on the GPU "
+                 f"({_gb(offload.host_bytes)} in system RAM, much slower)")
+    if best_n:
+        text += f"; it needs {best_n}x{dep.gpu_id}"
+    else:
+        text += f"; even {GPU_COUNTS[-1]}x{dep.gpu_id} is not enough"
+    return text
+
+
+def ceil_log2(x: int) -> int:
+    return 1 << math.ceil(math.log2(max(x, 1)))

@@ -1,0 +1,92 @@
+"""From a catalog GPU entry to the numbers the performance model needs."""
+
+from __future__ import annotations
+
+from llmplan.core.performance import DEFAULT_HOST_BANDWIDTH, Hardware
+from llmplan.errors import UnsupportedError
+from llmplan.quant import QuantFormat
+from llmplan.schemas import GpuEntry
+
+NON_CUDA_ENGINES = ("llama.cpp", "ollama")
+
+
+def compute_capability(gpu: GpuEntry) -> float | None:
+    try:
+        return float(gpu.compute_capability) if gpu.compute_capability else None
+    except ValueError:
+        return None
+
+
+def gpu_memory_bytes(gpu: GpuEntry) -> int:
+    """Memory the GPU may use: unified-memory machines give the GPU a share of system RAM."""
+    return int(gpu.memory_bytes * gpu.gpu_memory_fraction)
+
+
+def has_native_math(gpu: GpuEntry, fmt: QuantFormat) -> bool:
+    if fmt.math == "fp8":
+        return gpu.fp8_flops is not None
+    if fmt.math == "fp4":
+        return gpu.fp4_flops is not None
+    if fmt.math == "int8":
+        return gpu.int8_ops is not None
+    return True
+
+
+def peak_flops(gpu: GpuEntry, fmt: QuantFormat) -> float:
+    """Dense FLOP/s for the format's math; weight-only formats (and fp8 without fp8 units) run in 16-bit."""
+    bf16 = gpu.bf16_flops or gpu.memory_bandwidth_bytes_per_s * 2.0
+    if fmt.math == "fp8" and gpu.fp8_flops:
+        return gpu.fp8_flops
+    if fmt.math == "fp4" and gpu.fp4_flops:
+        return gpu.fp4_flops
+    if fmt.math == "int8" and gpu.int8_ops:
+        return gpu.int8_ops
+    return bf16
+
+
+def check_runnable(gpu_id: str, gpu: GpuEntry, fmt: QuantFormat, engine: str) -> list[str]:
+    """Raise when the engine/format/GPU cannot run; return warnings for degraded paths."""
+    from llmplan.quant import FORMATS
+
+    warnings: list[str] = []
+    if engine not in fmt.engines:
+        can = ", ".join(fmt.engines)
+        raise UnsupportedError(f"{engine} cannot run {fmt.name} weights; engines that can: {can}")
+    if gpu.vendor in ("apple", "cpu") and engine not in NON_CUDA_ENGINES:
+        raise UnsupportedError(f"{engine} does not run on {gpu_id}; use --engine llama.cpp or ollama")
+    if gpu.vendor == "amd" and engine in ("tensorrt-llm",):
+        raise UnsupportedError(f"{engine} runs on NVIDIA GPUs only; use vllm or sglang on {gpu_id}")
+    cc = compute_capability(gpu)
+    if gpu.vendor == "nvidia" and cc is not None and fmt.min_compute_capability and cc < fmt.min_compute_capability:
+        able = [name for name, f in FORMATS.items() if f.min_compute_capability is None or
+                f.min_compute_capability <= cc]
+        if fmt.math == "fp4" and fmt.name == "nvfp4":
+            raise UnsupportedError(
+                f"nvfp4 needs fp4 tensor cores (Blackwell, compute capability 10.0+); {gpu_id} is {cc}. "
+                f"Use fp8, awq or gptq-int4 there, or a Blackwell GPU (b200, rtx-pro-6000, rtx-5090)")
+        raise UnsupportedError(f"{fmt.name} needs compute capability {fmt.min_compute_capability}+; "
+                               f"{gpu_id} is {cc}; formats it runs: {', '.join(able[:8])}")
+    if fmt.name == "nvfp4" and gpu.vendor != "nvidia":
+        raise UnsupportedError(f"nvfp4 runs on NVIDIA Blackwell only; on {gpu_id} use fp8 or mxfp4")
+    if not has_native_math(gpu, fmt) and fmt.math in ("fp8", "fp4"):
+        if engine == "tensorrt-llm" and fmt.math == "fp8":
+            raise UnsupportedError(f"tensorrt-llm needs fp8 tensor cores for fp8 (Ada/Hopper/Blackwell); "
+                                   f"{gpu_id} has none: use vllm or sglang (weight-only fp8 via Marlin)")
+        warnings.append(
+            f"{gpu_id} has no {fmt.math} tensor cores: {fmt.name} weights run weight-only (Marlin-style "
+            "kernels) at 16-bit math speed; memory savings hold, prefill is not faster")
+    return warnings
+
+
+def hardware_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, host_bandwidth: float | None = None) -> Hardware:
+    host = host_bandwidth or gpu.host_memory_bandwidth_bytes_per_s or DEFAULT_HOST_BANDWIDTH
+    return Hardware(
+        bandwidth=gpu.memory_bandwidth_bytes_per_s,
+        peak_flops=peak_flops(gpu, fmt),
+        memory_bytes=gpu_memory_bytes(gpu),
+        n_gpus=n_gpus,
+        link_bandwidth=max(gpu.interconnect.bandwidth_bytes_per_s, 1e9),
+        link_kind=gpu.interconnect.kind,
+        kind=gpu.kind,
+        host_bandwidth=host,
+    )

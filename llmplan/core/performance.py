@@ -1,0 +1,239 @@
+"""How fast: decode, prefill, batched throughput, time to first token.
+
+A roofline per step. Decode reads the active weights once per step (MoE: the experts the batch
+touches) plus every sequence's cache, and does ~2 x active parameters FLOPs per token plus attention;
+its time is the larger of the memory and the compute time, plus per-layer launch latency and, under
+tensor parallel, two all-reduces per layer. Prefill is compute-bound. Under continuous batching the
+prefill of new requests shares the steps with decode. Every function takes numpy arrays, so a sweep
+over many configurations is one call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from llmplan.architecture import ModelSpec
+from llmplan.core.memory import kv_bytes_per_sequence, layer_weights_bytes, weights_bytes
+from llmplan.engines import EngineProfile
+from llmplan.quant import QuantFormat
+
+# Per-device-class multipliers on the engine's efficiency (Apple's Metal and CPU back-ends reach a
+# smaller share of their datasheet bandwidth and FLOPs than CUDA kernels do).
+DEVICE_BANDWIDTH_FACTOR = {"datacenter": 1.0, "workstation": 1.0, "consumer": 1.0, "unified": 0.85,
+                           "apple": 0.85, "cpu": 0.6}
+DEVICE_COMPUTE_FACTOR = {"datacenter": 1.0, "workstation": 1.0, "consumer": 1.0, "unified": 0.7,
+                         "apple": 0.6, "cpu": 0.5}
+ALLREDUCE_LATENCY_S = {"nvlink": 8e-6, "infinity-fabric": 10e-6, "pcie": 25e-6, "ethernet": 60e-6,
+                       "none": 25e-6, "unified": 0.0}
+LAYER_HOP_S = 2e-4  # llama.cpp layer split: handing activations to the next GPU each step
+DEFAULT_HOST_BANDWIDTH = 89.6e9  # dual-channel DDR5-5600
+HOST_EFFICIENCY = 0.6
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """One replica's hardware: `n_gpus` of one kind (numbers may be numpy arrays)."""
+
+    bandwidth: float | np.ndarray  # bytes/s per GPU (datasheet)
+    peak_flops: float | np.ndarray  # dense FLOP/s per GPU for the format's math
+    memory_bytes: float | np.ndarray  # bytes per GPU the GPU may use
+    n_gpus: int | np.ndarray = 1
+    link_bandwidth: float | np.ndarray = 64e9
+    link_kind: str = "pcie"
+    kind: str = "datacenter"
+    host_bandwidth: float = DEFAULT_HOST_BANDWIDTH
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """Per-token quantities of one model at one format (scalars, bytes and FLOPs)."""
+
+    dense_read_bytes: float  # weights every step reads regardless of batch (incl. lm_head)
+    expert_bytes: float  # all routed expert weights
+    expert_active_share: float  # k / E
+    moe_layers: int
+    flops_per_token: float  # 2 x active parameters
+    attn_flops_per_ctx: float  # attention FLOPs per token per token of context (full layers)
+    windowed: tuple[tuple[float, float], ...]  # (attention FLOPs per ctx token, window) for sliding
+    layers: int
+    hidden: int
+    dtype_bytes: int
+    kernel_efficiency: float
+    layer_bytes: float
+
+
+def model_cost(model: ModelSpec, fmt: QuantFormat) -> ModelCost:
+    total = weights_bytes(model, fmt)
+    from llmplan.core.memory import expert_weights_bytes
+
+    experts = expert_weights_bytes(model, fmt)
+    embed_bytes = model.embed_params * fmt.embed_bits / 8 if model.lm_head_params else 0.0
+    dense_read = total - experts - embed_bytes  # the embedding table is looked up, not streamed
+    attn = 0.0
+    windowed = []
+    for g in model.cache_groups:
+        if g.kind in ("linear", "mamba") or not g.q_heads:
+            continue
+        v = g.v_dim if g.v_dim else g.k_dim
+        per_ctx = 2.0 * g.layers * g.q_heads * (g.qk_dim + v) / g.tokens_per_entry
+        if g.window and g.kind == "sliding":
+            windowed.append((per_ctx, float(g.window)))
+        else:
+            attn += per_ctx
+    active_nonembed = max(model.params_active - model.embed_params + (model.embed_params if not model.lm_head_params else 0), 1)
+    return ModelCost(
+        dense_read_bytes=float(dense_read),
+        expert_bytes=float(experts),
+        expert_active_share=(model.experts_per_token / model.num_experts) if model.num_experts else 1.0,
+        moe_layers=model.moe_layers,
+        flops_per_token=2.0 * active_nonembed,
+        attn_flops_per_ctx=attn,
+        windowed=tuple(windowed),
+        layers=model.num_layers,
+        hidden=model.hidden_size,
+        dtype_bytes=model.dtype_bytes,
+        kernel_efficiency=fmt.kernel_efficiency,
+        layer_bytes=layer_weights_bytes(model, fmt),
+    )
+
+
+def attention_flops_per_token(cost: ModelCost, context):
+    ctx = np.asarray(context, dtype=np.float64)
+    flops = cost.attn_flops_per_ctx * ctx
+    for per_ctx, window in cost.windowed:
+        flops = flops + per_ctx * np.minimum(ctx, window)
+    return flops
+
+
+def weights_read_per_step(cost: ModelCost, batch):
+    """Bytes of weights one decode step streams: MoE layers touch 1-(1-k/E)^B of their experts."""
+    b = np.maximum(np.asarray(batch, dtype=np.float64), 1.0)
+    touched = 1.0 - (1.0 - cost.expert_active_share) ** b if cost.expert_bytes else 0.0
+    return cost.dense_read_bytes + cost.expert_bytes * touched
+
+
+def allreduce_seconds(cost: ModelCost, hw: Hardware, tokens, tensor_parallel: bool):
+    """Two all-reduces per layer of tokens x hidden activations (ring: 2(N-1)/N of the data)."""
+    n = np.asarray(hw.n_gpus, dtype=np.float64)
+    if not tensor_parallel:
+        return np.where(n > 1, (n - 1) * LAYER_HOP_S / 4, 0.0)
+    size = np.asarray(tokens, dtype=np.float64) * cost.hidden * cost.dtype_bytes
+    per = 2.0 * (n - 1) / np.maximum(n, 1) * size / hw.link_bandwidth + ALLREDUCE_LATENCY_S.get(hw.link_kind, 25e-6)
+    return np.where(n > 1, 2 * cost.layers * per, 0.0)
+
+
+def decode_step_seconds(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile,
+                        hw: Hardware, batch, context):
+    """Seconds for one decode step of `batch` sequences whose caches hold `context` tokens each."""
+    b = np.maximum(np.asarray(batch, dtype=np.float64), 1.0)
+    n = np.asarray(hw.n_gpus, dtype=np.float64)
+    tp = n if engine.tensor_parallel else 1.0
+    bw = hw.bandwidth * engine.bandwidth_efficiency * DEVICE_BANDWIDTH_FACTOR.get(hw.kind, 1.0)
+    flops = hw.peak_flops * engine.compute_efficiency * DEVICE_COMPUTE_FACTOR.get(hw.kind, 1.0)
+    kv_seq = kv_bytes_per_sequence(model, kv_elem_bytes, context, 1)
+    weight_bytes = weights_read_per_step(cost, b)
+    # Quantized weights decode through dequantizing kernels that reach a smaller share of bandwidth
+    # while memory-bound; the cache is read at full efficiency.
+    mem_s = weight_bytes / (bw * cost.kernel_efficiency) + b * kv_seq / bw
+    compute_s = b * cost.flops_per_token / flops + b * attention_flops_per_token(cost, context) / (
+        flops * engine.attention_efficiency)
+    # Tensor parallel divides both; layer split (llama.cpp) runs the GPUs one after another.
+    step = np.maximum(mem_s, compute_s) / tp
+    launch = cost.layers * engine.layer_overhead_s + engine.step_overhead_s
+    return step + launch + allreduce_seconds(cost, hw, b, engine.tensor_parallel)
+
+
+def prefill_seconds(cost: ModelCost, engine: EngineProfile, hw: Hardware, prompt_tokens):
+    """Seconds to prefill one prompt of `prompt_tokens` (causal attention: mean context is half)."""
+    p = np.maximum(np.asarray(prompt_tokens, dtype=np.float64), 1.0)
+    n = np.asarray(hw.n_gpus, dtype=np.float64)
+    tp = n if engine.tensor_parallel else 1.0
+    flops = hw.peak_flops * engine.compute_efficiency * DEVICE_COMPUTE_FACTOR.get(hw.kind, 1.0)
+    bw = hw.bandwidth * engine.bandwidth_efficiency * DEVICE_BANDWIDTH_FACTOR.get(hw.kind, 1.0)
+    gemm_s = p * cost.flops_per_token / flops
+    attn_s = p * attention_flops_per_token(cost, p / 2.0) / (flops * engine.attention_efficiency)
+    read_s = (cost.dense_read_bytes + cost.expert_bytes) / bw
+    chunks = np.ceil(p / engine.batch_tokens)
+    launch = chunks * (cost.layers * engine.layer_overhead_s + engine.step_overhead_s)
+    comm = allreduce_seconds(cost, hw, p, engine.tensor_parallel)
+    return np.maximum(gemm_s + attn_s, read_s) / tp + launch + comm
+
+
+@dataclass(frozen=True)
+class Throughput:
+    decode_tokens_per_s: np.ndarray  # per sequence, while generating
+    throughput_tokens_per_s: np.ndarray  # aggregate output tokens/s of the replica
+    prefill_tokens_per_s: np.ndarray
+    ttft_s: np.ndarray
+    request_latency_s: np.ndarray
+    step_s: np.ndarray
+
+
+def serve(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile, hw: Hardware,
+          concurrency, input_tokens, output_tokens) -> Throughput:
+    """Steady serving of `concurrency` users, each sending requests of input/output tokens.
+
+    A sequence in flight holds on average input + output/2 tokens of cache. Each step decodes one token
+    for every sequence and absorbs the prefill of the requests that replace finished ones: per output
+    token, input/output prompt tokens. Engines without continuous batching serve at most their slot
+    count at once and lose efficiency per extra slot.
+    """
+    c = np.maximum(np.asarray(concurrency, dtype=np.float64), 1.0)
+    i = np.maximum(np.asarray(input_tokens, dtype=np.float64), 1.0)
+    o = np.maximum(np.asarray(output_tokens, dtype=np.float64), 1.0)
+    if engine.continuous_batching:
+        batch = np.minimum(c, engine.max_batch)
+    else:
+        batch = np.minimum(c, engine.max_batch)
+    ctx = i + o / 2.0
+    step = decode_step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, ctx)
+    prefill_s = prefill_seconds(cost, engine, hw, i)
+    prefill_per_token = prefill_s / i
+    # prefill work the step must absorb for the other sequences' new requests
+    shared = batch * (i / o) * prefill_per_token
+    cycle = step + shared
+    if not engine.continuous_batching:
+        cycle = cycle * (1.0 + engine.concurrency_penalty * (batch - 1.0))
+    throughput = batch / cycle
+    decode = 1.0 / np.where(batch > 1, step + (batch - 1) * (i / o) * prefill_per_token, step)
+    if not engine.continuous_batching:
+        decode = np.where(batch > 1, 1.0 / cycle, decode)
+    # users beyond the engine's batch wait in the queue
+    decode = decode * np.minimum(1.0, batch / c)
+    ttft = prefill_s + np.where(batch > 1, step, 0.0)
+    latency = ttft + o / decode
+    return Throughput(
+        decode_tokens_per_s=decode,
+        throughput_tokens_per_s=throughput,
+        prefill_tokens_per_s=i / prefill_s,
+        ttft_s=ttft,
+        request_latency_s=latency,
+        step_s=step,
+    )
+
+
+def offload_decode_seconds(cost: ModelCost, gpu_layers, total_layers: int, hw: Hardware,
+                           engine: EngineProfile, kv_seq_bytes):
+    """Batch-1 decode with `gpu_layers` on the GPU and the rest streamed from host RAM by the CPU."""
+    g = np.asarray(gpu_layers, dtype=np.float64)
+    host_layers = total_layers - g
+    bw = hw.bandwidth * engine.bandwidth_efficiency * DEVICE_BANDWIDTH_FACTOR.get(hw.kind, 1.0)
+    host_bw = hw.host_bandwidth * HOST_EFFICIENCY
+    per_layer_kv = kv_seq_bytes / total_layers
+    gpu_bytes = g * (cost.layer_bytes * _moe_share(cost) + per_layer_kv) + (
+        cost.dense_read_bytes - cost.layer_bytes * total_layers * (1 - 0) if False else 0.0)
+    host_bytes = host_layers * (cost.layer_bytes * _moe_share(cost) + per_layer_kv)
+    head = max(cost.dense_read_bytes + cost.expert_bytes - cost.layer_bytes * total_layers, 0.0)
+    t = (gpu_bytes + head) / (bw * cost.kernel_efficiency) + host_bytes / host_bw
+    return t + total_layers * engine.layer_overhead_s + engine.step_overhead_s
+
+
+def _moe_share(cost: ModelCost) -> float:
+    """Share of a layer's bytes one token reads (MoE: the active experts only)."""
+    total = cost.dense_read_bytes + cost.expert_bytes
+    if not cost.expert_bytes or total <= 0:
+        return 1.0
+    active = cost.dense_read_bytes + cost.expert_bytes * cost.expert_active_share
+    return active / total

@@ -1,0 +1,128 @@
+"""Assemble a Deployment from what a user named: resolution, defaults and validation in one place.
+
+`fit`, `compare` and `check` all build their deployments here, so defaults never drift apart.
+"""
+
+from __future__ import annotations
+
+from llmplan.catalog import Catalog
+from llmplan.core.fit import Deployment
+from llmplan.engines import ENGINES, canonical_engine
+from llmplan.errors import InputError
+from llmplan.quant import FORMATS, canonical_kv_dtype, canonical_quant
+from llmplan.sources import ResolvedModel, resolve_model
+
+DEFAULT_CONTEXT = 8192
+DEFAULT_INPUT_TOKENS = 1024
+DEFAULT_OUTPUT_TOKENS = 256
+
+
+def parse_concurrency(value: str | int | None) -> int | None:
+    """An integer, or `max` (steady full load) -> None."""
+    if value is None:
+        return 1
+    text = str(value).strip().lower()
+    if text == "max":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise InputError(f"concurrency must be a positive whole number or 'max', got {value!r}") from None
+    if n < 1:
+        raise InputError(f"concurrency must be at least 1, got {n}")
+    return n
+
+
+def parse_gpu_spec(value: str) -> tuple[int, str]:
+    text = str(value).strip().lower().replace(" ", "")
+    head, sep, tail = text.partition("x")
+    if sep and head.isdigit() and tail:
+        n = int(head)
+        if n < 1:
+            raise InputError(f"GPU count must be at least 1 in {value!r}")
+        return n, tail
+    if not text or text.startswith("-"):
+        raise InputError(f"cannot read GPU {value!r}; use ID or NxID, e.g. h100-sxm or 4xh100-sxm")
+    return 1, text
+
+
+def default_engine(quant: str, gpu_vendor: str) -> str:
+    fmt = FORMATS[quant]
+    if fmt.is_gguf or gpu_vendor in ("apple", "cpu"):
+        return "llama.cpp"
+    return "vllm"
+
+
+def build_deployment(
+    catalog: Catalog,
+    model: str | ResolvedModel,
+    gpu: str = "h100-sxm",
+    quant: str | None = None,
+    engine: str | None = None,
+    kv_dtype: str | None = None,
+    context: int | None = None,
+    concurrency: str | int | None = 1,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    replicas: int = 1,
+    host_bandwidth_gbs: float | None = None,
+    offline: bool = False,
+    refresh: bool = False,
+    expert_parallel: bool = False,
+) -> tuple[Deployment, ResolvedModel]:
+    resolved = model if isinstance(model, ResolvedModel) else resolve_model(
+        model, catalog, offline=offline, refresh=refresh)
+    spec = resolved.spec
+    n_gpus, gpu_name = parse_gpu_spec(gpu)
+    gpu_id, gpu_entry = catalog.gpu_entry(gpu_name)
+
+    quant_name = quant or resolved.gguf_quant or spec.native_quant
+    key = canonical_quant(quant_name)
+    if key is None:
+        raise InputError(f"unknown quantization format {quant_name!r}; choose one of: {', '.join(FORMATS)}")
+    fmt = FORMATS[key]
+
+    engine_name = engine or default_engine(key, gpu_entry.vendor)
+    ekey = canonical_engine(engine_name)
+    if ekey is None:
+        raise InputError(f"unknown engine {engine_name!r}; choose one of: {', '.join(ENGINES)}")
+    profile = ENGINES[ekey]
+
+    if kv_dtype is None or kv_dtype == "auto":
+        kv = spec.native_kv_dtype or spec.dtype
+    else:
+        kv = canonical_kv_dtype(kv_dtype)
+        if kv is None:
+            raise InputError(f"unknown KV cache dtype {kv_dtype!r}; choose bf16, fp16, fp8, int8, q8_0 or q4_0")
+    if kv in ("q8_0", "q4_0") and ekey not in ("llama.cpp", "ollama"):
+        raise InputError(f"a {kv} KV cache is a llama.cpp/Ollama feature; with {ekey} use --kv-dtype fp8")
+    if kv == "fp8" and ekey in ("llama.cpp", "ollama"):
+        raise InputError(f"{ekey} stores the KV cache as f16, q8_0 or q4_0, not fp8")
+
+    for name, value in (("context", context), ("input tokens", input_tokens), ("output tokens", output_tokens),
+                        ("replicas", replicas)):
+        if value is not None and value < 1:
+            raise InputError(f"{name} must be a positive whole number, got {value}")
+    if host_bandwidth_gbs is not None and host_bandwidth_gbs <= 0:
+        raise InputError(f"host bandwidth must be positive, got {host_bandwidth_gbs}")
+    ctx = context or min(DEFAULT_CONTEXT, spec.max_context)
+    inp = input_tokens or min(DEFAULT_INPUT_TOKENS, max(ctx // 2, 1))
+    out = output_tokens or min(DEFAULT_OUTPUT_TOKENS, max(ctx // 4, 1))
+    dep = Deployment(
+        model=spec,
+        model_source=resolved.source,
+        gpu_id=gpu_id,
+        gpu=gpu_entry,
+        n_gpus=n_gpus,
+        fmt=fmt,
+        engine=profile,
+        kv_dtype=kv,
+        context=ctx,
+        concurrency=parse_concurrency(concurrency),
+        input_tokens=inp,
+        output_tokens=out,
+        replicas=replicas,
+        host_bandwidth=host_bandwidth_gbs * 1e9 if host_bandwidth_gbs else None,
+        expert_parallel=expert_parallel,
+    )
+    return dep, resolved

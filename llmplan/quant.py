@@ -1,0 +1,228 @@
+"""Weight formats people deploy: real bits per weight, engines, hardware needs, quality.
+
+The one place format facts live. Bits include block scales (a GGUF q4_K super-block of 256 weights
+takes 144 bytes: 4.5 bits per weight). GGUF k-quant "mixes" (q4_k_m, ...) keep some tensors at a
+higher type, as llama.cpp's `llama_tensor_get_type` does: the output matrix and, in about half of the
+layers (`use_more_bits`), attn_v and ffn_down. AWQ/GPTQ/bitsandbytes/fp8/fp4 checkpoints keep the
+embeddings and lm_head in 16-bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ALL_SERVING = ("vllm", "sglang", "tgi", "tensorrt-llm")
+GGUF_ENGINES = ("llama.cpp", "ollama")
+ENGINES = ("vllm", "sglang", "tgi", "tensorrt-llm", "llama.cpp", "ollama")
+
+# GGUF block types: bits per weight including scales (ggml-common.h block sizes).
+GGML_TYPE_BITS: dict[str, float] = {
+    "f32": 32.0,
+    "f16": 16.0,
+    "bf16": 16.0,
+    "q8_0": 8.5,
+    "q6_k": 6.5625,
+    "q5_k": 5.5,
+    "q5_0": 5.5,
+    "q5_1": 6.0,
+    "q4_k": 4.5,
+    "q4_0": 4.5,
+    "q4_1": 5.0,
+    "iq4_xs": 4.25,
+    "iq4_nl": 4.5,
+    "q3_k": 3.4375,
+    "iq3_s": 3.4375,
+    "iq3_xxs": 3.0625,
+    "q2_k": 2.625,
+    "iq2_s": 2.5,
+    "iq2_xs": 2.3125,
+    "iq2_xxs": 2.0625,
+    "iq1_s": 1.5625,
+    "iq1_m": 1.75,
+    "mxfp4": 4.25,
+}
+
+
+@dataclass(frozen=True)
+class QuantFormat:
+    """A weight format. Bits are per weight, scales included."""
+
+    name: str
+    kind: str  # float | int | gguf | awq | gptq | bnb | fp4
+    linear_bits: float  # the bulk of the linear (matmul) weights
+    embed_bits: float  # token embedding table
+    head_bits: float  # lm_head / output matrix (untied)
+    math: str  # arithmetic the engine does: bf16 | fp8 | int8 | fp4
+    engines: tuple[str, ...]
+    min_compute_capability: float | None = None  # NVIDIA sm needed to run at all (None: any)
+    native_math_capability: float | None = None  # sm needed for the math in `math`, else weight-only
+    bumped_bits: float | None = None  # GGUF mixes: attn_v / ffn_down in use_more_bits layers
+    bumped_share: float = 0.0  # share of layers whose attn_v/ffn_down get bumped_bits
+    kernel_efficiency: float = 1.0  # share of memory bandwidth decode kernels reach vs 16-bit
+    quality_retention: tuple[float, float] = (1.0, 1.0)
+    quality_source: str = ""
+    aliases: tuple[str, ...] = field(default=())
+
+    @property
+    def is_gguf(self) -> bool:
+        return self.kind == "gguf"
+
+    @property
+    def mean_linear_bits(self) -> float:
+        return self.linear_bits
+
+
+_PPL_SRC = (
+    "llama.cpp quantize README / PR #1684 and #6745 perplexity tables (Llama 2/3 7B-70B), "
+    "as ranges of retained benchmark quality"
+)
+_AWQ_SRC = "AWQ paper (Lin et al. 2023) and GPTQ paper (Frantar et al. 2022): <1-3% loss at 4 bits"
+_FP8_SRC = "NVIDIA/Neural Magic fp8 evaluations (Llama 3.1 FP8 model cards): ~99-100% recovery"
+_NVFP4_SRC = "NVIDIA ModelOpt NVFP4 model cards (DeepSeek-R1, Llama 3.3 70B): ~98-99% recovery"
+
+
+def _gguf(
+    name: str,
+    base: str,
+    bumped: str | None = None,
+    share: float = 0.0,
+    output: str = "q6_k",
+    embed: str | None = None,
+    quality: tuple[float, float] = (0.9, 0.98),
+    efficiency: float = 0.78,
+) -> QuantFormat:
+    return QuantFormat(
+        name=name,
+        kind="gguf",
+        linear_bits=GGML_TYPE_BITS[base],
+        embed_bits=GGML_TYPE_BITS[embed or base],
+        head_bits=GGML_TYPE_BITS[output],
+        math="bf16",
+        engines=GGUF_ENGINES,
+        bumped_bits=GGML_TYPE_BITS[bumped] if bumped else None,
+        bumped_share=share if bumped else 0.0,
+        kernel_efficiency=efficiency,
+        quality_retention=quality,
+        quality_source=_PPL_SRC,
+    )
+
+
+# use_more_bits(i, n) = i < n/8 or i >= 7n/8 or (i - n/8) % 3 == 2: about half of the layers.
+_HALF = 0.5
+
+FORMATS: dict[str, QuantFormat] = {
+    f.name: f
+    for f in [
+        QuantFormat("bf16", "float", 16, 16, 16, "bf16", ALL_SERVING + GGUF_ENGINES,
+                    quality_retention=(1.0, 1.0), quality_source="reference precision"),
+        QuantFormat("fp16", "float", 16, 16, 16, "bf16", ALL_SERVING + GGUF_ENGINES, aliases=("f16",),
+                    quality_retention=(1.0, 1.0), quality_source="reference precision"),
+        QuantFormat("fp32", "float", 32, 32, 32, "bf16", ("vllm", "llama.cpp"),
+                    quality_retention=(1.0, 1.0), quality_source="reference precision"),
+        # fp8 block/channel scales add well under 0.1 bit per weight.
+        QuantFormat("fp8", "float", 8.03, 16, 16, "fp8", ALL_SERVING, min_compute_capability=8.0,
+                    native_math_capability=8.9, quality_retention=(0.99, 1.0), quality_source=_FP8_SRC),
+        QuantFormat("int8", "int", 8.03, 16, 16, "int8", ALL_SERVING, min_compute_capability=7.5,
+                    native_math_capability=7.5, quality_retention=(0.98, 1.0),
+                    quality_source="Neural Magic w8a8 int8 model cards: 99%+ recovery", aliases=("w8a8",)),
+        QuantFormat("awq", "awq", 4.25, 16, 16, "bf16", ALL_SERVING, min_compute_capability=7.5,
+                    kernel_efficiency=0.85, quality_retention=(0.95, 0.99), quality_source=_AWQ_SRC,
+                    aliases=("awq-int4",)),
+        QuantFormat("gptq-int4", "gptq", 4.25, 16, 16, "bf16", ALL_SERVING, min_compute_capability=7.5,
+                    kernel_efficiency=0.85, quality_retention=(0.94, 0.99), quality_source=_AWQ_SRC,
+                    aliases=("gptq", "int4", "w4a16")),
+        QuantFormat("gptq-int8", "gptq", 8.25, 16, 16, "bf16", ("vllm", "sglang", "tgi"),
+                    min_compute_capability=7.5, kernel_efficiency=0.9, quality_retention=(0.98, 1.0),
+                    quality_source=_AWQ_SRC),
+        QuantFormat("bnb-nf4", "bnb", 4.127, 16, 16, "bf16", ("vllm", "tgi"), kernel_efficiency=0.5,
+                    quality_retention=(0.94, 0.98),
+                    quality_source="QLoRA paper (Dettmers et al. 2023): NF4 with double quantization",
+                    aliases=("nf4",)),
+        QuantFormat("bnb-int8", "bnb", 8.0625, 16, 16, "bf16", ("vllm", "tgi"), kernel_efficiency=0.35,
+                    quality_retention=(0.98, 1.0),
+                    quality_source="LLM.int8() paper (Dettmers et al. 2022): no degradation up to 175B"),
+        # mxfp4: 32-value blocks, one e8m0 scale byte: 4.25 bits. Weight-only (Marlin/Triton) before Blackwell.
+        QuantFormat("mxfp4", "fp4", 4.25, 16, 16, "fp4", ALL_SERVING + GGUF_ENGINES, min_compute_capability=7.5,
+                    native_math_capability=10.0, kernel_efficiency=0.85, quality_retention=(0.95, 0.99),
+                    quality_source="OpenAI gpt-oss model card (native mxfp4 MoE weights)"),
+        # nvfp4: 16-value blocks with an fp8 (e4m3) scale plus a per-tensor fp32 scale: 4.5 bits.
+        QuantFormat("nvfp4", "fp4", 4.5, 16, 16, "fp4", ("vllm", "sglang", "tensorrt-llm"),
+                    min_compute_capability=10.0, native_math_capability=10.0, kernel_efficiency=0.9,
+                    quality_retention=(0.97, 0.995), quality_source=_NVFP4_SRC),
+        _gguf("q8_0", "q8_0", output="q8_0", quality=(0.99, 1.0), efficiency=0.85),
+        _gguf("q6_k", "q6_k", output="q6_k", quality=(0.98, 1.0), efficiency=0.8),
+        _gguf("q5_k_m", "q5_k", "q6_k", _HALF, quality=(0.97, 0.995)),
+        _gguf("q5_k_s", "q5_k", quality=(0.96, 0.99)),
+        _gguf("q4_k_m", "q4_k", "q6_k", _HALF, quality=(0.95, 0.99)),
+        _gguf("q4_k_s", "q4_k", "q5_k", 1 / 16, quality=(0.94, 0.98)),
+        _gguf("q4_0", "q4_0", quality=(0.92, 0.97)),
+        _gguf("iq4_xs", "iq4_xs", quality=(0.94, 0.98)),
+        _gguf("iq4_nl", "iq4_nl", quality=(0.94, 0.98)),
+        # q3_k_m: attn_v q5_k everywhere (GQA), ffn_down q4_k in early layers, q3_k elsewhere.
+        _gguf("q3_k_m", "q3_k", "q4_k", 1.0, quality=(0.88, 0.95)),
+        _gguf("q3_k_s", "q3_k", quality=(0.85, 0.93)),
+        _gguf("q3_k_l", "q3_k", "q5_k", 1.0, quality=(0.89, 0.96)),
+        _gguf("q2_k", "q2_k", "q3_k", 1.0, embed="q2_k", quality=(0.75, 0.88)),
+        _gguf("q2_k_s", "q2_k", embed="q2_k", quality=(0.7, 0.85)),
+        _gguf("iq3_m", "iq3_s", "q4_k", _HALF, quality=(0.86, 0.94)),
+        _gguf("iq3_s", "iq3_s", quality=(0.85, 0.93)),
+        _gguf("iq3_xs", "iq3_xxs", "iq3_s", 1.0, quality=(0.83, 0.92)),
+        _gguf("iq3_xxs", "iq3_xxs", quality=(0.82, 0.91)),
+        _gguf("iq2_m", "iq2_s", "iq3_s", _HALF, quality=(0.75, 0.88)),
+        _gguf("iq2_s", "iq2_s", "iq3_s", 1 / 8, quality=(0.72, 0.86)),
+        _gguf("iq2_xs", "iq2_xs", "iq3_s", 1 / 8, quality=(0.7, 0.85)),
+        _gguf("iq2_xxs", "iq2_xxs", "iq3_s", 1 / 8, quality=(0.65, 0.82)),
+    ]
+}
+
+_ALIASES = {alias: f.name for f in FORMATS.values() for alias in f.aliases}
+_ALIASES.update({"float16": "fp16", "bfloat16": "bf16", "float32": "fp32", "e4m3": "fp8", "fp8_e4m3": "fp8"})
+
+# KV cache element sizes (bytes per element, q8_0/q4_0 caches include their block scales).
+KV_DTYPE_BYTES: dict[str, float] = {
+    "fp32": 4.0,
+    "bf16": 2.0,
+    "fp16": 2.0,
+    "fp8": 1.0,
+    "int8": 1.0,
+    "q8_0": 34 / 32,
+    "q4_0": 18 / 32,
+}
+_KV_ALIASES = {"f16": "fp16", "float16": "fp16", "bfloat16": "bf16", "float32": "fp32", "f32": "fp32",
+               "fp8_e4m3": "fp8", "fp8_e5m2": "fp8", "auto": "auto"}
+
+
+def canonical_quant(name: str) -> str | None:
+    key = name.strip().lower().replace("_", "_")
+    if key in FORMATS:
+        return key
+    return _ALIASES.get(key)
+
+
+def get_format(name: str) -> QuantFormat:
+    from llmplan.errors import InputError
+
+    key = canonical_quant(name)
+    if key is None:
+        known = ", ".join(sorted(FORMATS))
+        raise InputError(f"unknown quantization format {name!r}; choose one of: {known}")
+    return FORMATS[key]
+
+
+def canonical_kv_dtype(name: str) -> str | None:
+    key = name.strip().lower()
+    key = _KV_ALIASES.get(key, key)
+    if key == "auto" or key in KV_DTYPE_BYTES:
+        return key
+    return None
+
+
+def gguf_effective_bits(fmt: QuantFormat, bump_fraction_of_linear: float) -> float:
+    """Mean bits of a layer's linear weights once attn_v/ffn_down are bumped in `bumped_share` layers.
+
+    `bump_fraction_of_linear` is the share of a layer's linear weights that attn_v + ffn_down hold.
+    """
+    if fmt.bumped_bits is None:
+        return fmt.linear_bits
+    extra = (fmt.bumped_bits - fmt.linear_bits) * fmt.bumped_share * bump_fraction_of_linear
+    return fmt.linear_bits + extra

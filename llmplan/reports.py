@@ -1,0 +1,77 @@
+"""Report objects: JSON output is `report.model_dump(mode="json")`; tables are drawn from the same object."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ModelInfo(BaseModel):
+    id: str
+    params: int
+    active_params: int
+    source: str
+    native_quant: str
+    layer_kinds: dict[str, int]
+    max_context: int
+
+
+class GpuInfo(BaseModel):
+    id: str
+    name: str
+    count: int
+    memory_bytes: int = Field(description="memory per GPU the GPU may use")
+    replicas: int = 1
+
+
+class MemoryInfo(BaseModel):
+    """Per GPU (each of `gpu.count` holds this much)."""
+
+    weights_bytes: int
+    kv_bytes_per_token: int = Field(description="cache bytes each context token adds, whole model")
+    state_bytes_per_sequence: int
+    kv_cache_bytes: int = Field(description="KV cache + state for context x concurrency, per GPU")
+    overhead_bytes: int
+    total_bytes: int
+    usable_bytes: int
+    free_bytes: int
+    headroom_pct: float
+    weights_bytes_all_gpus: int
+    per_gpu: bool = True
+
+
+class OffloadInfo(BaseModel):
+    gpu_layers: int
+    total_layers: int
+    host_bytes: int
+
+
+class PerformanceInfo(BaseModel):
+    decode_tokens_per_s: float | None = None
+    throughput_tokens_per_s: float | None = None
+    prefill_tokens_per_s: float | None = None
+    ttft_s: float | None = None
+    request_latency_s: float | None = None
+
+
+class FitReport(BaseModel):
+    model: ModelInfo
+    gpu: GpuInfo
+    quant: str
+    kv_dtype: str
+    engine: str
+    context: int
+    concurrency: int
+    concurrency_mode: str = "fixed"  # fixed | max
+    input_tokens: int
+    output_tokens: int
+    memory: MemoryInfo
+    fits: bool
+    fits_with_offload: bool | None = None
+    offload: OffloadInfo | None = None
+    min_gpus: int | None
+    max_context: int
+    max_concurrency: int
+    performance: PerformanceInfo
+    verdict: str
+    suggestions: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
