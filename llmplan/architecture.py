@@ -83,7 +83,7 @@ class ModelSpec(BaseModel):
     lm_head_params: int
     expert_params: int  # routed experts, all layers (all resident)
     vision_params: int
-    bump_fraction: float  # share of a layer's linear weights in attn_v + ffn_down (GGUF mixes)
+    tensor_shares: dict[str, float]  # share of body linear weights in attn_v, attn_output, ffn_down (GGUF mixes)
     num_experts: int = 0
     experts_per_token: int = 0
     moe_layers: int = 0
@@ -123,15 +123,28 @@ def _first(cfg: dict[str, Any], *keys: str, default: Any = None) -> Any:
     return default
 
 
+# Fields a config.json may omit because transformers' config class supplies them (its defaults).
+TRANSFORMERS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "gemma3_text": {"vocab_size": 262_208, "sliding_window_pattern": 6, "sliding_window": 4096,
+                    "head_dim": 256, "max_position_embeddings": 131_072, "tie_word_embeddings": True},
+    "gemma2": {"vocab_size": 256_000, "sliding_window": 4096, "head_dim": 256, "tie_word_embeddings": True},
+    "gemma": {"tie_word_embeddings": True},
+}
+
+
 def _text_config(config: dict[str, Any]) -> dict[str, Any]:
     """The language model's config: multimodal repos nest it under text_config / llm_config."""
+    merged = config
     for key in ("text_config", "llm_config", "language_config", "thinker_config"):
         nested = config.get(key)
         if isinstance(nested, dict) and nested:
             merged = {k: v for k, v in config.items() if k not in ("text_config", "vision_config")}
             merged.update(nested)
-            return merged
-    return config
+            break
+    defaults = TRANSFORMERS_DEFAULTS.get(str(merged.get("model_type", "")))
+    if defaults:
+        merged = {**defaults, **{k: v for k, v in merged.items() if v is not None or k not in defaults}}
+    return merged
 
 
 def _dtype_name(cfg: dict[str, Any]) -> str:
@@ -497,9 +510,14 @@ def _count_params(cfg: dict[str, Any], kinds: list[str]) -> dict[str, int]:
                                 "top_k_experts", "moe_top_k", default=0) or 0)
     active = total - vision - mtp - (expert_total * (1 - active_experts / n_experts) if n_experts else 0)
 
-    ffn_down_share = (dense_mlp + expert_total + shared_total) / 3
+    ffn_down = (dense_mlp + expert_total + shared_total) / (3 if gated else 2)
     linear_body = attn_layers * attn + dense_mlp + expert_total + shared_total + linear_params
-    bump = (attn_layers * attn_v + ffn_down_share) / linear_body if linear_body else 0.0
+    attn_o = n_heads * v_dim * hidden
+    shares = {
+        "attn_v": attn_layers * attn_v / linear_body if linear_body else 0.0,
+        "attn_output": attn_layers * attn_o / linear_body if linear_body else 0.0,
+        "ffn_down": ffn_down / linear_body if linear_body else 0.0,
+    }
     return {
         "total": int(total),
         "active": int(active),
@@ -510,7 +528,7 @@ def _count_params(cfg: dict[str, Any], kinds: list[str]) -> dict[str, int]:
         "n_experts": n_experts,
         "experts_per_token": active_experts,
         "moe_layers": n_moe,
-        "bump_fraction": bump,
+        "tensor_shares": shares,
     }
 
 
@@ -689,7 +707,7 @@ def model_spec_from_config(
         lm_head_params=counts["lm_head"],
         expert_params=min(int(counts["experts"] * scale), total),
         vision_params=min(int(counts["vision"] * scale), total),
-        bump_fraction=counts["bump_fraction"],
+        tensor_shares=counts["tensor_shares"],
         num_experts=counts["n_experts"],
         experts_per_token=counts["experts_per_token"],
         moe_layers=counts["moe_layers"],

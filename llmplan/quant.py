@@ -56,8 +56,8 @@ class QuantFormat:
     engines: tuple[str, ...]
     min_compute_capability: float | None = None  # NVIDIA sm needed to run at all (None: any)
     native_math_capability: float | None = None  # sm needed for the math in `math`, else weight-only
-    bumped_bits: float | None = None  # GGUF mixes: attn_v / ffn_down in use_more_bits layers
-    bumped_share: float = 0.0  # share of layers whose attn_v/ffn_down get bumped_bits
+    # GGUF mixes: (tensor class, share of layers, ggml type) as llama.cpp's llama_tensor_get_type picks
+    mix: tuple[tuple[str, float, str], ...] = ()
     kernel_efficiency: float = 1.0  # share of memory bandwidth decode kernels reach vs 16-bit
     quality_retention: tuple[float, float] = (1.0, 1.0)
     quality_source: str = ""
@@ -66,10 +66,6 @@ class QuantFormat:
     @property
     def is_gguf(self) -> bool:
         return self.kind == "gguf"
-
-    @property
-    def mean_linear_bits(self) -> float:
-        return self.linear_bits
 
 
 _PPL_SRC = (
@@ -80,12 +76,14 @@ _AWQ_SRC = "AWQ paper (Lin et al. 2023) and GPTQ paper (Frantar et al. 2022): <1
 _FP8_SRC = "NVIDIA/Neural Magic fp8 evaluations (Llama 3.1 FP8 model cards): ~99-100% recovery"
 _NVFP4_SRC = "NVIDIA ModelOpt NVFP4 model cards (DeepSeek-R1, Llama 3.3 70B): ~98-99% recovery"
 
+# use_more_bits(i, n) = i < n/8 or i >= 7n/8 or (i - n/8) % 3 == 2: about half of the layers.
+_HALF = 0.5
+
 
 def _gguf(
     name: str,
     base: str,
-    bumped: str | None = None,
-    share: float = 0.0,
+    mix: tuple[tuple[str, float, str], ...] = (),
     output: str = "q6_k",
     embed: str | None = None,
     quality: tuple[float, float] = (0.9, 0.98),
@@ -99,16 +97,12 @@ def _gguf(
         head_bits=GGML_TYPE_BITS[output],
         math="bf16",
         engines=GGUF_ENGINES,
-        bumped_bits=GGML_TYPE_BITS[bumped] if bumped else None,
-        bumped_share=share if bumped else 0.0,
+        mix=mix,
         kernel_efficiency=efficiency,
         quality_retention=quality,
         quality_source=_PPL_SRC,
     )
 
-
-# use_more_bits(i, n) = i < n/8 or i >= 7n/8 or (i - n/8) % 3 == 2: about half of the layers.
-_HALF = 0.5
 
 FORMATS: dict[str, QuantFormat] = {
     f.name: f
@@ -150,28 +144,36 @@ FORMATS: dict[str, QuantFormat] = {
                     min_compute_capability=10.0, native_math_capability=10.0, kernel_efficiency=0.9,
                     quality_retention=(0.97, 0.995), quality_source=_NVFP4_SRC),
         _gguf("q8_0", "q8_0", output="q8_0", quality=(0.99, 1.0), efficiency=0.85),
-        _gguf("q6_k", "q6_k", output="q6_k", quality=(0.98, 1.0), efficiency=0.8),
-        _gguf("q5_k_m", "q5_k", "q6_k", _HALF, quality=(0.97, 0.995)),
+        _gguf("q6_k", "q6_k", quality=(0.98, 1.0), efficiency=0.8),
+        _gguf("q5_k_m", "q5_k", (("attn_v", _HALF, "q6_k"), ("ffn_down", _HALF, "q6_k")), quality=(0.97, 0.995)),
         _gguf("q5_k_s", "q5_k", quality=(0.96, 0.99)),
-        _gguf("q4_k_m", "q4_k", "q6_k", _HALF, quality=(0.95, 0.99)),
-        _gguf("q4_k_s", "q4_k", "q5_k", 1 / 16, quality=(0.94, 0.98)),
-        _gguf("q4_0", "q4_0", quality=(0.92, 0.97)),
-        _gguf("iq4_xs", "iq4_xs", quality=(0.94, 0.98)),
-        _gguf("iq4_nl", "iq4_nl", quality=(0.94, 0.98)),
-        # q3_k_m: attn_v q5_k everywhere (GQA), ffn_down q4_k in early layers, q3_k elsewhere.
-        _gguf("q3_k_m", "q3_k", "q4_k", 1.0, quality=(0.88, 0.95)),
+        _gguf("q4_k_m", "q4_k", (("attn_v", _HALF, "q6_k"), ("ffn_down", _HALF, "q6_k")), quality=(0.95, 0.99)),
+        _gguf("q4_k_s", "q4_k", (("attn_v", 0.05, "q5_k"), ("ffn_down", 1 / 8, "q5_k")), quality=(0.94, 0.98)),
+        # legacy q4_0 files (the Dec 2023 Llama 2 set measured here) keep the token embeddings in f16
+        _gguf("q4_0", "q4_0", embed="f16", quality=(0.92, 0.97)),
+        _gguf("iq4_xs", "iq4_xs", (("attn_v", 1.0, "q5_k"),), quality=(0.94, 0.98)),
+        _gguf("iq4_nl", "iq4_nl", (("attn_v", 1.0, "q5_k"),), quality=(0.94, 0.98)),
+        _gguf("q3_k_m", "q3_k", (("attn_v", 1.0, "q4_k"), ("ffn_down", 1.0, "q4_k"), ("attn_output", 1.0, "q4_k")),
+              quality=(0.88, 0.95)),
         _gguf("q3_k_s", "q3_k", quality=(0.85, 0.93)),
-        _gguf("q3_k_l", "q3_k", "q5_k", 1.0, quality=(0.89, 0.96)),
-        _gguf("q2_k", "q2_k", "q3_k", 1.0, embed="q2_k", quality=(0.75, 0.88)),
-        _gguf("q2_k_s", "q2_k", embed="q2_k", quality=(0.7, 0.85)),
-        _gguf("iq3_m", "iq3_s", "q4_k", _HALF, quality=(0.86, 0.94)),
-        _gguf("iq3_s", "iq3_s", quality=(0.85, 0.93)),
-        _gguf("iq3_xs", "iq3_xxs", "iq3_s", 1.0, quality=(0.83, 0.92)),
-        _gguf("iq3_xxs", "iq3_xxs", quality=(0.82, 0.91)),
-        _gguf("iq2_m", "iq2_s", "iq3_s", _HALF, quality=(0.75, 0.88)),
-        _gguf("iq2_s", "iq2_s", "iq3_s", 1 / 8, quality=(0.72, 0.86)),
-        _gguf("iq2_xs", "iq2_xs", "iq3_s", 1 / 8, quality=(0.7, 0.85)),
-        _gguf("iq2_xxs", "iq2_xxs", "iq3_s", 1 / 8, quality=(0.65, 0.82)),
+        _gguf("q3_k_l", "q3_k", (("attn_v", 1.0, "q5_k"), ("ffn_down", 1.0, "q5_k"), ("attn_output", 1.0, "q5_k")),
+              quality=(0.89, 0.96)),
+        _gguf("q2_k", "q2_k", (("attn_v", 1.0, "q4_k"), ("ffn_down", 1.0, "q3_k"), ("attn_output", 1.0, "q3_k")),
+              embed="q2_k", quality=(0.75, 0.88)),
+        _gguf("q2_k_s", "q2_k", (("attn_v", 1.0, "q4_k"), ("ffn_down", 1 / 8, "q4_k")), embed="q2_k",
+              quality=(0.7, 0.85)),
+        _gguf("iq3_m", "iq3_s", (("attn_v", 1.0, "q4_k"), ("attn_output", 1.0, "q4_k"), ("ffn_down", 1 / 8, "q4_k")),
+              quality=(0.86, 0.94)),
+        _gguf("iq3_s", "iq3_s", (("attn_v", 1.0, "q4_k"),), quality=(0.85, 0.93)),
+        _gguf("iq3_xs", "iq3_xxs", (("attn_v", 1.0, "q4_k"), ("ffn_down", 1.0, "iq3_s"), ("attn_output", 1.0, "iq3_s")),
+              quality=(0.83, 0.92)),
+        _gguf("iq3_xxs", "iq3_xxs", (("attn_v", 1.0, "q4_k"),), quality=(0.82, 0.91)),
+        _gguf("iq2_m", "iq2_s", (("attn_v", 1.0, "q4_k"), ("ffn_down", 1 / 8, "q3_k"), ("attn_output", 1.0, "iq3_s")),
+              embed="q2_k", quality=(0.75, 0.88)),
+        _gguf("iq2_s", "iq2_xs", (("attn_v", 1.0, "q4_k"), ("ffn_down", 1.0, "iq2_s"), ("attn_output", 1.0, "iq2_s")),
+              embed="q2_k", quality=(0.72, 0.86)),
+        _gguf("iq2_xs", "iq2_xs", (("attn_v", 1.0, "q4_k"),), embed="q2_k", quality=(0.7, 0.85)),
+        _gguf("iq2_xxs", "iq2_xxs", (("attn_v", 1.0, "q4_k"),), embed="q2_k", quality=(0.65, 0.82)),
     ]
 }
 
@@ -217,12 +219,19 @@ def canonical_kv_dtype(name: str) -> str | None:
     return None
 
 
-def gguf_effective_bits(fmt: QuantFormat, bump_fraction_of_linear: float) -> float:
-    """Mean bits of a layer's linear weights once attn_v/ffn_down are bumped in `bumped_share` layers.
+def gguf_effective_bits(fmt: QuantFormat, tensor_shares: dict[str, float], gqa: int = 1) -> float:
+    """Mean bits of a model's body linear weights under a GGUF mix.
 
-    `bump_fraction_of_linear` is the share of a layer's linear weights that attn_v + ffn_down hold.
+    `tensor_shares` gives the share of body linear weights in attn_v, attn_output and ffn_down. Models
+    with 8 query heads per KV head get attn_v raised from q3_K/q4_K to q5_K, as llama.cpp does for
+    70B-class models whose attn_v is 8x smaller than attn_q.
     """
-    if fmt.bumped_bits is None:
-        return fmt.linear_bits
-    extra = (fmt.bumped_bits - fmt.linear_bits) * fmt.bumped_share * bump_fraction_of_linear
-    return fmt.linear_bits + extra
+    bits = fmt.linear_bits
+    for tensor, layer_share, ggml_type in fmt.mix:
+        if tensor == "attn_v" and gqa >= 8 and ggml_type in ("q3_k", "q4_k"):
+            ggml_type = "q5_k"
+        bits += (GGML_TYPE_BITS[ggml_type] - fmt.linear_bits) * layer_share * tensor_shares.get(tensor, 0.0)
+    if gqa >= 8 and fmt.linear_bits in (GGML_TYPE_BITS["q3_k"], GGML_TYPE_BITS["q4_k"]) and not any(
+            t == "attn_v" for t, _, _ in fmt.mix):
+        bits += (GGML_TYPE_BITS["q5_k"] - fmt.linear_bits) * tensor_shares.get("attn_v", 0.0)
+    return bits

@@ -21,7 +21,8 @@ GIB = 1 << 30
 def _format_bits(model: ModelSpec, fmt: QuantFormat) -> tuple[float, float, float, float]:
     """Bits per weight for (body linear, experts, embeddings, lm_head) at `fmt`."""
     dense_bits = float(model.dtype_bytes * 8)
-    linear = gguf_effective_bits(fmt, model.bump_fraction) if fmt.is_gguf else fmt.linear_bits
+    gqa = model.num_heads // max(model.num_kv_heads, 1)
+    linear = gguf_effective_bits(fmt, model.tensor_shares, gqa) if fmt.is_gguf else fmt.linear_bits
     experts = linear
     embed, head = fmt.embed_bits, fmt.head_bits
     if fmt.kind != "gguf" and fmt.kind != "float":

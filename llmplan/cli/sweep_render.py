@@ -1,0 +1,81 @@
+"""Render a sweep as a table, JSON, Markdown or CSV (CSV through pandas)."""
+
+from __future__ import annotations
+
+import sys
+
+from llmplan.cli.common import console, emit_json
+
+COLUMNS = [
+    ("concurrency", "users"),
+    ("input_tokens", "in tok"),
+    ("output_tokens", "out tok"),
+    ("decode_tokens_per_s", "tok/s/user"),
+    ("throughput_tokens_per_s", "total tok/s"),
+    ("ttft_s", "TTFT s"),
+    ("request_latency_s", "latency s"),
+    ("memory_bytes", "mem GB/GPU"),
+    ("meets_target", "target"),
+]
+
+
+def _cell(key: str, value) -> str:
+    if key == "memory_bytes":
+        return f"{value / 1e9:,.1f}"
+    if key == "meets_target":
+        return "ok" if value else "MISSED"
+    if isinstance(value, float):
+        return f"{value:,.3f}" if key.endswith("_s") else f"{value:,.1f}"
+    return f"{value:,}"
+
+
+def _target_note(max_ttft_s, min_tps, rows) -> str:
+    if max_ttft_s is None and min_tps is None:
+        return ""
+    parts = []
+    if max_ttft_s is not None:
+        parts.append(f"TTFT <= {max_ttft_s} s")
+    if min_tps is not None:
+        parts.append(f">= {min_tps} tokens/s per user")
+    ok = [r for r in rows if r["meets_target"]]
+    if not ok:
+        return f"target ({', '.join(parts)}) is missed at every point"
+    last = ok[-1]
+    return (f"target ({', '.join(parts)}) holds up to concurrency {last['concurrency']} "
+            f"({last['throughput_tokens_per_s']:,.0f} tokens/s aggregate)")
+
+
+def render_sweep(rows, dep, axis: str, fmt: str, max_ttft_s=None, min_tps=None) -> None:
+    note = _target_note(max_ttft_s, min_tps, rows)
+    if fmt == "json":
+        emit_json({"model": dep.model.id, "gpu": dep.gpu_id, "gpu_count": dep.n_gpus, "quant": dep.fmt.name,
+                   "engine": dep.engine.name, "context": dep.context, "axis": axis, "rows": rows,
+                   "target": note or None})
+        return
+    if fmt == "csv":
+        import pandas as pd
+
+        pd.DataFrame(rows).to_csv(sys.stdout, index=False)
+        return
+    if fmt == "markdown":
+        print("| " + " | ".join(label for _, label in COLUMNS) + " |")
+        print("|" + "---:|" * len(COLUMNS))
+        for r in rows:
+            print("| " + " | ".join(_cell(k, r[k]) for k, _ in COLUMNS) + " |")
+        if note:
+            print(f"\n{note}")
+        return
+    from rich.table import Table
+
+    where = f"{dep.n_gpus}x {dep.gpu_id}" if dep.n_gpus > 1 else dep.gpu_id
+    t = Table(title=f"{dep.model.id} · {dep.fmt.name} · {where} · {dep.engine.name}: sweep of {axis}",
+              title_justify="left")
+    for _, label in COLUMNS:
+        t.add_column(label, justify="right")
+    for r in rows:
+        style = None if r["meets_target"] else "red"
+        t.add_row(*[_cell(k, r[k]) for k, _ in COLUMNS], style=style)
+    out = console()
+    out.print(t)
+    if note:
+        out.print(note)

@@ -1,0 +1,71 @@
+"""Sweeps: how speed, latency and memory move along one axis, evaluated as one vectorized call."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from llmplan.core import memory as mem
+from llmplan.core.fit import Deployment, full_load_concurrency, memory_plan
+from llmplan.core.hardware import hardware_for
+from llmplan.core.performance import model_cost, serve
+
+AXES = ("concurrency", "input-tokens", "output-tokens")
+
+
+def _axis_values(dep: Deployment, axis: str) -> np.ndarray:
+    if axis == "concurrency":
+        top = max(full_load_concurrency(replace(dep, concurrency=None)), 1)
+        fixed_top = max(int(memory_plan(dep).kv_free // max(memory_plan(dep).kv_per_seq, 1.0)), 1)
+        top = max(min(top, dep.engine.max_batch), 1)
+        top = max(top, min(fixed_top, dep.engine.max_batch))
+        values = sorted({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, top})
+        return np.array([v for v in values if v <= top], dtype=np.int64)
+    limit = dep.context
+    values = sorted({64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072})
+    return np.array([v for v in values if v < limit] or [max(limit // 2, 1)], dtype=np.int64)
+
+
+def sweep_table(dep: Deployment, axis: str, *, max_ttft_s: float | None = None,
+                min_tokens_per_s: float | None = None) -> list[dict]:
+    """Rows of figures along `axis`. Concurrency runs from 1 to the largest that fits (engine-capped);
+    token axes keep the rest of the request fixed and run at full load."""
+    values = _axis_values(dep, axis)
+    cost = model_cost(dep.model, dep.fmt)
+    hw = hardware_for(dep.gpu, dep.fmt, dep.n_gpus, dep.host_bandwidth)
+    plan = memory_plan(dep)
+    tp = dep.n_gpus if dep.engine.tensor_parallel else 1
+    if axis == "concurrency":
+        conc = values.astype(np.float64)
+        inp = np.full_like(conc, dep.input_tokens)
+        out = np.full_like(conc, dep.output_tokens)
+    else:
+        toks = values.astype(np.float64)
+        inp = toks if axis == "input-tokens" else np.full_like(toks, dep.input_tokens)
+        out = toks if axis == "output-tokens" else np.full_like(toks, dep.output_tokens)
+        per_seq = mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes, inp + out / 2.0, tp)
+        conc = np.minimum(np.floor(plan.kv_free / np.maximum(per_seq, 1.0)), dep.engine.max_batch)
+        conc = np.maximum(conc, 1.0)
+    result = serve(cost, dep.model, dep.kv_elem_bytes, dep.engine, hw, conc, inp, out)
+    ctx = inp + out / 2.0 if axis != "concurrency" else np.full_like(conc, dep.context)
+    kv = mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes, ctx, tp) * conc
+    total = plan.weights_per_gpu + plan.overhead + kv
+    rows = []
+    for k in range(len(values)):
+        ttft = float(result.ttft_s[k])
+        decode = float(result.decode_tokens_per_s[k])
+        meets = (max_ttft_s is None or ttft <= max_ttft_s) and (min_tokens_per_s is None or decode >= min_tokens_per_s)
+        rows.append({
+            "concurrency": int(conc[k]),
+            "input_tokens": int(inp[k]),
+            "output_tokens": int(out[k]),
+            "decode_tokens_per_s": round(decode, 2),
+            "throughput_tokens_per_s": round(float(result.throughput_tokens_per_s[k]) * dep.replicas, 1),
+            "ttft_s": round(ttft, 4),
+            "request_latency_s": round(float(result.request_latency_s[k]), 3),
+            "memory_bytes": int(total[k]),
+            "fits": bool(total[k] <= plan.usable),
+            "meets_target": bool(meets),
+        })
+    return rows

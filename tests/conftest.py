@@ -1,0 +1,53 @@
+"""Shared fixtures. Tests never reach the internet and never read ../shared: what they need is in tests/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Keep the user's catalog and Hugging Face cache out of the tests, and the hub unreachable."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("LLMPLAN_HOME", str(home / "llmplan"))
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: a hub that is not there
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("LLMPLAN_DATA_DIR", raising=False)
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    from llmplan.catalog import Catalog
+
+    return Catalog(include_user=False)
+
+
+@pytest.fixture
+def runner():
+    from typer.testing import CliRunner
+
+    return CliRunner()
+
+
+@pytest.fixture
+def run(runner):
+    """Invoke the CLI; returns the Result (stdout in .stdout, stderr in .stderr)."""
+    from llmplan.cli import app
+
+    def _run(*args: str, **kw):
+        return runner.invoke(app, [str(a) for a in args], **kw)
+
+    return _run
+
+
+def spec(catalog, name: str):
+    from llmplan.sources import spec_from_entry
+
+    model_id, entry = catalog.model_entry(name)
+    return spec_from_entry(model_id, entry)
