@@ -18,10 +18,23 @@ one case, and are the same for every model and GPU of a device class.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 GIB = 1 << 30
 MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Share of the catalog's datasheet figures an engine's kernels reach on one device class."""
+
+    bandwidth: float  # decode: streaming weights
+    compute: float  # GEMMs, of the catalog's dense 16-bit (or fp8/fp4) tensor figure
+    attention: float  # attention FLOPs relative to GEMM FLOPs (flash kernels near 1)
+    kv_read: float  # decode: reading the cache, relative to `bandwidth`
+    layer_overhead_s: float  # per layer per step: launches and syncs not hidden by graphs
+    quant_decode: float = 1.0  # GGUF dequantizing mat-vec kernels vs 16-bit ones (decode)
+    quant_prefill: float = 1.0  # GGUF quantized mat-mat kernels vs 16-bit GEMMs (prefill)
 
 
 @dataclass(frozen=True)
@@ -34,32 +47,58 @@ class EngineProfile:
     cuda_graph_bytes: int
     max_batch: int  # max_num_seqs / max_batch_size / parallel slots
     batch_tokens: int  # tokens per forward pass the activations are sized for
-    bandwidth_efficiency: float  # decode: share of datasheet bandwidth reached streaming weights
-    compute_efficiency: float  # prefill / large batches: share of dense tensor throughput
-    attention_efficiency: float  # attention math relative to GEMM throughput (flash kernels ~ 1)
-    step_overhead_s: float  # per decode step: scheduler, sampling, launches not hidden by graphs
-    layer_overhead_s: float  # per layer per step: kernel launch latency
+    efficiency: dict[str, Efficiency]  # by device kind: datacenter, workstation, consumer, apple, unified, cpu
+    step_overhead_s: float  # per decode step: scheduler, sampling
     tensor_parallel: bool  # splits each layer; False: splits by layers (llama.cpp, Ollama)
+    wgmma_factor: float = 1.0  # Hopper/Blackwell peaks need wgmma/tcgen05; mma.sync kernels reach this share
     concurrency_penalty: float = 0.0  # throughput lost per extra slot (engines without real batching)
     aliases: tuple[str, ...] = ()
 
+    def eff(self, kind: str) -> Efficiency:
+        return self.efficiency.get(kind) or self.efficiency["datacenter"]
+
+
+# llama.cpp (llama-bench, CUDA/Metal/CPU back-ends), measured across 16 devices: GDDR cards stream
+# weights at ~90% of datasheet bandwidth, HBM cards at ~55% (its mat-vec kernels keep too few bytes in
+# flight for HBM latency); prefill reaches ~90% of GeForce's fp32-accumulate tensor figure (it
+# accumulates in fp16, which runs at twice that rate on GeForce) and ~45% on pro/datacenter cards;
+# its CUDA attention (no flash attention by default in 2024 builds) runs far below GEMM speed, Metal's does not.
+_LLAMA_CPP = {
+    "consumer": Efficiency(0.90, 0.90, 0.15, 0.30, 40e-6, 0.85, 0.8),
+    "workstation": Efficiency(0.90, 0.45, 0.15, 0.30, 40e-6, 0.85, 0.8),
+    "datacenter": Efficiency(0.55, 0.42, 0.15, 0.30, 40e-6, 0.85, 0.8),
+    # Metal: flash-attention prefill, slow decode attention, k-quant mat-vec limited by ALU rate
+    "apple": Efficiency(0.80, 0.70, 0.70, 0.22, 60e-6, 0.75, 0.8),
+    "unified": Efficiency(0.75, 0.50, 0.30, 0.20, 50e-6, 0.80, 0.8),
+    "cpu": Efficiency(0.60, 0.50, 0.50, 0.50, 20e-6, 0.90, 0.8),
+}
+# Serving engines with paged/flash attention and CUDA graphs.
+_SERVING = {
+    "consumer": Efficiency(0.80, 0.60, 0.80, 0.80, 4e-6),
+    "workstation": Efficiency(0.80, 0.60, 0.80, 0.80, 4e-6),
+    "datacenter": Efficiency(0.80, 0.60, 0.80, 0.80, 4e-6),
+    "unified": Efficiency(0.70, 0.50, 0.70, 0.70, 6e-6),
+}
+_TRTLLM = {k: Efficiency(min(v.bandwidth + 0.05, 0.9), min(v.compute + 0.1, 0.8), 0.9, 0.85, 3e-6)
+           for k, v in _SERVING.items()}
 
 ENGINES: dict[str, EngineProfile] = {
     e.name: e
     for e in [
-        EngineProfile("vllm", True, 0.90, False, 1 * GIB, 512 * MIB, 256, 8192,
-                      0.80, 0.62, 0.85, 4e-4, 4e-6, True),
-        EngineProfile("sglang", True, 0.88, False, 1 * GIB, 512 * MIB, 1024, 8192,
-                      0.80, 0.62, 0.85, 4e-4, 4e-6, True),
+        EngineProfile("vllm", True, 0.90, False, 1 * GIB, 512 * MIB, 256, 8192, _SERVING, 4e-4, True),
+        EngineProfile("sglang", True, 0.88, False, 1 * GIB, 512 * MIB, 1024, 8192, _SERVING, 4e-4, True),
         EngineProfile("tgi", True, 0.95, False, 1 * GIB, 512 * MIB, 512, 4096,
-                      0.75, 0.55, 0.8, 6e-4, 5e-6, True),
-        EngineProfile("tensorrt-llm", True, 0.90, True, 1 * GIB, 512 * MIB, 2048, 8192,
-                      0.85, 0.70, 0.9, 2e-4, 3e-6, True, aliases=("trtllm", "trt-llm", "tensorrt_llm")),
-        EngineProfile("llama.cpp", False, 1.0, False, 400 * MIB, 0, 4, 512,
-                      0.80, 0.45, 0.12, 3e-4, 3e-5, False, concurrency_penalty=0.08,
-                      aliases=("llamacpp", "llama-cpp")),
+                      {k: Efficiency(v.bandwidth * 0.95, v.compute * 0.9, v.attention, v.kv_read, 5e-6)
+                       for k, v in _SERVING.items()}, 6e-4, True),
+        EngineProfile("tensorrt-llm", True, 0.90, True, 1 * GIB, 512 * MIB, 2048, 8192, _TRTLLM, 2e-4, True,
+                      aliases=("trtllm", "trt-llm", "tensorrt_llm")),
+        EngineProfile("llama.cpp", False, 1.0, False, 400 * MIB, 0, 4, 512, _LLAMA_CPP, 3e-4, False,
+                      wgmma_factor=0.55,
+                      concurrency_penalty=0.08, aliases=("llamacpp", "llama-cpp")),
         EngineProfile("ollama", False, 1.0, False, 500 * MIB, 0, 4, 512,
-                      0.78, 0.45, 0.12, 5e-4, 3e-5, False, concurrency_penalty=0.15),
+                      {k: replace(v, bandwidth=v.bandwidth * 0.97) for k, v in _LLAMA_CPP.items()}, 5e-4, False,
+                      wgmma_factor=0.55,
+                      concurrency_penalty=0.15),
     ]
 }
 

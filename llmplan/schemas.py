@@ -90,6 +90,8 @@ class GpuEntry(_Strict):
     vendor: Literal["nvidia", "amd", "intel", "apple", "cpu"]
     kind: DeviceKind
     architecture: str = Field(description="e.g. ampere, ada, hopper, blackwell, cdna3, rdna3.5, m4")
+    memory_type: Literal["hbm", "gddr", "lpddr", "ddr"] = Field(
+        description="memory technology: decides how much of the datasheet bandwidth kernels reach")
     compute_capability: str | None = Field(default=None, description="NVIDIA sm version, e.g. 9.0")
     memory_bytes: int = Field(gt=0, description="device (or unified) memory in bytes")
     gpu_memory_fraction: float = Field(
@@ -118,6 +120,15 @@ class GpuEntry(_Strict):
         if self.purchase_usd is not None and (self.purchase_source is None or self.purchase_as_of is None):
             raise ValueError("purchase_usd needs purchase_source and purchase_as_of")
         return self
+
+
+def efficiency_class(gpu: GpuEntry) -> str:
+    """Device class the engines' efficiency tables are keyed by."""
+    if gpu.kind in ("apple", "unified", "cpu"):
+        return gpu.kind
+    if gpu.memory_type == "hbm":
+        return "datacenter"
+    return "consumer" if gpu.kind == "consumer" else "workstation"
 
 
 class GpusFile(_Strict):

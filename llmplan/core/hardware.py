@@ -5,7 +5,7 @@ from __future__ import annotations
 from llmplan.core.performance import DEFAULT_HOST_BANDWIDTH, Hardware
 from llmplan.errors import UnsupportedError
 from llmplan.quant import QuantFormat
-from llmplan.schemas import GpuEntry
+from llmplan.schemas import GpuEntry, efficiency_class
 
 NON_CUDA_ENGINES = ("llama.cpp", "ollama")
 
@@ -87,6 +87,7 @@ def hardware_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, host_bandwidth: f
         n_gpus=n_gpus,
         link_bandwidth=max(gpu.interconnect.bandwidth_bytes_per_s, 1e9),
         link_kind=gpu.interconnect.kind,
-        kind=gpu.kind,
+        kind=efficiency_class(gpu),
+        architecture=gpu.architecture.lower(),
         host_bandwidth=host,
     )

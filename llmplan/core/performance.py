@@ -19,17 +19,12 @@ from llmplan.core.memory import kv_bytes_per_sequence, layer_weights_bytes, weig
 from llmplan.engines import EngineProfile
 from llmplan.quant import QuantFormat
 
-# Per-device-class multipliers on the engine's efficiency (Apple's Metal and CPU back-ends reach a
-# smaller share of their datasheet bandwidth and FLOPs than CUDA kernels do).
-DEVICE_BANDWIDTH_FACTOR = {"datacenter": 1.0, "workstation": 1.0, "consumer": 1.0, "unified": 0.85,
-                           "apple": 0.85, "cpu": 0.6}
-DEVICE_COMPUTE_FACTOR = {"datacenter": 1.0, "workstation": 1.0, "consumer": 1.0, "unified": 0.7,
-                         "apple": 0.6, "cpu": 0.5}
 ALLREDUCE_LATENCY_S = {"nvlink": 8e-6, "infinity-fabric": 10e-6, "pcie": 25e-6, "ethernet": 60e-6,
                        "none": 25e-6, "unified": 0.0}
 LAYER_HOP_S = 2e-4  # llama.cpp layer split: handing activations to the next GPU each step
 DEFAULT_HOST_BANDWIDTH = 89.6e9  # dual-channel DDR5-5600
 HOST_EFFICIENCY = 0.6
+WGMMA_ARCHITECTURES = ("hopper", "blackwell")
 
 
 @dataclass(frozen=True)
@@ -43,6 +38,7 @@ class Hardware:
     link_bandwidth: float | np.ndarray = 64e9
     link_kind: str = "pcie"
     kind: str = "datacenter"
+    architecture: str = ""
     host_bandwidth: float = DEFAULT_HOST_BANDWIDTH
 
 
@@ -62,6 +58,7 @@ class ModelCost:
     dtype_bytes: int
     kernel_efficiency: float
     layer_bytes: float
+    gguf: bool
 
 
 def model_cost(model: ModelSpec, fmt: QuantFormat) -> ModelCost:
@@ -94,8 +91,9 @@ def model_cost(model: ModelSpec, fmt: QuantFormat) -> ModelCost:
         layers=model.num_layers,
         hidden=model.hidden_size,
         dtype_bytes=model.dtype_bytes,
-        kernel_efficiency=fmt.kernel_efficiency,
+        kernel_efficiency=1.0 if fmt.is_gguf else fmt.kernel_efficiency,
         layer_bytes=layer_weights_bytes(model, fmt),
+        gguf=fmt.is_gguf,
     )
 
 
@@ -124,24 +122,31 @@ def allreduce_seconds(cost: ModelCost, hw: Hardware, tokens, tensor_parallel: bo
     return np.where(n > 1, 2 * cost.layers * per, 0.0)
 
 
+def _effective(engine: EngineProfile, hw: Hardware, cost: ModelCost):
+    """(weight-stream bandwidth, cache-read bandwidth, GEMM FLOP/s, attention FLOP/s) the engine reaches."""
+    e = engine.eff(hw.kind)
+    bw = hw.bandwidth * e.bandwidth
+    compute = hw.peak_flops * e.compute
+    if hw.architecture in WGMMA_ARCHITECTURES:
+        compute = compute * engine.wgmma_factor
+    weights_bw = bw * cost.kernel_efficiency * (e.quant_decode if cost.gguf else 1.0)
+    gemm = compute * (e.quant_prefill if cost.gguf else 1.0)
+    return weights_bw, bw * e.kv_read, gemm, gemm * e.attention
+
+
 def decode_step_seconds(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile,
                         hw: Hardware, batch, context):
     """Seconds for one decode step of `batch` sequences whose caches hold `context` tokens each."""
     b = np.maximum(np.asarray(batch, dtype=np.float64), 1.0)
     n = np.asarray(hw.n_gpus, dtype=np.float64)
     tp = n if engine.tensor_parallel else 1.0
-    bw = hw.bandwidth * engine.bandwidth_efficiency * DEVICE_BANDWIDTH_FACTOR.get(hw.kind, 1.0)
-    flops = hw.peak_flops * engine.compute_efficiency * DEVICE_COMPUTE_FACTOR.get(hw.kind, 1.0)
+    weights_bw, kv_bw, gemm, attn = _effective(engine, hw, cost)
     kv_seq = kv_bytes_per_sequence(model, kv_elem_bytes, context, 1)
-    weight_bytes = weights_read_per_step(cost, b)
-    # Quantized weights decode through dequantizing kernels that reach a smaller share of bandwidth
-    # while memory-bound; the cache is read at full efficiency.
-    mem_s = weight_bytes / (bw * cost.kernel_efficiency) + b * kv_seq / bw
-    compute_s = b * cost.flops_per_token / flops + b * attention_flops_per_token(cost, context) / (
-        flops * engine.attention_efficiency)
+    mem_s = weights_read_per_step(cost, b) / weights_bw + b * kv_seq / kv_bw
+    compute_s = b * cost.flops_per_token / gemm + b * attention_flops_per_token(cost, context) / attn
     # Tensor parallel divides both; layer split (llama.cpp) runs the GPUs one after another.
     step = np.maximum(mem_s, compute_s) / tp
-    launch = cost.layers * engine.layer_overhead_s + engine.step_overhead_s
+    launch = cost.layers * engine.eff(hw.kind).layer_overhead_s + engine.step_overhead_s
     return step + launch + allreduce_seconds(cost, hw, b, engine.tensor_parallel)
 
 
@@ -150,15 +155,17 @@ def prefill_seconds(cost: ModelCost, engine: EngineProfile, hw: Hardware, prompt
     p = np.maximum(np.asarray(prompt_tokens, dtype=np.float64), 1.0)
     n = np.asarray(hw.n_gpus, dtype=np.float64)
     tp = n if engine.tensor_parallel else 1.0
-    flops = hw.peak_flops * engine.compute_efficiency * DEVICE_COMPUTE_FACTOR.get(hw.kind, 1.0)
-    bw = hw.bandwidth * engine.bandwidth_efficiency * DEVICE_BANDWIDTH_FACTOR.get(hw.kind, 1.0)
-    gemm_s = p * cost.flops_per_token / flops
-    attn_s = p * attention_flops_per_token(cost, p / 2.0) / (flops * engine.attention_efficiency)
-    read_s = (cost.dense_read_bytes + cost.expert_bytes) / bw
+    weights_bw, _, gemm, attn = _effective(engine, hw, cost)
+    compute_s = p * cost.flops_per_token / gemm + p * attention_flops_per_token(cost, p / 2.0) / attn
+    read_s = (cost.dense_read_bytes + cost.expert_bytes) / weights_bw
     chunks = np.ceil(p / engine.batch_tokens)
-    launch = chunks * (cost.layers * engine.layer_overhead_s + engine.step_overhead_s)
+    launch = chunks * (cost.layers * engine.eff(hw.kind).layer_overhead_s + engine.step_overhead_s)
     comm = allreduce_seconds(cost, hw, p, engine.tensor_parallel)
-    return np.maximum(gemm_s + attn_s, read_s) / tp + launch + comm
+    if not engine.tensor_parallel:
+        # layer split pipelines the prompt's micro-batches through the GPUs: m chunks over n stages
+        speedup = chunks * n / (chunks + n - 1.0)
+        return np.maximum(compute_s, read_s) / speedup + launch + comm
+    return np.maximum(compute_s, read_s) / tp + launch + comm
 
 
 @dataclass(frozen=True)
@@ -216,18 +223,14 @@ def serve(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: Engin
 
 def offload_decode_seconds(cost: ModelCost, gpu_layers, total_layers: int, hw: Hardware,
                            engine: EngineProfile, kv_seq_bytes):
-    """Batch-1 decode with `gpu_layers` on the GPU and the rest streamed from host RAM by the CPU."""
+    """Batch-1 decode with `gpu_layers` on the GPU and the rest read from host RAM by the CPU."""
     g = np.asarray(gpu_layers, dtype=np.float64)
-    host_layers = total_layers - g
-    bw = hw.bandwidth * engine.bandwidth_efficiency * DEVICE_BANDWIDTH_FACTOR.get(hw.kind, 1.0)
+    weights_bw, kv_bw, _, _ = _effective(engine, hw, cost)
     host_bw = hw.host_bandwidth * HOST_EFFICIENCY
-    per_layer_kv = kv_seq_bytes / total_layers
-    gpu_bytes = g * (cost.layer_bytes * _moe_share(cost) + per_layer_kv) + (
-        cost.dense_read_bytes - cost.layer_bytes * total_layers * (1 - 0) if False else 0.0)
-    host_bytes = host_layers * (cost.layer_bytes * _moe_share(cost) + per_layer_kv)
+    per_layer = cost.layer_bytes * _moe_share(cost) + kv_seq_bytes / total_layers
     head = max(cost.dense_read_bytes + cost.expert_bytes - cost.layer_bytes * total_layers, 0.0)
-    t = (gpu_bytes + head) / (bw * cost.kernel_efficiency) + host_bytes / host_bw
-    return t + total_layers * engine.layer_overhead_s + engine.step_overhead_s
+    t = (g * per_layer + head) / weights_bw + (total_layers - g) * per_layer / host_bw
+    return t + total_layers * engine.eff(hw.kind).layer_overhead_s + engine.step_overhead_s
 
 
 def _moe_share(cost: ModelCost) -> float:
