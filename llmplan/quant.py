@@ -59,6 +59,7 @@ class QuantFormat:
     # GGUF mixes: (tensor class, share of layers, ggml type) as llama.cpp's llama_tensor_get_type picks
     mix: tuple[tuple[str, float, str], ...] = ()
     kernel_efficiency: float = 1.0  # share of memory bandwidth decode kernels reach vs 16-bit
+    math_efficiency: float = 1.0  # share of the math peak its GEMMs reach relative to 16-bit GEMMs
     quality_retention: tuple[float, float] = (1.0, 1.0)
     quality_source: str = ""
     aliases: tuple[str, ...] = field(default=())
@@ -137,11 +138,13 @@ FORMATS: dict[str, QuantFormat] = {
                     quality_source="LLM.int8() paper (Dettmers et al. 2022): no degradation up to 175B"),
         # mxfp4: 32-value blocks, one e8m0 scale byte: 4.25 bits. Weight-only (Marlin/Triton) before Blackwell.
         QuantFormat("mxfp4", "fp4", 4.25, 16, 16, "fp4", ALL_SERVING + GGUF_ENGINES, min_compute_capability=7.5,
-                    native_math_capability=10.0, kernel_efficiency=0.85, quality_retention=(0.95, 0.99),
+                    native_math_capability=10.0, kernel_efficiency=0.85, math_efficiency=0.6, quality_retention=(0.95, 0.99),
                     quality_source="OpenAI gpt-oss model card (native mxfp4 MoE weights)"),
         # nvfp4: 16-value blocks with an fp8 (e4m3) scale plus a per-tensor fp32 scale: 4.5 bits.
+        # fp4 GEMMs reach ~60% of the share of peak 8/16-bit GEMMs do (TensorRT-LLM 1.0 measurements)
         QuantFormat("nvfp4", "fp4", 4.5, 16, 16, "fp4", ("vllm", "sglang", "tensorrt-llm"),
                     min_compute_capability=10.0, native_math_capability=10.0, kernel_efficiency=0.9,
+                    math_efficiency=0.6,
                     quality_retention=(0.97, 0.995), quality_source=_NVFP4_SRC),
         _gguf("q8_0", "q8_0", output="q8_0", quality=(0.99, 1.0), efficiency=0.85),
         _gguf("q6_k", "q6_k", quality=(0.98, 1.0), efficiency=0.8),

@@ -16,6 +16,8 @@ from llmplan.core.hardware import hardware_for
 from llmplan.core.performance import decode_step_seconds, model_cost, prefill_seconds, serve
 from llmplan.deploy import build_deployment
 
+# The calibration README states that TensorRT-LLM's MoE rows used expert parallelism (degree unstated):
+# multi-GPU TensorRT-LLM rows are evaluated with --expert-parallel (a no-op for dense models).
 # ShareGPT prompts average about 220 tokens in vLLM/SGLang's offline benchmarks (the rows give only the
 # output mean, 194): the one assumption the evaluation adds to a row.
 SHAREGPT_MEAN_INPUT = 220
@@ -82,19 +84,23 @@ def evaluate_row(row: dict[str, str], catalog: Catalog) -> Evaluated | None:
         dep, _ = build_deployment(catalog, row["model"], gpu=f"{n}x{gpu}", quant=_quant(row["quant"]),
                                   engine=engine, context=max(ctx, inp + out), input_tokens=inp,
                                   output_tokens=out, concurrency="max" if kind == "max_throughput_tps"
-                                  else _int(row["concurrency"], 1))
+                                  else _int(row["concurrency"], 1), kv_dtype=_kv(row),
+                                  expert_parallel=engine == "tensorrt-llm" and n > 1)
         predicted = _throughput(dep)
     return Evaluated(kind, engine, gpu, n, row["model"], row["quant"], inp, out, measured, float(predicted))
 
 
 def _kv(row: dict[str, str]) -> str | None:
+    """The row's cache dtype; NVIDIA ModelOpt fp8/nvfp4 checkpoints set kv_cache_quant_algo FP8."""
     kv = row.get("kv_dtype") or ""
+    if not kv and "ModelOpt" in (row.get("notes") or ""):
+        return "fp8"
     return {"f16": "fp16"}.get(kv, kv) or None
 
 
 def _single_stream(dep: Deployment, kind: str, tokens: int) -> float:
     cost = model_cost(dep.model, dep.fmt)
-    hw = hardware_for(dep.gpu, dep.fmt, dep.n_gpus, dep.host_bandwidth)
+    hw = hardware_for(dep.gpu, dep.fmt, dep.n_gpus, dep.host_bandwidth, dep.expert_parallel)
     if kind == "decode_tps_bs1":
         # llama-bench tg N: N tokens from an empty cache, so the cache holds N/2 tokens on average
         step = decode_step_seconds(cost, dep.model, dep.kv_elem_bytes, dep.engine, hw, 1, tokens / 2.0)
@@ -106,7 +112,7 @@ def _throughput(dep: Deployment) -> float:
     concurrency = dep.concurrency if dep.concurrency is not None else full_load_concurrency(dep)
     dep = replace(dep, concurrency=max(concurrency, 1))
     cost = model_cost(dep.model, dep.fmt)
-    hw = hardware_for(dep.gpu, dep.fmt, dep.n_gpus, dep.host_bandwidth)
+    hw = hardware_for(dep.gpu, dep.fmt, dep.n_gpus, dep.host_bandwidth, dep.expert_parallel)
     out = serve(cost, dep.model, dep.kv_elem_bytes, dep.engine, hw, dep.concurrency, dep.input_tokens,
                 dep.output_tokens)
     return float(out.throughput_tokens_per_s)

@@ -298,7 +298,7 @@ def _performance(dep: Deployment, concurrency: int, fits: bool, offload: Offload
     if not fits and (offload is None or offload.gpu_layers <= 0):
         return PerformanceInfo()
     cost = model_cost(dep.model, dep.fmt)
-    hw = hardware_for(dep.gpu, dep.fmt, dep.n_gpus, dep.host_bandwidth)
+    hw = hardware_for(dep.gpu, dep.fmt, dep.n_gpus, dep.host_bandwidth, dep.expert_parallel)
     c = max(concurrency, 1)
     if not fits and offload is not None:
         kv_seq = float(mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes,

@@ -78,7 +78,8 @@ def check_runnable(gpu_id: str, gpu: GpuEntry, fmt: QuantFormat, engine: str) ->
     return warnings
 
 
-def hardware_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, host_bandwidth: float | None = None) -> Hardware:
+def hardware_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, host_bandwidth: float | None = None,
+                 expert_parallel: bool = False) -> Hardware:
     host = host_bandwidth or gpu.host_memory_bandwidth_bytes_per_s or DEFAULT_HOST_BANDWIDTH
     return Hardware(
         bandwidth=gpu.memory_bandwidth_bytes_per_s,
@@ -90,4 +91,6 @@ def hardware_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, host_bandwidth: f
         kind=efficiency_class(gpu),
         architecture=gpu.architecture.lower(),
         host_bandwidth=host,
+        attention_flops=gpu.bf16_flops or peak_flops(gpu, fmt),
+        expert_parallel=expert_parallel and n_gpus > 1,
     )

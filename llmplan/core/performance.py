@@ -40,6 +40,8 @@ class Hardware:
     kind: str = "datacenter"
     architecture: str = ""
     host_bandwidth: float = DEFAULT_HOST_BANDWIDTH
+    attention_flops: float | np.ndarray | None = None  # 16-bit peak: attention runs at it whatever the weights
+    expert_parallel: bool = False  # MoE experts spread whole over the GPUs instead of sliced
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ class ModelCost:
     expert_bytes: float  # all routed expert weights
     expert_active_share: float  # k / E
     moe_layers: int
-    flops_per_token: float  # 2 x active parameters
+    flops_per_token: float  # 2 x active parameters outside the routed experts
+    expert_flops_per_token: float  # 2 x active routed-expert parameters
     attn_flops_per_ctx: float  # attention FLOPs per token per token of context (full layers)
     windowed: tuple[tuple[float, float], ...]  # (attention FLOPs per ctx token, window) for sliding
     layers: int
@@ -59,6 +62,7 @@ class ModelCost:
     kernel_efficiency: float
     layer_bytes: float
     gguf: bool
+    math_efficiency: float  # share of the format's math peak its GEMM kernels reach relative to 16-bit ones
 
 
 def model_cost(model: ModelSpec, fmt: QuantFormat) -> ModelCost:
@@ -79,13 +83,15 @@ def model_cost(model: ModelSpec, fmt: QuantFormat) -> ModelCost:
             windowed.append((per_ctx, float(g.window)))
         else:
             attn += per_ctx
+    active_experts = model.expert_params * (model.experts_per_token / model.num_experts) if model.num_experts else 0.0
     active_nonembed = max(model.params_active - model.embed_params + (model.embed_params if not model.lm_head_params else 0), 1)
     return ModelCost(
         dense_read_bytes=float(dense_read),
         expert_bytes=float(experts),
         expert_active_share=(model.experts_per_token / model.num_experts) if model.num_experts else 1.0,
         moe_layers=model.moe_layers,
-        flops_per_token=2.0 * active_nonembed,
+        flops_per_token=2.0 * max(active_nonembed - active_experts, 1.0),
+        expert_flops_per_token=2.0 * active_experts,
         attn_flops_per_ctx=attn,
         windowed=tuple(windowed),
         layers=model.num_layers,
@@ -94,6 +100,7 @@ def model_cost(model: ModelSpec, fmt: QuantFormat) -> ModelCost:
         kernel_efficiency=1.0 if fmt.is_gguf else fmt.kernel_efficiency,
         layer_bytes=layer_weights_bytes(model, fmt),
         gguf=fmt.is_gguf,
+        math_efficiency=fmt.math_efficiency,
     )
 
 
@@ -130,24 +137,58 @@ def _effective(engine: EngineProfile, hw: Hardware, cost: ModelCost):
     if hw.architecture in WGMMA_ARCHITECTURES:
         compute = compute * engine.wgmma_factor
     weights_bw = bw * cost.kernel_efficiency * (e.quant_decode if cost.gguf else 1.0)
-    gemm = compute * (e.quant_prefill if cost.gguf else 1.0)
-    return weights_bw, bw * e.kv_read, gemm, gemm * e.attention
+    gemm = compute * (e.quant_prefill if cost.gguf else 1.0) * cost.math_efficiency
+    attn_peak = hw.attention_flops if hw.attention_flops is not None else hw.peak_flops
+    attn = np.minimum(attn_peak * e.compute, compute) * e.attention
+    if hw.architecture in WGMMA_ARCHITECTURES:
+        attn = attn * engine.wgmma_factor
+    return weights_bw, bw * e.kv_read, gemm, attn
 
 
-def decode_step_seconds(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile,
-                        hw: Hardware, batch, context):
-    """Seconds for one decode step of `batch` sequences whose caches hold `context` tokens each."""
+def step_seconds(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile,
+                 hw: Hardware, batch, context, prefill_tokens=0.0, prompt_tokens=0.0):
+    """Seconds for one engine step: one decode token for each of `batch` sequences (caches of `context`
+    tokens) plus `prefill_tokens` of new prompts (of `prompt_tokens` each) batched into the same step.
+
+    The step streams the weights once and every sequence's cache (memory), and does the FLOPs of all
+    its tokens (compute): its time is the larger of the two, divided over tensor-parallel GPUs.
+    """
     b = np.maximum(np.asarray(batch, dtype=np.float64), 1.0)
+    pf = np.asarray(prefill_tokens, dtype=np.float64)
     n = np.asarray(hw.n_gpus, dtype=np.float64)
     tp = n if engine.tensor_parallel else 1.0
     weights_bw, kv_bw, gemm, attn = _effective(engine, hw, cost)
     kv_seq = kv_bytes_per_sequence(model, kv_elem_bytes, context, 1)
-    mem_s = weights_read_per_step(cost, b) / weights_bw + b * kv_seq / kv_bw
-    compute_s = b * cost.flops_per_token / gemm + b * attention_flops_per_token(cost, context) / attn
-    # Tensor parallel divides both; layer split (llama.cpp) runs the GPUs one after another.
-    step = np.maximum(mem_s, compute_s) / tp
+    tokens = b + pf
+    ep = bool(hw.expert_parallel and cost.expert_bytes)
+    # Grouped expert GEMMs are less efficient than dense ones; under expert parallel each GPU's experts
+    # receive n times more tokens each, which fills their GEMMs better.
+    moe_eff = engine.moe_compute_factor * (np.maximum(tp, 1.0) ** engine.ep_efficiency_gain if ep else 1.0)
+    moe_eff = np.minimum(moe_eff, 1.0)
+    # GEMMs stream the weights once for all tokens of the step: the larger of read and math time
+    dense_s = np.maximum(cost.dense_read_bytes / weights_bw, tokens * cost.flops_per_token / gemm)
+    expert_s = np.maximum(weights_read_per_step(cost, tokens) - cost.dense_read_bytes, 0.0) / weights_bw
+    expert_s = np.maximum(expert_s, tokens * cost.expert_flops_per_token / (gemm * moe_eff))
+    # attention kernels run after them: decode reads every cache, prefill does its quadratic math
+    attn_flops = b * attention_flops_per_token(cost, context) + pf * attention_flops_per_token(
+        cost, np.asarray(prompt_tokens, dtype=np.float64) / 2.0)
+    attn_s = np.maximum(b * kv_seq / kv_bw, attn_flops / attn)
+    # Tensor parallel divides the work, less the efficiency thinner slices lose; expert parallel hands
+    # each GPU whole experts (no slicing loss); layer split (llama.cpp) runs the GPUs one after another.
+    loss = 1.0 + engine.tp_scaling_loss * np.log2(np.maximum(tp, 1.0))
+    if ep:
+        step = (dense_s + attn_s) / tp * loss + expert_s / tp
+    else:
+        step = (dense_s + expert_s + attn_s) / tp * loss
     launch = cost.layers * engine.eff(hw.kind).layer_overhead_s + engine.step_overhead_s
-    return step + launch + allreduce_seconds(cost, hw, b, engine.tensor_parallel)
+    host = b * engine.sequence_overhead_s  # scheduling, sampling, detokenizing: host time per sequence
+    return step + launch + host + allreduce_seconds(cost, hw, tokens, engine.tensor_parallel)
+
+
+def decode_step_seconds(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile,
+                        hw: Hardware, batch, context):
+    """Seconds for one pure decode step of `batch` sequences whose caches hold `context` tokens each."""
+    return step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, context)
 
 
 def prefill_seconds(cost: ModelCost, engine: EngineProfile, hw: Hardware, prompt_tokens):
@@ -156,7 +197,8 @@ def prefill_seconds(cost: ModelCost, engine: EngineProfile, hw: Hardware, prompt
     n = np.asarray(hw.n_gpus, dtype=np.float64)
     tp = n if engine.tensor_parallel else 1.0
     weights_bw, _, gemm, attn = _effective(engine, hw, cost)
-    compute_s = p * cost.flops_per_token / gemm + p * attention_flops_per_token(cost, p / 2.0) / attn
+    compute_s = p * (cost.flops_per_token + cost.expert_flops_per_token / engine.moe_compute_factor) / gemm + (
+        p * attention_flops_per_token(cost, p / 2.0) / attn)
     read_s = (cost.dense_read_bytes + cost.expert_bytes) / weights_bw
     chunks = np.ceil(p / engine.batch_tokens)
     launch = chunks * (cost.layers * engine.eff(hw.kind).layer_overhead_s + engine.step_overhead_s)
@@ -190,24 +232,29 @@ def serve(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: Engin
     c = np.maximum(np.asarray(concurrency, dtype=np.float64), 1.0)
     i = np.maximum(np.asarray(input_tokens, dtype=np.float64), 1.0)
     o = np.maximum(np.asarray(output_tokens, dtype=np.float64), 1.0)
-    if engine.continuous_batching:
-        batch = np.minimum(c, engine.max_batch)
-    else:
-        batch = np.minimum(c, engine.max_batch)
+    batch = np.minimum(c, engine.max_batch)
     ctx = i + o / 2.0
-    step = decode_step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, ctx)
     prefill_s = prefill_seconds(cost, engine, hw, i)
-    prefill_per_token = prefill_s / i
-    # prefill work the step must absorb for the other sequences' new requests
-    shared = batch * (i / o) * prefill_per_token
-    cycle = step + shared
-    if not engine.continuous_batching:
+    if engine.continuous_batching:
+        # every step also prefills the prompts of the requests that replace finished ones
+        full = step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, ctx, batch * i / o, i)
+        others = step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, ctx, (batch - 1) * i / o, i)
+        throughput = batch / np.where(batch > 1, full, full)
+        decode = 1.0 / np.where(batch > 1, others, step_seconds(cost, model, kv_elem_bytes, engine, hw, 1, ctx))
+        if np.ndim(batch) == 0 and float(batch) <= 1:
+            throughput = o / (o * (1.0 / decode) + prefill_s)
+        else:
+            single = o / (o / decode + prefill_s)
+            throughput = np.where(batch <= 1, single, throughput)
+        step = others
+    else:
+        # a few slots share one context; prompts are processed between decode steps
+        step = decode_step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, ctx)
+        cycle = (o * step + batch * prefill_s) / o
         cycle = cycle * (1.0 + engine.concurrency_penalty * (batch - 1.0))
-    throughput = batch / cycle
-    decode = 1.0 / np.where(batch > 1, step + (batch - 1) * (i / o) * prefill_per_token, step)
-    if not engine.continuous_batching:
-        decode = np.where(batch > 1, 1.0 / cycle, decode)
-    # users beyond the engine's batch wait in the queue
+        throughput = batch / cycle
+        decode = np.where(batch > 1, 1.0 / cycle, 1.0 / step)
+    # users beyond the engine's batch wait in its queue
     decode = decode * np.minimum(1.0, batch / c)
     ttft = prefill_s + np.where(batch > 1, step, 0.0)
     latency = ttft + o / decode

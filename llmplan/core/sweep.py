@@ -33,7 +33,7 @@ def sweep_table(dep: Deployment, axis: str, *, max_ttft_s: float | None = None,
     token axes keep the rest of the request fixed and run at full load."""
     values = _axis_values(dep, axis)
     cost = model_cost(dep.model, dep.fmt)
-    hw = hardware_for(dep.gpu, dep.fmt, dep.n_gpus, dep.host_bandwidth)
+    hw = hardware_for(dep.gpu, dep.fmt, dep.n_gpus, dep.host_bandwidth, dep.expert_parallel)
     plan = memory_plan(dep)
     tp = dep.n_gpus if dep.engine.tensor_parallel else 1
     if axis == "concurrency":
