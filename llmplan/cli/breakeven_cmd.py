@@ -1,0 +1,140 @@
+"""`llmplan breakeven`: self-hosting against paid APIs, on one cost basis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from llmplan.cli import app
+from llmplan.cli.common import ApiPricesOpt, Format, ModelsOpt, OfflineOpt, PricesOpt, console, emit_json, handle_errors
+
+HELP = """Monthly cost of self-hosting MODEL against paid APIs, and the volume where self-hosting pays.
+
+Counts GPUs at peak load and the latency target (or full load), idle hours, engineering time and
+monitoring. A month is 730 hours for GPUs and tokens alike. Ranges are LOW..HIGH.
+
+Examples:
+
+  llmplan breakeven llama-3.3-70b-instruct --gpu h100-sxm --quant fp8 --requests-per-day 100000
+      --input-tokens 500 --output-tokens 500 --api openai/gpt-4o-mini --gpu-hourly-usd 2.50
+      --engineering-hours 10..20 --engineering-rate-usd 100
+
+  llmplan breakeven --workload examples/seed-breakeven.yaml --format markdown --plot cost.png
+"""
+
+DEFAULT_APIS = ("openai/gpt-4o-mini", "google/gemini-2.5-flash-lite", "openai/gpt-4o")
+
+
+def _load_workload_file(path: Path) -> dict:
+    import yaml
+
+    from llmplan.errors import InputError
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: workload file not found") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping with model, gpu, workload, self_hosted, apis")
+    unknown = set(data) - {"model", "gpu", "quant", "engine", "apis", "workload", "self_hosted", "description",
+                           "max_price_age_days"}
+    if unknown:
+        raise InputError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    return data
+
+
+@app.command("breakeven", help=HELP)
+@handle_errors
+def breakeven_command(
+    model: Annotated[str | None, typer.Argument(help="Model (catalog id/alias, HF repo, folder, .gguf).")] = None,
+    gpu: Annotated[str | None, typer.Option("--gpu", "-g", help="GPU id (or NxID for the smallest replica).")] = None,
+    quant: Annotated[str | None, typer.Option("--quant", "-q", help="Weight format [default: the checkpoint's].")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", "-e", help="Serving engine [default: vllm].")] = None,
+    workload_file: Annotated[Path | None, typer.Option("--workload", help="Workload YAML file (flags override it).")] = None,
+    requests_per_day: Annotated[float | None, typer.Option("--requests-per-day", help="Requests a day.")] = None,
+    tokens_per_month: Annotated[float | None, typer.Option("--tokens-per-month", help="Or: input+output tokens a month.")] = None,
+    input_tokens: Annotated[int | None, typer.Option("--input-tokens", help="Prompt tokens per request [500].")] = None,
+    output_tokens: Annotated[int | None, typer.Option("--output-tokens", help="Output tokens per request [500].")] = None,
+    cacheable_share: Annotated[float | None, typer.Option("--cacheable-share", help="Share of prompt tokens an API can cache (0-1).")] = None,
+    batch_share: Annotated[float | None, typer.Option("--batch-share", help="Share of traffic eligible for batch APIs (0-1).")] = None,
+    peak_to_average: Annotated[str | None, typer.Option("--peak-to-average", help="Peak over average load, e.g. 3 or 2..4 [2].")] = None,
+    hours_per_day: Annotated[float | None, typer.Option("--hours-per-day", help="Hours a day the traffic arrives in [24].")] = None,
+    max_ttft_s: Annotated[float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Latency target: time to first token.")] = None,
+    min_tokens_per_s: Annotated[float | None, typer.Option("--min-tokens-per-s", help="Latency target: per-user decode speed.")] = None,
+    api: Annotated[list[str] | None, typer.Option("--api", help="API offering id, repeatable (`llmplan apis`).")] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="rent or own.")] = None,
+    rental_tier: Annotated[str | None, typer.Option("--rental-tier", help="on_demand, reserved or spot.")] = None,
+    gpu_hourly_usd: Annotated[str | None, typer.Option("--gpu-hourly-usd", help="GPU rental per GPU-hour, e.g. 2.5 or 2.5..3.5.")] = None,
+    engineering_hours: Annotated[str | None, typer.Option("--engineering-hours", help="Engineering hours a month, e.g. 10..20.")] = None,
+    engineering_rate_usd: Annotated[str | None, typer.Option("--engineering-rate-usd", help="USD per engineering hour.")] = None,
+    monitoring_usd: Annotated[str | None, typer.Option("--monitoring-usd", help="Monitoring/infrastructure USD a month.")] = None,
+    redundancy: Annotated[int | None, typer.Option("--redundancy", help="Spare replicas (1 = N+1).")] = None,
+    years: Annotated[float | None, typer.Option("--years", help="Amortization years when owning [3].")] = None,
+    usd_per_kwh: Annotated[float | None, typer.Option("--usd-per-kwh", help="Electricity price when owning [0.13].")] = None,
+    max_price_age_days: Annotated[int, typer.Option("--max-price-age-days", help="Warn about prices older than this.")] = 180,
+    plot_path: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of monthly cost against volume.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table, json or markdown.")] = Format.table,
+    prices: PricesOpt = None,
+    models: ModelsOpt = None,
+    api_prices: ApiPricesOpt = None,
+    offline: OfflineOpt = False,
+) -> None:
+    from llmplan.breakeven import SelfHostTerms, Workload, plan_breakeven
+    from llmplan.catalog import Catalog
+    from llmplan.deploy import build_deployment
+    from llmplan.errors import InputError
+
+    data = _load_workload_file(workload_file) if workload_file else {}
+    catalog = Catalog(models_files=models, gpus_files=prices, apis_files=api_prices)
+    model = model or data.get("model")
+    if not model:
+        raise InputError("name a MODEL (or give `model:` in the --workload file)")
+    wl = dict(data.get("workload") or {})
+    for key, value in (("requests_per_day", requests_per_day), ("tokens_per_month", tokens_per_month),
+                       ("input_tokens", input_tokens), ("output_tokens", output_tokens),
+                       ("cacheable_share", cacheable_share), ("batch_share", batch_share),
+                       ("peak_to_average", peak_to_average), ("hours_per_day", hours_per_day),
+                       ("max_ttft_s", max_ttft_s), ("min_tokens_per_s", min_tokens_per_s)):
+        if value is not None:
+            wl[key] = value
+    if requests_per_day is not None:
+        wl.pop("tokens_per_month", None)
+    workload = Workload(**wl)
+    sh = dict(data.get("self_hosted") or {})
+    for key, value in (("mode", mode), ("rental_tier", rental_tier), ("gpu_hourly_usd", gpu_hourly_usd),
+                       ("engineering_hours", engineering_hours), ("engineering_rate_usd", engineering_rate_usd),
+                       ("monitoring_usd", monitoring_usd), ("redundancy", redundancy), ("years", years),
+                       ("usd_per_kwh", usd_per_kwh)):
+        if value is not None:
+            sh[key] = value
+    terms = SelfHostTerms(**sh)
+    api_ids = list(api or data.get("apis") or [])
+    dep, resolved = build_deployment(catalog, model, gpu=gpu or data.get("gpu") or "h100-sxm",
+                                     quant=quant or data.get("quant"), engine=engine or data.get("engine"),
+                                     input_tokens=workload.input_tokens, output_tokens=workload.output_tokens,
+                                     context=workload.input_tokens + workload.output_tokens, offline=offline)
+    if not api_ids:
+        api_ids = [a for a in DEFAULT_APIS if a in catalog.apis]
+        api_ids += [k for k, v in catalog.apis.items() if v.open_model == dep.model.id][:3]
+    apis = [catalog.api_entry(a) for a in api_ids]
+    age = int(data.get("max_price_age_days", max_price_age_days))
+    report = plan_breakeven(dep, workload, terms, apis, max_price_age_days=age)
+    if plot_path is not None:
+        from llmplan.breakeven import plot
+
+        plot(report, str(plot_path))
+    if fmt == Format.json:
+        emit_json(report.model_dump(mode="json"))
+        return
+    from llmplan.cli.breakeven_render import breakeven_markdown, print_breakeven
+
+    if fmt == Format.markdown:
+        typer.echo(breakeven_markdown(report))
+    else:
+        print_breakeven(report)
+    if plot_path is not None and fmt != Format.json:
+        console().print(f"chart written to {plot_path}")

@@ -1,0 +1,99 @@
+"""Capacity: what one replica sustains for a workload's request shape, and how many replicas a peak needs.
+
+Replicas are sized at the latency target where one is given (the largest concurrency whose time to first
+token and per-user decode speed still meet it); without a target, at the full-load ceiling
+(`--concurrency max`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from llmplan.core.fit import GPU_COUNTS, Deployment, full_load_concurrency, min_gpus
+from llmplan.core.hardware import hardware_for
+from llmplan.core.performance import model_cost, serve
+
+
+@dataclass(frozen=True)
+class ReplicaCapacity:
+    gpus_per_replica: int
+    concurrency: int  # sequences in flight at the sizing point
+    output_tokens_per_s: float  # aggregate output tokens/s of one replica at that point
+    requests_per_s: float  # sustainable request rate of one replica
+    ttft_s: float
+    decode_tokens_per_s: float
+    sized_at: str  # "latency target" | "full load"
+    meets_target: bool
+
+
+def replica_capacity(dep: Deployment, max_ttft_s: float | None = None,
+                     min_tokens_per_s: float | None = None) -> ReplicaCapacity:
+    """The sustainable request rate of one replica for the deployment's request shape."""
+    n = dep.n_gpus
+    top = max(full_load_concurrency(dep, n), 0)
+    if top < 1:
+        return ReplicaCapacity(n, 0, 0.0, 0.0, math.inf, 0.0, "does not fit", False)
+    cost = model_cost(dep.model, dep.fmt)
+    hw = hardware_for(dep.gpu, dep.fmt, n, dep.host_bandwidth, dep.expert_parallel)
+    conc = np.unique(np.clip(np.round(np.geomspace(1, top, num=min(top, 64))), 1, top)).astype(np.int64)
+    out = serve(cost, dep.model, dep.kv_elem_bytes, dep.engine, hw, conc, dep.input_tokens, dep.output_tokens)
+    if max_ttft_s is None and min_tokens_per_s is None:
+        k = len(conc) - 1
+        sized = "full load"
+        ok = True
+    else:
+        meets = np.ones(len(conc), dtype=bool)
+        if max_ttft_s is not None:
+            meets &= out.ttft_s <= max_ttft_s
+        if min_tokens_per_s is not None:
+            meets &= out.decode_tokens_per_s >= min_tokens_per_s
+        ok = bool(meets.any())
+        k = int(np.nonzero(meets)[0].max()) if ok else 0
+        sized = "latency target"
+    tps = float(out.throughput_tokens_per_s[k])
+    return ReplicaCapacity(
+        gpus_per_replica=n,
+        concurrency=int(conc[k]),
+        output_tokens_per_s=tps,
+        requests_per_s=tps / dep.output_tokens,
+        ttft_s=float(out.ttft_s[k]),
+        decode_tokens_per_s=float(out.decode_tokens_per_s[k]),
+        sized_at=sized,
+        meets_target=ok,
+    )
+
+
+def best_replica(dep: Deployment, max_ttft_s: float | None = None, min_tokens_per_s: float | None = None,
+                 max_gpus: int = 8) -> tuple[Deployment, ReplicaCapacity]:
+    """The replica size (GPUs of its kind in one box) that serves the most requests per GPU.
+
+    The smallest size that holds the model often has little room left for cache, so a larger tensor-
+    parallel replica can carry several times the traffic per GPU. A size the user fixed (NxID) is kept.
+    """
+    if dep.n_gpus > 1:
+        return dep, replica_capacity(dep, max_ttft_s, min_tokens_per_s)
+    first = min_gpus(replace(dep, concurrency=1), 1)
+    if first is None:
+        return dep, replica_capacity(dep, max_ttft_s, min_tokens_per_s)
+    best: tuple[Deployment, ReplicaCapacity] | None = None
+    for n in (c for c in GPU_COUNTS if first <= c <= max(first, max_gpus)):
+        if dep.engine.tensor_parallel and dep.model.num_heads % n:
+            continue
+        candidate = replace(dep, n_gpus=n)
+        cap = replica_capacity(candidate, max_ttft_s, min_tokens_per_s)
+        if best is None or (cap.meets_target, cap.requests_per_s / n) > (
+                best[1].meets_target, best[1].requests_per_s / best[0].n_gpus):
+            best = (candidate, cap)
+        if not dep.engine.tensor_parallel:
+            break  # layer split adds memory, not speed
+    return best if best else (dep, replica_capacity(dep, max_ttft_s, min_tokens_per_s))
+
+
+def replicas_needed(peak_requests_per_s, replica_requests_per_s) -> np.ndarray:
+    """Replicas to serve a peak request rate (at least one)."""
+    peak = np.asarray(peak_requests_per_s, dtype=np.float64)
+    per = max(float(replica_requests_per_s), 1e-12)
+    return np.maximum(np.ceil(peak / per - 1e-9), 1).astype(np.int64)
