@@ -73,7 +73,7 @@ _LLAMA_CPP = {
     "datacenter": Efficiency(0.55, 0.42, 0.15, 0.30, 40e-6, 0.85, 0.8),
     # Metal: flash-attention prefill, slow decode attention, k-quant mat-vec limited by ALU rate
     "apple": Efficiency(0.80, 0.70, 0.70, 0.22, 60e-6, 0.75, 0.8),
-    "unified": Efficiency(0.75, 0.50, 0.30, 0.20, 50e-6, 0.80, 0.8),
+    "unified": Efficiency(0.85, 0.50, 0.30, 0.20, 50e-6, 0.90, 0.8),
     "cpu": Efficiency(0.60, 0.50, 0.50, 0.50, 20e-6, 0.90, 0.8),
 }
 # Serving engines with paged/flash attention and CUDA graphs, calibrated on TensorRT-LLM 1.0 offline

@@ -40,14 +40,8 @@ app.command("gpus")(gpus_command)
 app.command("apis")(apis_command)
 
 
-def _register_optional() -> None:
-    from llmplan.cli import breakeven_cmd, check_cmd, compare_cmd  # noqa: F401
-
-
-try:
-    _register_optional()
-except ImportError:  # pragma: no cover - commands land one by one
-    pass
+# These modules register their commands on `app` when imported (they import only typer at the top).
+from llmplan.cli import breakeven_cmd, check_cmd, compare_cmd  # noqa: E402,F401
 
 
 def main() -> None:

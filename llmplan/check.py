@@ -1,0 +1,338 @@
+"""`llmplan check`: planned deployments in YAML, validated against memory, speed and budget limits.
+
+Top-level keys other than `deployments:` are shared defaults for every deployment (`require:` limits
+merge key by key). Every error names the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from llmplan.errors import LlmplanError, PlanError
+
+LIMIT_KEYS = ("fits", "min_headroom_pct", "min_decode_tokens_per_s", "max_ttft_s", "max_request_latency_s",
+              "max_monthly_cost_usd", "max_usd_per_mtok", "max_price_age_days")
+
+
+class Require(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fits: bool | None = None
+    min_headroom_pct: float | None = Field(default=None, ge=0, le=100)
+    min_decode_tokens_per_s: float | None = Field(default=None, gt=0)
+    max_ttft_s: float | None = Field(default=None, gt=0)
+    max_request_latency_s: float | None = Field(default=None, gt=0)
+    max_monthly_cost_usd: float | None = Field(default=None, gt=0)
+    max_usd_per_mtok: float | None = Field(default=None, gt=0)
+    max_price_age_days: int | None = Field(default=None, ge=0)
+
+
+class PlanWorkload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    requests_per_day: float = Field(gt=0)
+    input_tokens: int | None = Field(default=None, gt=0)
+    output_tokens: int | None = Field(default=None, gt=0)
+    peak_to_average: float = Field(default=2.0, ge=1)
+    hours_per_day: float = Field(default=24.0, gt=0, le=24)
+    cacheable_share: float = Field(default=0.0, ge=0, le=1)
+
+
+class PlanDeployment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    model: str
+    gpu: str = "h100-sxm"
+    quant: str | None = None
+    engine: str | None = None
+    kv_dtype: str | None = None
+    context: int | None = Field(default=None, gt=0)
+    concurrency: int | str = 1
+    input_tokens: int | None = Field(default=None, gt=0)
+    output_tokens: int | None = Field(default=None, gt=0)
+    replicas: int = Field(default=1, ge=1)
+    gpu_hourly_usd: float | None = Field(default=None, gt=0)
+    engineering_hours: float = Field(default=0.0, ge=0)
+    engineering_rate_usd: float = Field(default=100.0, ge=0)
+    monitoring_usd: float = Field(default=0.0, ge=0)
+    workload: PlanWorkload | None = None
+    require: Require = Field(default_factory=Require)
+
+
+@dataclass
+class Located:
+    """A deployment with where it sits in its file."""
+
+    path: Path
+    line: int  # 1-based line of the deployment's first key
+    key_lines: dict[str, int]
+    raw: dict[str, Any]
+
+
+@dataclass
+class LimitResult:
+    limit: str
+    required: Any
+    actual: Any
+    passed: bool
+    note: str = ""
+
+
+@dataclass
+class DeploymentResult:
+    name: str
+    path: str
+    line: int
+    passed: bool
+    limits: list[LimitResult] = field(default_factory=list)
+    estimate: dict | None = None
+    cost: dict | None = None
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+
+def _node_lines(node) -> tuple[int, dict[str, int]]:
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            lines[str(key.value)] = key.start_mark.line + 1
+            if isinstance(value, yaml.MappingNode):
+                for k2, _ in value.value:
+                    lines[f"{key.value}.{k2.value}"] = k2.start_mark.line + 1
+    return node.start_mark.line + 1, lines
+
+
+def load_plan(path: Path) -> list[Located]:
+    """Read one plan file into deployments (defaults applied), each with its line numbers."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanError(f"{path}: file not found") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PlanError(f"{path}:{line}: invalid YAML: {problem}") from None
+    if not isinstance(data, dict) or "deployments" not in data:
+        raise PlanError(f"{path}:1: a plan is a mapping with a `deployments:` list (see `llmplan check --init`)")
+    deployments = data.get("deployments")
+    if not isinstance(deployments, list) or not deployments:
+        line = _key_line(root, "deployments")
+        raise PlanError(f"{path}:{line}: field 'deployments': must be a non-empty list")
+    defaults = {k: v for k, v in data.items() if k != "deployments"}
+    seq_node = next((v for k, v in root.value if k.value == "deployments"), None)
+    out = []
+    for i, item in enumerate(deployments):
+        node = seq_node.value[i] if seq_node is not None and i < len(seq_node.value) else None
+        line, key_lines = _node_lines(node) if node is not None else (1, {})
+        if not isinstance(item, dict):
+            raise PlanError(f"{path}:{line}: deployment {i + 1} must be a mapping")
+        merged = {**defaults, **item}
+        if isinstance(defaults.get("require"), dict) and isinstance(item.get("require"), dict):
+            merged["require"] = {**defaults["require"], **item["require"]}
+        out.append(Located(path, line, key_lines, merged))
+    return out
+
+
+def _key_line(root, key: str) -> int:
+    if isinstance(root, yaml.MappingNode):
+        for k, _ in root.value:
+            if k.value == key:
+                return k.start_mark.line + 1
+    return 1
+
+
+def plan_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(x for x in p.iterdir() if x.suffix in (".yaml", ".yml") and x.is_file())
+        else:
+            files.append(p)
+    if not files:
+        raise PlanError("no plan files found (give YAML files or folders holding them)")
+    return files
+
+
+def validate(loc: Located) -> PlanDeployment:
+    try:
+        dep = PlanDeployment.model_validate(loc.raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        parts = [str(x) for x in err["loc"]]
+        dotted = ".".join(parts)
+        line = loc.key_lines.get(dotted) or loc.key_lines.get(parts[0]) or loc.line
+        name = loc.raw.get("name", "?")
+        raise PlanError(f"{loc.path}:{line}: deployment {name!r} field {dotted!r}: {err['msg']}") from None
+    return dep
+
+
+# ----------------------------------------------------------------------------------------- checking
+
+
+def _age_days(as_of: str, today: dt.date) -> int | None:
+    try:
+        return (today - dt.date.fromisoformat(str(as_of)[:10])).days
+    except ValueError:
+        return None
+
+
+def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date | None = None) -> DeploymentResult:
+    from llmplan.breakeven import SelfHostTerms, Workload, gpu_price, plan_breakeven
+    from llmplan.core import cost as C
+    from llmplan.core.capacity import replica_capacity
+    from llmplan.core.fit import fit
+    from llmplan.deploy import build_deployment
+
+    today = today or dt.date.today()
+    try:
+        dep, _ = build_deployment(catalog, plan.model, gpu=plan.gpu, quant=plan.quant, engine=plan.engine,
+                                  kv_dtype=plan.kv_dtype, context=plan.context, concurrency=plan.concurrency,
+                                  input_tokens=plan.input_tokens, output_tokens=plan.output_tokens,
+                                  replicas=plan.replicas)
+    except LlmplanError as exc:
+        field_name = _field_of(str(exc))
+        line = loc.key_lines.get(field_name, loc.line)
+        raise PlanError(f"{loc.path}:{line}: deployment {plan.name!r} field {field_name!r}: {exc}") from None
+    report = fit(dep)
+    estimate = report.model_dump(mode="json")
+    req = plan.require
+    perf = report.performance
+    results: list[LimitResult] = []
+
+    def add(limit: str, required, actual, ok: bool, note: str = "") -> None:
+        results.append(LimitResult(limit, required, actual, bool(ok), note))
+
+    if req.fits is not None:
+        add("fits", req.fits, report.fits, report.fits == req.fits or (not req.fits))
+    if req.min_headroom_pct is not None:
+        add("min_headroom_pct", req.min_headroom_pct, report.memory.headroom_pct,
+            report.fits and report.memory.headroom_pct >= req.min_headroom_pct)
+    for limit, actual, better in (("min_decode_tokens_per_s", perf.decode_tokens_per_s, "high"),
+                                  ("max_ttft_s", perf.ttft_s, "low"),
+                                  ("max_request_latency_s", perf.request_latency_s, "low")):
+        wanted = getattr(req, limit)
+        if wanted is None:
+            continue
+        if actual is None:
+            add(limit, wanted, None, False, "no estimate: the deployment does not fit")
+        else:
+            add(limit, wanted, actual, actual >= wanted if better == "high" else actual <= wanted)
+
+    cost_info = None
+    price = gpu_price(dep)
+    needs_cost = req.max_monthly_cost_usd is not None or req.max_usd_per_mtok is not None
+    if needs_cost:
+        hourly = plan.gpu_hourly_usd or price.hourly_usd
+        if hourly is None:
+            raise PlanError(f"{loc.path}:{loc.line}: deployment {plan.name!r}: {dep.gpu_id} has no rental price in "
+                            "the catalog; set gpu_hourly_usd")
+        if plan.workload is not None:
+            wl = plan.workload
+            workload = Workload(requests_per_day=wl.requests_per_day,
+                                input_tokens=wl.input_tokens or dep.input_tokens,
+                                output_tokens=wl.output_tokens or dep.output_tokens,
+                                peak_to_average=wl.peak_to_average, hours_per_day=wl.hours_per_day,
+                                cacheable_share=wl.cacheable_share,
+                                max_ttft_s=req.max_ttft_s, min_tokens_per_s=req.min_decode_tokens_per_s)
+            terms = SelfHostTerms(gpu_hourly_usd=hourly, engineering_hours=plan.engineering_hours,
+                                  engineering_rate_usd=plan.engineering_rate_usd, monitoring_usd=plan.monitoring_usd)
+            be = plan_breakeven(replace(dep), workload, terms, [], max_price_age_days=10**6, today=today)
+            monthly = be.self_hosted.monthly_cost_usd
+            per_mtok = be.self_hosted.usd_per_mtok
+            cost_info = be.self_hosted.model_dump(mode="json")
+            basis = "workload"
+        else:
+            gpus = dep.n_gpus * dep.replicas
+            monthly = float(C.rent_monthly_usd(gpus, hourly) + C.engineering_monthly_usd(
+                plan.engineering_hours, plan.engineering_rate_usd) + plan.monitoring_usd)
+            cap = replica_capacity(replace(dep, concurrency=None))
+            per_mtok = float(C.full_load_usd_per_mtok(hourly * dep.n_gpus, cap.output_tokens_per_s,
+                                                      dep.input_tokens, dep.output_tokens))
+            cost_info = {"monthly_cost_usd": round(monthly, 2), "usd_per_mtok": round(per_mtok, 4),
+                         "gpu_hourly_usd": hourly, "basis": "full load for the request shape, input + output tokens"}
+            basis = "full load"
+        if req.max_monthly_cost_usd is not None:
+            add("max_monthly_cost_usd", req.max_monthly_cost_usd, round(monthly, 2), monthly <= req.max_monthly_cost_usd)
+        if req.max_usd_per_mtok is not None:
+            add("max_usd_per_mtok", req.max_usd_per_mtok, round(per_mtok, 4), per_mtok <= req.max_usd_per_mtok,
+                f"basis: {basis}")
+    if req.max_price_age_days is not None:
+        ref = price.hourly_ref or price.purchase_ref
+        age = _age_days(ref.as_of, today) if ref else None
+        if plan.gpu_hourly_usd is not None:
+            add("max_price_age_days", req.max_price_age_days, 0, True, "price given in the plan")
+        elif age is None:
+            add("max_price_age_days", req.max_price_age_days, None, False, f"{dep.gpu_id} has no dated price")
+        else:
+            add("max_price_age_days", req.max_price_age_days, age, age <= req.max_price_age_days,
+                f"{dep.gpu_id} price as of {ref.as_of}")
+    return DeploymentResult(plan.name, str(loc.path), loc.line, all(r.passed for r in results), results, estimate,
+                            cost_info)
+
+
+def _field_of(message: str) -> str:
+    lowered = message.lower()
+    for key, words in (("gpu", ("gpu",)), ("quant", ("format", "quantiz", "weights")), ("engine", ("engine",)),
+                       ("kv_dtype", ("kv cache", "kv_dtype")), ("concurrency", ("concurrency",)),
+                       ("context", ("context",)), ("model", ("model", "config", "hub"))):
+        if any(w in lowered for w in words):
+            return key
+    return "model"
+
+
+def run_check(paths: list[Path], catalog, today: dt.date | None = None) -> list[DeploymentResult]:
+    located = [loc for f in plan_files(paths) for loc in load_plan(f)]
+    plans = [validate(loc) for loc in located]  # every plan valid before any estimate
+    return [check_deployment(loc, plan, catalog, today) for loc, plan in zip(located, plans)]
+
+
+INIT_PLAN = """\
+# llmplan deployment plan: `llmplan check plans/` fails CI when a change breaks a limit.
+# Keys at the top level (other than `deployments`) are defaults for every deployment;
+# `require:` limits merge key by key. Units are in the names: _s seconds, _pct percent, _usd dollars.
+engine: vllm
+require:
+  fits: true                 # weights + KV cache + engine overhead fit in GPU memory
+  min_headroom_pct: 5        # percent of usable GPU memory left free
+  max_price_age_days: 365    # fail when the catalog's GPU price is older than this
+
+deployments:
+  - name: chat-assistant
+    model: llama-3.1-8b-instruct     # catalog id/alias, Hugging Face repo id, folder or .gguf
+    gpu: l40s                        # ID, or NxID for N GPUs in one box (e.g. 2xh100-sxm)
+    quant: fp8
+    context: 8192                    # tokens per sequence the KV cache is sized for
+    concurrency: 16                  # sequences at once (or `max`)
+    input_tokens: 1000
+    output_tokens: 250
+    require:
+      min_decode_tokens_per_s: 20    # per-user decode speed
+      max_ttft_s: 1.0                # time to first token
+      max_request_latency_s: 20
+  - name: batch-summaries
+    model: meta-llama/Llama-3.3-70B-Instruct
+    gpu: 2xh100-sxm
+    quant: fp8
+    context: 16384
+    concurrency: 8
+    input_tokens: 4000
+    output_tokens: 500
+    gpu_hourly_usd: 2.50             # overrides the catalog's rental price
+    engineering_hours: 10
+    engineering_rate_usd: 100
+    workload:                        # enables the budget limits
+      requests_per_day: 20000
+      peak_to_average: 2
+    require:
+      max_monthly_cost_usd: 6000
+      max_usd_per_mtok: 1.5          # over input + output tokens actually served
+"""

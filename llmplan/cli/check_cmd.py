@@ -1,0 +1,121 @@
+"""`llmplan check`: a CI gate for planned deployments."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+from xml.sax.saxutils import escape, quoteattr
+
+import typer
+
+from llmplan.cli import app
+from llmplan.cli.common import ModelsOpt, PricesOpt, console, emit_json, handle_errors
+
+HELP = """Check planned deployments (YAML) against memory, speed and budget limits.
+
+Exit code 0 when every deployment meets every limit, 1 when any does not, 2 when a plan is invalid.
+
+Examples:
+
+  llmplan check --init > plans/llm.yaml
+
+  llmplan check plans/ --format github
+
+  llmplan check plans/llm.yaml --format junit > llmplan-junit.xml
+"""
+
+
+class CheckFormat(str, Enum):
+    table = "table"
+    json = "json"
+    junit = "junit"
+    github = "github"
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:,.3f}".rstrip("0").rstrip(".")
+    return str(v)
+
+
+@app.command("check", help=HELP)
+@handle_errors
+def check_command(
+    files: Annotated[list[Path] | None, typer.Argument(help="Plan YAML files or folders.")] = None,
+    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="table, json, junit or github.")] = CheckFormat.table,
+    init: Annotated[bool, typer.Option("--init", help="Print a commented example plan and exit.")] = False,
+    prices: PricesOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    from llmplan.catalog import Catalog
+    from llmplan.check import INIT_PLAN, run_check
+    from llmplan.errors import PlanError
+
+    if init:
+        sys.stdout.write(INIT_PLAN)
+        return
+    if not files:
+        raise PlanError("give plan files or folders (or --init for an example plan)")
+    results = run_check(list(files), Catalog(models_files=models, gpus_files=prices))
+    passed = all(r.passed for r in results)
+    if fmt == CheckFormat.json:
+        emit_json({"passed": passed, "deployments": [
+            {"name": r.name, "file": r.path, "line": r.line, "passed": r.passed,
+             "limits": [{"limit": x.limit, "required": x.required, "actual": x.actual, "passed": x.passed,
+                         "note": x.note} for x in r.limits],
+             "estimate": r.estimate, "cost": r.cost} for r in results]})
+    elif fmt == CheckFormat.junit:
+        sys.stdout.write(_junit(results))
+    elif fmt == CheckFormat.github:
+        for r in results:
+            for x in r.limits:
+                if not x.passed:
+                    msg = f"{r.name}: {x.limit} requires {_fmt(x.required)}, estimate is {_fmt(x.actual)}"
+                    if x.note:
+                        msg += f" ({x.note})"
+                    sys.stdout.write(f"::error file={r.path},line={r.line},title=llmplan check::{msg}\n")
+        ok = sum(r.passed for r in results)
+        sys.stdout.write(f"llmplan check: {ok}/{len(results)} deployments pass\n")
+    else:
+        from rich.table import Table
+
+        t = Table(title="llmplan check", title_justify="left")
+        for col, just in (("deployment", "left"), ("limit", "left"), ("estimate", "right"),
+                          ("required", "right"), ("result", "left")):
+            t.add_column(col, justify=just)
+        for r in results:
+            if not r.limits:
+                t.add_row(r.name, "(no limits)", "", "", "pass")
+            for x in r.limits:
+                t.add_row(r.name, x.limit, _fmt(x.actual), _fmt(x.required),
+                          "[green]pass[/]" if x.passed else "[red]FAIL[/]" + (f" {x.note}" if x.note else ""))
+        out = console()
+        out.print(t)
+        ok = sum(r.passed for r in results)
+        out.print(f"{ok}/{len(results)} deployments pass")
+    if not passed:
+        raise typer.Exit(1)
+
+
+def _junit(results) -> str:
+    failures = sum(not r.passed for r in results)
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             f'<testsuite name="llmplan check" tests="{len(results)}" failures="{failures}" errors="0">']
+    for r in results:
+        lines.append(f'  <testcase classname={quoteattr(r.path)} name={quoteattr(r.name)} file={quoteattr(r.path)} '
+                     f'line="{r.line}">')
+        for x in r.limits:
+            if not x.passed:
+                msg = f"{x.limit}: estimate {_fmt(x.actual)}, required {_fmt(x.required)}"
+                lines.append(f"    <failure message={quoteattr(msg)} type=\"limit\">{escape(x.note or msg)}</failure>")
+        body = "; ".join(f"{x.limit}={_fmt(x.actual)} (required {_fmt(x.required)})" for x in r.limits)
+        lines.append(f"    <system-out>{escape(body)}</system-out>")
+        lines.append("  </testcase>")
+    lines.append("</testsuite>")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,145 @@
+"""`llmplan compare`: one model on several hardware options, side by side."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from llmplan.cli import app
+from llmplan.cli.common import ModelsOpt, OfflineOpt, PricesOpt, console, emit_json, handle_errors
+
+HELP = """Compare hardware options for one model: fit, speed, purchase, power and cost per million tokens.
+
+$/Mtok is at full load for the request shape, over input + output tokens; owned = purchase amortized
+over --years plus power at --usd-per-kwh; rented = the catalog's cheapest on-demand rate.
+
+Examples:
+
+  llmplan compare llama-3.3-70b-instruct --quant q4_k_m --gpu rtx-5090 --gpu 2xrtx-5090
+      --gpu rtx-pro-6000 --gpu dgx-spark --gpu strix-halo --gpu apple-m3-ultra
+
+  llmplan compare qwen3-32b --quant fp8 --gpu all --max-price-usd 10000 --sort usd-per-mtok --format csv
+"""
+
+
+class SortKey(str, Enum):
+    speed = "speed"
+    price = "price"
+    usd_per_mtok = "usd-per-mtok"
+
+
+class CompareFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+COLUMNS = [("option", "option"), ("fit", "fits"), ("decode_tokens_per_s", "tok/s user"),
+           ("throughput_tokens_per_s", "tok/s all"), ("ttft_s", "TTFT s"), ("purchase_usd", "buy $"),
+           ("power_watts", "W"), ("usd_per_mtok_owned", "$/Mtok own"), ("usd_per_mtok_rented", "$/Mtok rent")]
+
+
+def _cells(r) -> list[str]:
+    if not r.runnable:
+        return [r.option, "cannot run", "-", "-", "-", "-", "-", "-", "-"]
+    total = (r.estimate or {}).get("offload", {}) or {}
+    fit = "yes" if r.fits else (f"offload {r.offload_gpu_layers}/{total.get('total_layers', '?')}"
+                                if r.fits_with_offload else "no")
+
+    def f(x, d=1, money=False):
+        if x is None:
+            return "-"
+        return f"${x:,.0f}" if money else f"{x:,.{d}f}"
+
+    return [r.option, fit, f(r.decode_tokens_per_s), f(r.throughput_tokens_per_s, 0), f(r.ttft_s, 2),
+            f(r.purchase_usd, money=True), f(r.power_watts, 0), f(r.usd_per_mtok_owned, 3),
+            f(r.usd_per_mtok_rented, 3)]
+
+
+@app.command("compare", help=HELP)
+@handle_errors
+def compare_command(
+    model: Annotated[str, typer.Argument(help="Catalog id/alias, HF repo id, model folder or .gguf file.")],
+    gpu: Annotated[list[str], typer.Option("--gpu", "-g", help="GPU id or NxID, repeatable; `all` for the catalog.")],
+    quant: Annotated[str | None, typer.Option("--quant", "-q", help="Weight format [default: the checkpoint's].")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", "-e", help="Engine [default per GPU: llama.cpp for GGUF/Apple/CPU, else vllm].")] = None,
+    context: Annotated[int | None, typer.Option("--context", "-c", help="Tokens per sequence [8192].")] = None,
+    concurrency: Annotated[str, typer.Option("--concurrency", "-n", help="Sequences at once, or max.")] = "1",
+    input_tokens: Annotated[int | None, typer.Option("--input-tokens", help="Prompt tokens per request [1024].")] = None,
+    output_tokens: Annotated[int | None, typer.Option("--output-tokens", help="Output tokens per request [256].")] = None,
+    kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV cache dtype.")] = None,
+    max_price_usd: Annotated[float | None, typer.Option("--max-price-usd", help="Keep options costing at most this to buy.")] = None,
+    min_memory_gb: Annotated[float | None, typer.Option("--min-memory-gb", help="Keep options with at least this GPU memory.")] = None,
+    years: Annotated[float, typer.Option("--years", help="Amortization period for owned cost.")] = 3.0,
+    usd_per_kwh: Annotated[float, typer.Option("--usd-per-kwh", help="Electricity price for owned cost.")] = 0.13,
+    sort: Annotated[SortKey, typer.Option("--sort", help="speed, price or usd-per-mtok.")] = SortKey.speed,
+    fmt: Annotated[CompareFormat, typer.Option("--format", "-f", help="table, json, csv or markdown.")] = CompareFormat.table,
+    prices: PricesOpt = None,
+    models: ModelsOpt = None,
+    offline: OfflineOpt = False,
+) -> None:
+    from llmplan.catalog import Catalog
+    from llmplan.compare import best_words, compare_options, expand_gpus, sort_rows
+    from llmplan.errors import InputError
+    from llmplan.sources import resolve_model
+
+    if years <= 0 or usd_per_kwh < 0:
+        raise InputError("--years must be positive and --usd-per-kwh not negative")
+    catalog = Catalog(models_files=models, gpus_files=prices)
+    resolved = resolve_model(model, catalog, offline=offline)
+    options = expand_gpus(catalog, gpu, max_price_usd, min_memory_gb)
+    if not options:
+        raise InputError("no GPU option left after the filters")
+    rows = compare_options(catalog, resolved, options, quant=quant, engine=engine, context=context,
+                           concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
+                           kv_dtype=kv_dtype, years=years, usd_per_kwh=usd_per_kwh)
+    rows = sort_rows(rows, sort.value)
+    words = best_words(rows, sort.value)
+    if fmt == CompareFormat.json:
+        out = []
+        for r in rows:
+            obj = dict(r.estimate or {"gpu": {"id": r.gpu, "count": r.gpu_count}, "error": r.reason})
+            obj.update({"option": r.option, "runnable": r.runnable,
+                        "price": r.price.model_dump(mode="json") if r.price else None,
+                        "usd_per_mtok_owned": r.usd_per_mtok_owned, "usd_per_mtok_rented": r.usd_per_mtok_rented,
+                        "full_load_tokens_per_s": r.full_load_tokens_per_s, "purchase_usd": r.purchase_usd,
+                        "power_watts": r.power_watts})
+            out.append(obj)
+        emit_json(out)
+        return
+    if fmt == CompareFormat.csv:
+        import pandas as pd
+
+        pd.DataFrame([{k: v for k, v in r.model_dump().items() if k not in ("estimate", "price")} for r in rows]
+                     ).to_csv(sys.stdout, index=False)
+        return
+    if fmt == CompareFormat.markdown:
+        print("| " + " | ".join(label for _, label in COLUMNS) + " |")
+        print("|---|---|" + "---:|" * (len(COLUMNS) - 2))
+        for r in rows:
+            print("| " + " | ".join(_cells(r)) + " |")
+        print(f"\n{words} $/Mtok at full load for the request shape, over input + output tokens.")
+        return
+    from rich.table import Table
+
+    first = next((r for r in rows if r.estimate), None)
+    title = f"{resolved.spec.id}"
+    if first:
+        e = first.estimate
+        title += f" · {e['quant']} · context {e['context']} · concurrency {e['concurrency']}"
+    t = Table(title=title, title_justify="left")
+    for _, label in COLUMNS:
+        t.add_column(label, justify="left" if label in ("option", "fits") else "right",
+                     no_wrap=label in ("option", "fits"))
+    for r in rows:
+        t.add_row(*_cells(r), style=None if r.runnable and r.fits else "dim")
+    out = console()
+    out.print(t)
+    out.print(f"[bold]{words}[/] $/Mtok at full load for the request shape, over input + output tokens.")
+    for r in rows:
+        if not r.runnable:
+            out.print(f"[yellow]{r.option}:[/] {r.reason}")

@@ -1,0 +1,155 @@
+"""Side-by-side options for one model: fit, speed, and what each costs to buy, run and rent.
+
+Cost per million tokens is at full load for the request shape, over input + output tokens (there is no
+workload here); the owned figure amortizes the purchase over `years` and pays power at `usd_per_kwh`.
+Both come from llmplan.core.cost, the formulas `breakeven` and `check` use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pydantic import BaseModel
+
+from llmplan.breakeven import PriceRef, gpu_price
+from llmplan.catalog import Catalog
+from llmplan.core import cost as C
+from llmplan.core.capacity import replica_capacity
+from llmplan.core.fit import fit
+from llmplan.deploy import build_deployment, parse_gpu_spec
+from llmplan.errors import LlmplanError
+from llmplan.sources import ResolvedModel
+
+SORT_KEYS = ("speed", "price", "usd-per-mtok")
+
+
+class OptionPrice(BaseModel):
+    purchase_usd: PriceRef | None
+    hourly_usd: PriceRef | None
+
+
+class CompareRow(BaseModel):
+    option: str
+    gpu: str
+    gpu_count: int
+    runnable: bool
+    reason: str | None = None
+    fits: bool = False
+    fits_with_offload: bool | None = None
+    offload_gpu_layers: int | None = None
+    decode_tokens_per_s: float | None = None
+    throughput_tokens_per_s: float | None = None
+    ttft_s: float | None = None
+    full_load_tokens_per_s: float | None = None
+    purchase_usd: float | None = None
+    power_watts: float | None = None
+    usd_per_mtok_owned: float | None = None
+    usd_per_mtok_rented: float | None = None
+    price: OptionPrice | None = None
+    estimate: dict | None = None
+
+
+def expand_gpus(catalog: Catalog, gpus: list[str], max_price_usd: float | None,
+                min_memory_gb: float | None) -> list[str]:
+    out: list[str] = []
+    for g in gpus:
+        if g.strip().lower() == "all":
+            out += [gid for gid in catalog.gpus]
+        else:
+            out.append(g)
+    if max_price_usd is not None or min_memory_gb is not None:
+        kept = []
+        for g in out:
+            n, gid = parse_gpu_spec(g)
+            real_id, entry = catalog.gpu_entry(gid)
+            if max_price_usd is not None and (entry.purchase_usd is None or entry.purchase_usd * n > max_price_usd):
+                continue
+            if min_memory_gb is not None and entry.memory_bytes * entry.gpu_memory_fraction * n < min_memory_gb * 1e9:
+                continue
+            kept.append(g)
+        out = kept
+    seen, unique = set(), []
+    for g in out:
+        if g not in seen:
+            seen.add(g)
+            unique.append(g)
+    return unique
+
+
+def compare_options(catalog: Catalog, model: ResolvedModel, gpus: list[str], *, quant: str | None, engine: str | None,
+                    context: int | None, concurrency: str, input_tokens: int | None, output_tokens: int | None,
+                    kv_dtype: str | None = None, years: float = 3.0, usd_per_kwh: float = 0.13,
+                    pue: float = 1.4) -> list[CompareRow]:
+    rows = []
+    terms = C.OwnershipTerms(years=years, usd_per_kwh=usd_per_kwh, pue=pue)
+    for g in gpus:
+        n, gid = parse_gpu_spec(g)
+        option = f"{n}x {gid}" if n > 1 else gid
+        try:
+            dep, _ = build_deployment(catalog, model, gpu=g, quant=quant, engine=engine, kv_dtype=kv_dtype,
+                                      context=context, concurrency=concurrency, input_tokens=input_tokens,
+                                      output_tokens=output_tokens)
+            report = fit(dep)
+        except LlmplanError as exc:
+            real = catalog.gpu_entry(gid)[0] if gid else gid
+            rows.append(CompareRow(option=option, gpu=real, gpu_count=n, runnable=False, reason=str(exc)))
+            continue
+        price = gpu_price(dep)
+        purchase = price.purchase_usd * n if price.purchase_usd else None
+        row = CompareRow(option=option, gpu=dep.gpu_id, gpu_count=n, runnable=True, fits=report.fits,
+                         fits_with_offload=report.fits_with_offload,
+                         offload_gpu_layers=report.offload.gpu_layers if report.offload else None,
+                         decode_tokens_per_s=report.performance.decode_tokens_per_s,
+                         throughput_tokens_per_s=report.performance.throughput_tokens_per_s,
+                         ttft_s=report.performance.ttft_s, purchase_usd=purchase,
+                         power_watts=dep.gpu.tdp_watts * n,
+                         price=OptionPrice(purchase_usd=price.purchase_ref, hourly_usd=price.hourly_ref),
+                         estimate=report.model_dump(mode="json"))
+        if report.fits:
+            cap = replica_capacity(replace(dep, concurrency=None))
+            row.full_load_tokens_per_s = round(cap.output_tokens_per_s, 1)
+            if cap.output_tokens_per_s > 0:
+                if price.purchase_usd:
+                    owned_hourly = float(C.own_monthly_usd(n, price.purchase_usd, dep.gpu.tdp_watts, terms)) / C.MONTH_HOURS
+                    row.usd_per_mtok_owned = round(float(C.full_load_usd_per_mtok(
+                        owned_hourly, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens)), 4)
+                if price.hourly_usd:
+                    row.usd_per_mtok_rented = round(float(C.full_load_usd_per_mtok(
+                        price.hourly_usd * n, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens)), 4)
+        rows.append(row)
+    return rows
+
+
+def sort_rows(rows: list[CompareRow], key: str) -> list[CompareRow]:
+    """Options that fit first, then those that need offload, then the rest; within each, by `key`."""
+    def rank(r: CompareRow) -> int:
+        if r.runnable and r.fits:
+            return 0
+        if r.runnable and r.fits_with_offload:
+            return 1
+        return 2 if r.runnable else 3
+
+    def value(r: CompareRow) -> float:
+        if key == "speed":
+            return -(r.decode_tokens_per_s or 0.0)
+        if key == "price":
+            return r.purchase_usd if r.purchase_usd is not None else float("inf")
+        best = [x for x in (r.usd_per_mtok_owned, r.usd_per_mtok_rented) if x is not None]
+        return min(best) if best else float("inf")
+
+    return sorted(rows, key=lambda r: (rank(r), value(r)))
+
+
+def best_words(rows: list[CompareRow], key: str) -> str:
+    fitting = [r for r in rows if r.runnable and r.fits]
+    if not fitting:
+        offload = [r for r in rows if r.runnable and r.fits_with_offload]
+        if offload:
+            return (f"Nothing holds the model in GPU memory; {offload[0].option} runs it with partial offload "
+                    f"at {offload[0].decode_tokens_per_s or 0:,.1f} tokens/s.")
+        return "None of these options holds the model; try more GPUs or a smaller format."
+    top = fitting[0]
+    what = {"speed": f"fastest ({top.decode_tokens_per_s:,.1f} tokens/s per user)",
+            "price": f"cheapest to buy ({'$' + format(top.purchase_usd, ',.0f') if top.purchase_usd else 'n/a'})",
+            "usd-per-mtok": "cheapest per million tokens at full load"}[key]
+    return f"Best: {top.option} is the {what} among the {len(fitting)} options that fit."
