@@ -438,7 +438,7 @@ def plot(report: BreakevenReport, path: str) -> None:
     x = curves.pop("requests_per_day")
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=120)
     ax.step(x, curves.pop("self_hosted"), where="post", lw=2.5, color="black",
-            label=f"self-hosted: {report.self_hosted.gpu} x{report.self_hosted.gpus_per_replica} per replica")
+            label=f"self-hosted: {report.self_hosted.gpus_per_replica}x {report.self_hosted.gpu} per replica")
     for api in report.apis:
         line, = ax.plot(x, curves[api.id], lw=1.6, label=api.id)
         if api.breakeven_requests_per_day:

@@ -6,7 +6,6 @@ import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
-from xml.sax.saxutils import escape, quoteattr
 
 import typer
 
@@ -104,6 +103,8 @@ def check_command(
 
 
 def _junit(results) -> str:
+    from xml.sax.saxutils import escape, quoteattr
+
     failures = sum(not r.passed for r in results)
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
              f'<testsuite name="llmplan check" tests="{len(results)}" failures="{failures}" errors="0">']

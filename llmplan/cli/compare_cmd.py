@@ -38,16 +38,16 @@ class CompareFormat(str, Enum):
     markdown = "markdown"
 
 
-COLUMNS = [("option", "option"), ("fit", "fits"), ("decode_tokens_per_s", "tok/s user"),
-           ("throughput_tokens_per_s", "tok/s all"), ("ttft_s", "TTFT s"), ("purchase_usd", "buy $"),
-           ("power_watts", "W"), ("usd_per_mtok_owned", "$/Mtok own"), ("usd_per_mtok_rented", "$/Mtok rent")]
+COLUMNS = [("option", "option"), ("fit", "fits"), ("decode_tokens_per_s", "tok/s"),
+           ("throughput_tokens_per_s", "tok/s all"), ("ttft_s", "TTFT s"), ("purchase_usd", "buy"),
+           ("power_watts", "W"), ("usd_per_mtok_owned", "own $/Mt"), ("usd_per_mtok_rented", "rent $/Mt")]
 
 
 def _cells(r) -> list[str]:
     if not r.runnable:
         return [r.option, "cannot run", "-", "-", "-", "-", "-", "-", "-"]
     total = (r.estimate or {}).get("offload", {}) or {}
-    fit = "yes" if r.fits else (f"offload {r.offload_gpu_layers}/{total.get('total_layers', '?')}"
+    fit = "yes" if r.fits else (f"{r.offload_gpu_layers}/{total.get('total_layers', '?')} on GPU"
                                 if r.fits_with_offload else "no")
 
     def f(x, d=1, money=False):
@@ -131,15 +131,20 @@ def compare_command(
     if first:
         e = first.estimate
         title += f" · {e['quant']} · context {e['context']} · concurrency {e['concurrency']}"
-    t = Table(title=title, title_justify="left")
-    for _, label in COLUMNS:
-        t.add_column(label, justify="left" if label in ("option", "fits") else "right",
-                     no_wrap=label in ("option", "fits"))
-    for r in rows:
-        t.add_row(*_cells(r), style=None if r.runnable and r.fits else "dim")
     out = console()
+    # narrow terminals drop the columns a buyer reads last
+    keep = [i for i, (key, _) in enumerate(COLUMNS)
+            if out.width >= 110 or key not in ("throughput_tokens_per_s", "ttft_s", "power_watts")]
+    t = Table(title=title, title_justify="left")
+    for i in keep:
+        label = COLUMNS[i][1]
+        t.add_column(label, justify="left" if label in ("option", "fits") else "right", no_wrap=True)
+    for r in rows:
+        cells = _cells(r)
+        t.add_row(*[cells[i] for i in keep], style=None if r.runnable and r.fits else "dim")
     out.print(t)
-    out.print(f"[bold]{words}[/] $/Mtok at full load for the request shape, over input + output tokens.")
+    out.print(f"[bold]{words}[/] tok/s is per user; $/Mt is USD per million tokens at full load for the "
+              "request shape, over input + output tokens; 'n/m on GPU' is a partial offload.")
     for r in rows:
         if not r.runnable:
             out.print(f"[yellow]{r.option}:[/] {r.reason}")
