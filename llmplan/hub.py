@@ -42,6 +42,7 @@ from llmplan.localfiles import (
 from llmplan.sources import ResolvedModel
 
 if TYPE_CHECKING:
+    from llmplan.architecture import ModelSpec
     from llmplan.catalog import Catalog
 
 DEADLINE_S = 20.0  # the whole online resolution of one repo gives up after this many seconds
@@ -211,7 +212,7 @@ def _fetch_online(repo_id: str, ep: str, token: str | None, cache_dir: Path, dea
         raise ConfigError(f"{canonical} has no config.json{hint}")
 
     def download(filename: str) -> str:
-        return hf_hub_download(repo_id, filename, cache_dir=str(cache_dir), endpoint=ep, token=token,
+        return hf_hub_download(canonical, filename, cache_dir=str(cache_dir), endpoint=ep, token=token,
                                etag_timeout=remaining())
 
     config_path = download(CONFIG_FILE)
@@ -236,7 +237,7 @@ def _fetch_online(repo_id: str, ep: str, token: str | None, cache_dir: Path, dea
         shards = []  # an index naming shards the repo lacks: count from the config instead
     if shards:
         def header(filename: str) -> list[tuple[str, str, list[int]]]:
-            meta = api.parse_safetensors_file_metadata(repo_id, filename, token=token, timeout=remaining())
+            meta = api.parse_safetensors_file_metadata(canonical, filename, token=token, timeout=remaining())
             return [(name, t.dtype, list(t.shape)) for name, t in meta.tensors.items()]
 
         tensors = [entry for part in _parallel_map(header, shards, HEADER_WORKERS) for entry in part]
@@ -435,6 +436,10 @@ def load_hub_model(repo_id: str, *, offline: bool = False, catalog: Catalog | No
     offline = offline or _env_true("HF_HUB_OFFLINE")
     try:
         _quiet_hub()
+    except ImportError:
+        raise HubError("reading models from the Hugging Face hub needs the huggingface_hub package "
+                       "(pip install huggingface-hub)") from None
+    try:
         if offline:
             return _load_cached(repo_id)
     except LlmplanError:
@@ -461,7 +466,7 @@ def load_hub_model(repo_id: str, *, offline: bool = False, catalog: Catalog | No
     return model
 
 
-def spec_of(model: HubModel):
+def spec_of(model: HubModel) -> ModelSpec:
     return build_spec(model.repo_id, model.config, params_total=model.params_total)
 
 

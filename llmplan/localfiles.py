@@ -68,8 +68,10 @@ def build_spec(
     try:
         return model_spec_from_config(model_id, config, params_total=params_total or None,
                                       native_quant=native_quant)
-    except ConfigError:
-        raise
+    except ConfigError as exc:
+        if model_id in str(exc):
+            raise
+        raise ConfigError(f"config of {model_id!r}: {exc}") from None
     except (KeyError, TypeError, ValueError, ZeroDivisionError, AttributeError, IndexError, OverflowError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"config of {model_id!r} cannot be read into an architecture: {detail}") from None
@@ -232,6 +234,7 @@ def read_folder(path: str | Path) -> ResolvedModel:
 # ------------------------------------------------------------------------------------------ GGUF
 
 GGUF_MAGIC = b"GGUF"
+_SPLIT_NAME = re.compile(r"^(.*)-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)  # llama.cpp gguf-split parts
 
 # llama.cpp's llama_ftype (gguf.LlamaFileType) -> llmplan format names.
 FILE_TYPES: dict[int, str] = {
@@ -326,8 +329,10 @@ def _open_gguf(path: Path) -> Any:
         if path.suffix.lower() in (".json", ".safetensors"):
             hint = "; for a Hugging Face checkpoint pass the folder holding config.json"
         raise ConfigError(f"{path} is not a GGUF file{hint}")
-    from gguf import GGUFReader
-
+    try:
+        from gguf import GGUFReader
+    except ImportError:
+        raise ConfigError("reading GGUF files needs the gguf package (pip install gguf)") from None
     try:
         return GGUFReader(path, "r")
     except ValueError as exc:
@@ -448,9 +453,6 @@ def gguf_config(meta: _Meta, tensors: list[Any]) -> dict[str, Any]:
         elif arch == "gpt-oss" and n_layers:
             cfg["layer_types"] = ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(n_layers)]
     return {k: v for k, v in cfg.items() if v is not None}
-
-
-_SPLIT_NAME = re.compile(r"^(.*)-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 
 
 def read_gguf(path: str | Path) -> ResolvedModel:

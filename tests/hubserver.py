@@ -11,6 +11,7 @@ Faults, per repo:
   forbidden  files answer 403 (no error code: a token without access)
   error      every endpoint of the repo answers 500
   hang       the connection is accepted and never answered (until the server stops)
+  hang-files model info answers, file requests hang (huggingface_hub's download retries kick in there)
 Repos that are not registered answer 404 with X-Error-Code: RepoNotFound, missing files 404 EntryNotFound.
 
 Helpers build safetensors files (the 8-byte little-endian header length, the JSON header, and zero
@@ -154,7 +155,7 @@ def shard(tensors: Tensors, parts: int, prefix: str = "model") -> dict[str, byte
 class Repo:
     repo_id: str
     files: dict[str, bytes]
-    fault: str | None = None  # gated | forbidden | error | hang
+    fault: str | None = None  # gated | forbidden | error | hang | hang-files
     token: str | None = None  # the token that opens a gated repo
     license: str | None = None
     sha: str = field(default="")
@@ -260,7 +261,7 @@ class LoopbackHub:
             return self._error(h, method, 404, None, "Not Found")
         if repo is None:
             return self._error(h, method, 404, "RepoNotFound", "Repository not found")
-        if repo.fault == "hang":
+        if repo.fault == "hang" or (repo.fault == "hang-files" and resolve):
             self._stop.wait()  # never answer; the connection closes when the server stops
             h.close_connection = True
             return None

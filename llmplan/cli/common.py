@@ -72,6 +72,13 @@ def handle_errors(func: F) -> F:
             fail("invalid input: " + "; ".join(parts))
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except Exception as exc:  # a bug: still one line, the traceback on request
+            import os
+
+            if os.environ.get("LLMPLAN_DEBUG"):
+                raise
+            fail(f"internal error ({type(exc).__name__}: {exc}); rerun with LLMPLAN_DEBUG=1 for the traceback "
+                 "and report it", 1)
 
     return wrapper  # type: ignore[return-value]
 
