@@ -22,7 +22,9 @@ class Format(str, Enum):
     markdown = "markdown"
 
 
-class SweepFormat(str, Enum):
+class TabularFormat(str, Enum):
+    """Outputs of commands whose rows someone may want to keep (sweeps, comparisons)."""
+
     table = "table"
     json = "json"
     markdown = "markdown"

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
-from llmplan.cli.common import ModelsOpt, OfflineOpt, PricesOpt, console, emit_json, handle_errors
+from llmplan.cli.common import ModelsOpt, OfflineOpt, PricesOpt, TabularFormat, console, emit_json, handle_errors
 
 HELP = """Compare hardware options for one model: fit, speed, purchase, power and cost per million tokens.
 
@@ -29,13 +29,6 @@ class SortKey(str, Enum):
     speed = "speed"
     price = "price"
     usd_per_mtok = "usd-per-mtok"
-
-
-class CompareFormat(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    markdown = "markdown"
 
 
 COLUMNS = [("option", "option"), ("fit", "fits"), ("decode_tokens_per_s", "tok/s"),
@@ -77,7 +70,7 @@ def compare_command(
     years: Annotated[float, typer.Option("--years", help="Amortization period for owned cost.")] = 3.0,
     usd_per_kwh: Annotated[float, typer.Option("--usd-per-kwh", help="Electricity price for owned cost.")] = 0.13,
     sort: Annotated[SortKey, typer.Option("--sort", help="speed, price or usd-per-mtok.")] = SortKey.speed,
-    fmt: Annotated[CompareFormat, typer.Option("--format", "-f", help="table, json, csv or markdown.")] = CompareFormat.table,
+    fmt: Annotated[TabularFormat, typer.Option("--format", "-f", help="table, json, csv or markdown.")] = TabularFormat.table,
     prices: PricesOpt = None,
     models: ModelsOpt = None,
     offline: OfflineOpt = False,
@@ -99,7 +92,7 @@ def compare_command(
                            kv_dtype=kv_dtype, years=years, usd_per_kwh=usd_per_kwh)
     rows = sort_rows(rows, sort.value)
     words = best_words(rows, sort.value)
-    if fmt == CompareFormat.json:
+    if fmt == TabularFormat.json:
         out = []
         for r in rows:
             obj = dict(r.estimate or {"gpu": {"id": r.gpu, "count": r.gpu_count}, "error": r.reason})
@@ -111,13 +104,13 @@ def compare_command(
             out.append(obj)
         emit_json(out)
         return
-    if fmt == CompareFormat.csv:
+    if fmt == TabularFormat.csv:
         import pandas as pd
 
         pd.DataFrame([{k: v for k, v in r.model_dump().items() if k not in ("estimate", "price")} for r in rows]
                      ).to_csv(sys.stdout, index=False)
         return
-    if fmt == CompareFormat.markdown:
+    if fmt == TabularFormat.markdown:
         print("| " + " | ".join(label for _, label in COLUMNS) + " |")
         print("|---|---|" + "---:|" * (len(COLUMNS) - 2))
         for r in rows:

@@ -12,7 +12,7 @@ from llmplan.cli.common import (
     ModelsOpt,
     OfflineOpt,
     PricesOpt,
-    SweepFormat,
+    TabularFormat,
     emit_json,
     handle_errors,
 )
@@ -57,7 +57,7 @@ def fit_command(
     sweep: Annotated[Sweep | None, typer.Option("--sweep", help="Tabulate concurrency, input-tokens or output-tokens.")] = None,
     max_ttft_s: Annotated[float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Latency target for sweeps: time to first token.")] = None,
     min_tokens_per_s: Annotated[float | None, typer.Option("--min-tokens-per-s", help="Latency target for sweeps: per-user decode speed.")] = None,
-    fmt: Annotated[SweepFormat, typer.Option("--format", "-f", help="table, json, markdown (csv for sweeps).")] = SweepFormat.table,
+    fmt: Annotated[TabularFormat, typer.Option("--format", "-f", help="table, json, markdown (csv for sweeps).")] = TabularFormat.table,
     prices: PricesOpt = None,
     models: ModelsOpt = None,
     offline: OfflineOpt = False,
@@ -81,12 +81,12 @@ def fit_command(
         rows = sweep_table(dep, sweep.value, max_ttft_s=max_ttft_s, min_tokens_per_s=min_tokens_per_s)
         render_sweep(rows, dep, sweep.value, fmt.value, max_ttft_s, min_tokens_per_s)
         return
-    if fmt == SweepFormat.csv:
+    if fmt == TabularFormat.csv:
         raise InputError("--format csv is for sweeps; use --sweep concurrency, or --format json")
     report = fit(dep)
-    if fmt == SweepFormat.json:
+    if fmt == TabularFormat.json:
         emit_json(report.model_dump(mode="json"))
-    elif fmt == SweepFormat.markdown:
+    elif fmt == TabularFormat.markdown:
         from llmplan.cli.fit_render import fit_markdown
 
         typer.echo(fit_markdown(report))
