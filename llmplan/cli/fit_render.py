@@ -37,7 +37,7 @@ def _memory_rows(r: FitReport) -> list[tuple[str, str, str]]:
         ("engine overhead", gb(m.overhead_bytes), pct(m.overhead_bytes)),
         ("total", gb(m.total_bytes), pct(m.total_bytes)),
         (f"usable ({r.engine})", gb(m.usable_bytes), "100.0%"),
-        ("free", gb(m.free_bytes), pct(m.free_bytes)),
+        ("free" if m.free_bytes >= 0 else "missing", gb(abs(m.free_bytes)), pct(abs(m.free_bytes))),
     ]
 
 

@@ -12,6 +12,7 @@ from llmplan.core import memory as mem
 from llmplan.core.hardware import check_runnable, gpu_memory_bytes, hardware_for
 from llmplan.core.performance import ModelCost, model_cost, offload_decode_seconds, prefill_seconds, serve
 from llmplan.engines import EngineProfile
+from llmplan.errors import LlmplanError
 from llmplan.quant import FORMATS, KV_DTYPE_BYTES, QuantFormat
 from llmplan.reports import FitReport, GpuInfo, MemoryInfo, ModelInfo, OffloadInfo, PerformanceInfo
 from llmplan.schemas import GpuEntry
@@ -176,22 +177,28 @@ def _suggestions(dep: Deployment, concurrency: int, fits: bool, best_n: int | No
     if best_n and best_n != dep.n_gpus:
         where = "" if best_n <= MAX_PER_BOX else " (more than one 8-GPU box: multi-node)"
         tips.append(f"use {best_n}x{dep.gpu_id}{where}")
-    for name in ("fp8", "awq", "nvfp4", "q8_0", "q4_k_m", "q3_k_m"):
+    # the largest format that fits on the GPUs given, else the one needing the fewest GPUs
+    on_same: str | None = None
+    fewest: tuple[int, str] | None = None
+    for name in ("fp8", "int8", "q8_0", "q6_k", "q5_k_m", "awq", "gptq-int4", "nvfp4", "q4_k_m", "q3_k_m", "q2_k"):
         fmt = FORMATS[name]
         if fmt.linear_bits >= dep.fmt.linear_bits or dep.engine.name not in fmt.engines:
             continue
         try:
             check_runnable(dep.gpu_id, dep.gpu, fmt, dep.engine.name)
-        except Exception:
+        except LlmplanError:
             continue
         alt = replace(dep, fmt=fmt)
         if fits_on(alt, dep.n_gpus, concurrency):
-            tips.append(f"quantize to {name} (fits on {dep.n_gpus}x{dep.gpu_id})")
+            on_same = name
             break
         n = min_gpus(alt, concurrency)
-        if n:
-            tips.append(f"quantize to {name} and use {n}x{dep.gpu_id}")
-            break
+        if n and (fewest is None or n < fewest[0]):
+            fewest = (n, name)
+    if on_same:
+        tips.append(f"quantize to {on_same} (fits on {dep.n_gpus}x{dep.gpu_id})")
+    elif fewest:
+        tips.append(f"quantize to {fewest[1]} and use {fewest[0]}x{dep.gpu_id}")
     if max_ctx > 0 and max_ctx < dep.context:
         tips.append(f"shorten the context: --max-model-len {max_ctx} fits at concurrency {concurrency}")
     if concurrency > 1:

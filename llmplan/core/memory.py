@@ -37,6 +37,14 @@ def _format_bits(model: ModelSpec, fmt: QuantFormat) -> tuple[float, float, floa
     return linear, experts, embed, head
 
 
+def _vision_bits(fmt: QuantFormat) -> float:
+    """Vision/audio towers stay 16-bit in quantized checkpoints; GGUF ships them apart (an mmproj file
+    loaded only for image input), so a GGUF model's weights leave them out."""
+    if fmt.is_gguf:
+        return 0.0
+    return 32.0 if fmt.linear_bits > 16 else 16.0
+
+
 def weights_bytes(model: ModelSpec, fmt: QuantFormat) -> int:
     """All weights of the model at `fmt`: MoE keeps every expert resident; vision towers stay 16-bit.
 
@@ -51,7 +59,7 @@ def weights_bytes(model: ModelSpec, fmt: QuantFormat) -> int:
         + model.expert_params * expert_bits
         + model.embed_params * embed_bits
         + model.lm_head_params * head_bits
-        + model.vision_params * (32.0 if fmt.linear_bits > 16 else 16.0)
+        + model.vision_params * _vision_bits(fmt)
     )
     return int(bits / 8)
 
