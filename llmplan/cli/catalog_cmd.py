@@ -63,17 +63,22 @@ def _list_models(search: str | None, fmt: Format, models) -> None:
         return
     from rich.table import Table
 
+    out = console()
+    wide = out.width >= 120  # narrow terminals keep the id whole and drop alias and license
     t = Table(title=f"{len(rows)} models" + (f" matching {search!r}" if search else ""), title_justify="left")
-    t.add_column("model")
-    t.add_column("alias")
-    t.add_column("params", justify="right")
-    t.add_column("active", justify="right")
-    t.add_column("format")
-    t.add_column("license")
+    t.add_column("model", no_wrap=True)
+    if wide:
+        t.add_column("alias", no_wrap=True)
+    t.add_column("params", justify="right", no_wrap=True)
+    t.add_column("active", justify="right", no_wrap=True)
+    t.add_column("format", no_wrap=True)
+    if wide:
+        t.add_column("license")
     for mid, e in sorted(rows):
-        t.add_row(mid, e.aliases[0] if e.aliases else "", f"{e.params_total / 1e9:,.1f}B",
-                  f"{(e.params_active or e.params_total) / 1e9:,.1f}B", e.native_quant, e.license)
-    console().print(t)
+        cells = [mid] + ([e.aliases[0] if e.aliases else ""] if wide else []) + [
+            f"{e.params_total / 1e9:,.1f}B", f"{(e.params_active or e.params_total) / 1e9:,.1f}B", e.native_quant]
+        t.add_row(*(cells + ([e.license] if wide else [])))
+    out.print(t)
 
 
 @models_app.command("show")
@@ -183,19 +188,22 @@ def gpus_command(
         return
     from rich.table import Table
 
-    t = Table(title=f"{len(rows)} accelerators", title_justify="left")
-    for col, just in (("id", "left"), ("memory", "right"), ("bandwidth", "right"), ("bf16", "right"),
-                      ("fp8", "right"), ("TDP", "right"), ("price", "right"), ("from $/h", "right")):
-        t.add_column(col, justify=just)
+    from rich import box
+
+    out = console()
+    cols = ["id", "GB", "TB/s", "bf16", "fp8", "fp4", "W", "buy", "from $/h"]
+    keep = [c for c in cols if out.width >= 100 or c not in ("fp4", "W")]
+    t = Table(title=f"{len(rows)} accelerators: memory the GPU may use (GB), bandwidth, dense tensor TFLOP/s",
+              title_justify="left", box=box.SIMPLE_HEAD)
+    for col in keep:
+        t.add_column(col, justify="left" if col == "id" else "right", no_wrap=True)
     for gid, g in sorted(rows, key=lambda x: -x[1].memory_bandwidth_bytes_per_s):
-        mem_txt = gb(g.memory_bytes, 0)
-        if g.gpu_memory_fraction < 1:
-            mem_txt += f" ({g.gpu_memory_fraction:.0%} GPU)"
-        t.add_row(gid, mem_txt, f"{g.memory_bandwidth_bytes_per_s / 1e9:,.0f} GB/s",
-                  f"{g.bf16_flops / 1e12:,.0f} TF" if g.bf16_flops else "-",
-                  f"{g.fp8_flops / 1e12:,.0f} TF" if g.fp8_flops else "-",
-                  f"{g.tdp_watts:,.0f} W", f"${g.purchase_usd:,.0f}" if g.purchase_usd else "-", hourly(g))
-    console().print(t)
+        tf = [f"{v / 1e12:,.0f}" if v else "-" for v in (g.bf16_flops, g.fp8_flops, g.fp4_flops)]
+        cells = dict(zip(cols, [gid, f"{g.memory_bytes * g.gpu_memory_fraction / 1e9:,.0f}",
+                                f"{g.memory_bandwidth_bytes_per_s / 1e12:,.2f}", *tf, f"{g.tdp_watts:,.0f}",
+                                f"${g.purchase_usd:,.0f}" if g.purchase_usd else "-", hourly(g)]))
+        t.add_row(*[cells[c] for c in keep])
+    out.print(t)
 
 
 @handle_errors

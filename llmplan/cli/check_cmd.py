@@ -84,18 +84,25 @@ def check_command(
     else:
         from rich.table import Table
 
-        t = Table(title="llmplan check", title_justify="left")
+        from rich import box
+
+        t = Table(title="llmplan check", title_justify="left", box=box.SIMPLE_HEAD)
         for col, just in (("deployment", "left"), ("limit", "left"), ("estimate", "right"),
                           ("required", "right"), ("result", "left")):
-            t.add_column(col, justify=just)
+            t.add_column(col, justify=just, no_wrap=True, overflow="ellipsis" if col == "deployment" else "fold")
         for r in results:
             if not r.limits:
                 t.add_row(r.name, "(no limits)", "", "", "pass")
             for x in r.limits:
                 t.add_row(r.name, x.limit, _fmt(x.actual), _fmt(x.required),
-                          "[green]pass[/]" if x.passed else "[red]FAIL[/]" + (f" {x.note}" if x.note else ""))
+                          "[green]pass[/]" if x.passed else "[red]FAIL[/]")
         out = console()
         out.print(t)
+        for r in results:
+            for x in r.limits:
+                if not x.passed:
+                    out.print(f"[red]FAIL[/] {r.name} ({r.path}:{r.line}): {x.limit} requires {_fmt(x.required)}, "
+                              f"estimate {_fmt(x.actual)}" + (f"; {x.note}" if x.note else ""))
         ok = sum(r.passed for r in results)
         out.print(f"{ok}/{len(results)} deployments pass")
     if not passed:
