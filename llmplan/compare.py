@@ -112,10 +112,10 @@ def compare_options(catalog: Catalog, model: ResolvedModel, gpus: list[str], *, 
                 if price.purchase_usd:
                     owned_hourly = float(C.own_monthly_usd(n, price.purchase_usd, dep.gpu.tdp_watts, terms)) / C.MONTH_HOURS
                     row.usd_per_mtok_owned = round(float(C.full_load_usd_per_mtok(
-                        owned_hourly, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens)), 4)
+                        owned_hourly, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens)), 6)
                 if price.hourly_usd:
                     row.usd_per_mtok_rented = round(float(C.full_load_usd_per_mtok(
-                        price.hourly_usd * n, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens)), 4)
+                        price.hourly_usd * n, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens)), 6)
         rows.append(row)
     return rows
 

@@ -53,6 +53,7 @@ class EngineProfile:
     wgmma_factor: float = 1.0  # Hopper/Blackwell peaks need wgmma/tcgen05; mma.sync kernels reach this share
     concurrency_penalty: float = 0.0  # throughput lost per extra slot (engines without real batching)
     moe_compute_factor: float = 1.0  # grouped expert GEMMs vs dense GEMMs of the same FLOPs
+    moe_bandwidth_factor: float = 1.0  # expert weight reads (many small matrices) vs dense weight streaming
     sequence_overhead_s: float = 0.0  # host time per sequence per step (scheduling, sampling)
     tp_scaling_loss: float = 0.0  # extra step time per doubling of tensor parallel (thinner GEMMs)
     ep_efficiency_gain: float = 0.0  # expert GEMM efficiency grows as n_gpus ** this under expert parallel
@@ -78,20 +79,22 @@ _LLAMA_CPP = {
 }
 # Serving engines with paged/flash attention and CUDA graphs, calibrated on TensorRT-LLM 1.0 offline
 # full-load throughput (159 rows: 7 models, H100/B200/RTX PRO 6000, TP 1-8, ten request shapes) with
-# a handful of global factors, none per row: weights stream at ~75% of datasheet bandwidth, paged
-# KV reads at ~55% of that, dense GEMMs at ~60% of the tensor peak (RTX PRO 6000's GEMMs ~1.4x that
-# share of its catalog figure), grouped MoE expert GEMMs at 20% of dense efficiency (rising with expert
-# parallel as n^0.3), 20% step-time loss per doubling of tensor parallel, 10 us host time per sequence
-# per step. vLLM and SGLang land ~20% below TensorRT-LLM on compute-bound work (their own benchmarks:
-# within 4% of each other).
+# a handful of global factors, none per row: weights stream at 75% of datasheet bandwidth, paged KV
+# reads at 85% of that; dense GEMMs reach 80% of the tensor peak (100% of the RTX PRO 6000's catalog
+# figure, whose fp32-accumulate rate understates what fp8/fp4 kernels get); grouped MoE expert GEMMs run
+# at 20% of dense efficiency (rising as n^0.3 under expert parallel) and expert weight reads at half the
+# dense streaming rate; 30% step-time loss per doubling of tensor parallel; 5 us host time per sequence
+# per step. vLLM and SGLang land ~20% below TensorRT-LLM on compute-bound work (their own benchmarks
+# put them within 4% of each other).
 _TRTLLM = {
-    "datacenter": Efficiency(0.75, 0.60, 0.9, 0.55, 3e-6),
-    "workstation": Efficiency(0.75, 0.84, 0.9, 0.55, 3e-6),
-    "consumer": Efficiency(0.75, 0.84, 0.9, 0.55, 3e-6),
-    "unified": Efficiency(0.65, 0.50, 0.8, 0.55, 5e-6),
+    "datacenter": Efficiency(0.75, 0.80, 0.9, 0.85, 3e-6),
+    "workstation": Efficiency(0.75, 1.00, 0.9, 0.85, 3e-6),
+    "consumer": Efficiency(0.75, 1.00, 0.9, 0.85, 3e-6),
+    "unified": Efficiency(0.65, 0.50, 0.8, 0.85, 5e-6),
 }
 _SERVING = {k: replace(v, compute=v.compute * 0.8, layer_overhead_s=4e-6) for k, v in _TRTLLM.items()}
-_SERVING_KW = dict(moe_compute_factor=0.2, sequence_overhead_s=10e-6, tp_scaling_loss=0.2, ep_efficiency_gain=0.3)
+_SERVING_KW = dict(moe_compute_factor=0.2, moe_bandwidth_factor=0.5, sequence_overhead_s=5e-6, tp_scaling_loss=0.3,
+                   ep_efficiency_gain=0.3)
 
 ENGINES: dict[str, EngineProfile] = {
     e.name: e

@@ -167,7 +167,8 @@ def step_seconds(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine
     moe_eff = np.minimum(moe_eff, 1.0)
     # GEMMs stream the weights once for all tokens of the step: the larger of read and math time
     dense_s = np.maximum(cost.dense_read_bytes / weights_bw, tokens * cost.flops_per_token / gemm)
-    expert_s = np.maximum(weights_read_per_step(cost, tokens) - cost.dense_read_bytes, 0.0) / weights_bw
+    expert_s = np.maximum(weights_read_per_step(cost, tokens) - cost.dense_read_bytes, 0.0) / (
+        weights_bw * engine.moe_bandwidth_factor)
     expert_s = np.maximum(expert_s, tokens * cost.expert_flops_per_token / (gemm * moe_eff))
     # attention kernels run after them: decode reads every cache, prefill does its quadratic math
     attn_flops = b * attention_flops_per_token(cost, context) + pf * attention_flops_per_token(
