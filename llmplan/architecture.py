@@ -1203,15 +1203,3 @@ def _layer_counts(cfg: dict[str, Any], kinds: list[str]) -> dict[str, int]:
             counts[kind] += 1
     order = ("full", "mla", "sliding", "compressed", "linear", "mamba")
     return {k: counts[k] for k in order if counts[k]}
-
-
-def attention_layer_count(spec: ModelSpec) -> int:
-    return sum(g.layers for g in spec.cache_groups if g.kind in ("full", "sliding", "mla", "compressed") and g.q_heads)
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b) if b else a
-
-
-def log2_int(x: int) -> int:
-    return int(math.log2(x))

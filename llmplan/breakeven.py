@@ -8,14 +8,12 @@ uniform draws says how often self-hosting wins.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from llmplan.catalog import Catalog
 from llmplan.core import cost as C
 from llmplan.core.capacity import best_replica
 from llmplan.core.fit import Deployment, fit
@@ -460,7 +458,3 @@ def plot(report: BreakevenReport, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
-
-
-def round_sig(x: float, sig: int = 3) -> float:
-    return 0.0 if x == 0 else round(x, sig - int(math.floor(math.log10(abs(x)))) - 1)

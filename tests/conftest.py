@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests never reach the internet and never read ../shared: what they need is in tests/data."""
+"""Shared fixtures. Tests never reach the internet and need nothing beside the clone: their data is in tests/data."""
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -10,7 +9,7 @@ import numpy as np
 from llmplan.architecture import ModelSpec
 from llmplan.core import memory as mem
 from llmplan.core.hardware import check_runnable, gpu_memory_bytes, hardware_for
-from llmplan.core.performance import ModelCost, model_cost, offload_decode_seconds, prefill_seconds, serve
+from llmplan.core.performance import model_cost, offload_decode_seconds, prefill_seconds, serve
 from llmplan.engines import EngineProfile
 from llmplan.errors import LlmplanError
 from llmplan.quant import FORMATS, KV_DTYPE_BYTES, QuantFormat
@@ -366,7 +365,3 @@ def _verdict(dep: Deployment, fits: bool, offload: OffloadInfo | None, best_n: i
     else:
         text += f"; even {GPU_COUNTS[-1]}x{dep.gpu_id} is not enough"
     return text
-
-
-def ceil_log2(x: int) -> int:
-    return 1 << math.ceil(math.log2(max(x, 1)))

@@ -239,15 +239,11 @@ def serve(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: Engin
     if engine.continuous_batching:
         # every step also prefills the prompts of the requests that replace finished ones
         full = step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, ctx, batch * i / o, i)
-        others = step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, ctx, (batch - 1) * i / o, i)
-        throughput = batch / np.where(batch > 1, full, full)
-        decode = 1.0 / np.where(batch > 1, others, step_seconds(cost, model, kv_elem_bytes, engine, hw, 1, ctx))
-        if np.ndim(batch) == 0 and float(batch) <= 1:
-            throughput = o / (o * (1.0 / decode) + prefill_s)
-        else:
-            single = o / (o / decode + prefill_s)
-            throughput = np.where(batch <= 1, single, throughput)
-        step = others
+        # a user's stream is slowed by the other users' prompts, not by its own
+        step = step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, ctx, (batch - 1) * i / o, i)
+        decode = 1.0 / step
+        # alone, a user's request cycle is its own prefill then its decode
+        throughput = np.where(batch <= 1, o / (o * step + prefill_s), batch / full)
     else:
         # a few slots share one context; prompts are processed between decode steps
         step = decode_step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, ctx)
