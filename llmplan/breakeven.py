@@ -253,7 +253,8 @@ def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, ap
     warnings: list[str] = []
     dep = replace(dep, input_tokens=workload.input_tokens, output_tokens=workload.output_tokens,
                   context=max(dep.context, workload.input_tokens + workload.output_tokens), concurrency=None)
-    dep, cap = best_replica(dep, workload.max_ttft_s, workload.min_tokens_per_s)
+    peak_rps = float(workload.average_requests_per_s()) * workload.peak_to_average.base
+    dep, cap = best_replica(dep, workload.max_ttft_s, workload.min_tokens_per_s, peak_requests_per_s=peak_rps)
     fit_report = fit(replace(dep, concurrency=1))
     if cap.requests_per_s <= 0:
         raise InputError(f"{dep.model.id} in {dep.fmt.name} does not fit on {dep.n_gpus}x{dep.gpu_id}; "
@@ -425,6 +426,11 @@ def volume_curve(report: BreakevenReport, points: int = 60) -> dict[str, Any]:
 
 
 def plot(report: BreakevenReport, path: str) -> None:
+    import os
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write {path}: folder {folder} does not exist")
     try:
         import matplotlib
 

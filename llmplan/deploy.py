@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import math
+
 from llmplan.catalog import Catalog
 from llmplan.core.fit import Deployment
 from llmplan.engines import ENGINES, canonical_engine
@@ -103,8 +105,8 @@ def build_deployment(
                         ("replicas", replicas)):
         if value is not None and value < 1:
             raise InputError(f"{name} must be a positive whole number, got {value}")
-    if host_bandwidth_gbs is not None and host_bandwidth_gbs <= 0:
-        raise InputError(f"host bandwidth must be positive, got {host_bandwidth_gbs}")
+    if host_bandwidth_gbs is not None and not (math.isfinite(host_bandwidth_gbs) and host_bandwidth_gbs > 0):
+        raise InputError(f"host bandwidth must be a positive number of GB/s, got {host_bandwidth_gbs}")
     ctx = context or min(DEFAULT_CONTEXT, spec.max_context)
     inp = input_tokens or min(DEFAULT_INPUT_TOKENS, max(ctx // 2, 1))
     out = output_tokens or min(DEFAULT_OUTPUT_TOKENS, max(ctx // 4, 1))

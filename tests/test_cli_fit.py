@@ -180,3 +180,45 @@ def test_models_and_gpus_listings(run):
         assert gid in gpus, gid
         assert gpus[gid]["source"] and gpus[gid]["as_of"]
     assert gpus["apple-m2-ultra"]["gpu_memory_fraction"] < 1
+
+
+def test_full_load_needs_room_for_one_full_context_sequence(run):
+    data = fit_json(run, "qwen3.5-35b-a3b", "--gpu", "rtx-4090", "--engine", "vllm", "--quant", "awq",
+                    "--concurrency", "max")
+    assert data["max_concurrency"] == 0 and data["fits"] is False
+    ok = fit_json(run, "qwen3-32b", "--gpu", "h100-sxm", "--quant", "fp8", "--concurrency", "max")
+    assert ok["fits"] is True and ok["min_gpus"] == 1 and ok["concurrency"] > 1
+
+
+@pytest.mark.parametrize("args", [["--host-bandwidth-gbs", "nan"], ["--host-bandwidth-gbs", "-3"],
+                                  ["--sweep", "concurrency", "--max-ttft-s", "-1"]])
+def test_non_finite_or_negative_numbers_are_rejected(run, args):
+    r = run("fit", "meta-llama/Llama-3.3-70B-Instruct", "--gpu", "rtx-5090", "--quant", "q4_k_m", *args)
+    assert r.exit_code == 2 and r.stderr.startswith("error:")
+
+
+def test_sweep_marks_rows_that_do_not_fit(run):
+    data = json.loads(run("fit", "llama-3.1-8b-instruct", "--gpu", "l4", "--quant", "fp8", "--sweep", "concurrency",
+                          "--max-ttft-s", "5", "--format", "json").stdout)
+    assert all(row["fits"] for row in data["rows"])  # the concurrency sweep stops at what fits
+    out = json.loads(run("fit", "llama-3.1-8b-instruct", "--gpu", "l4", "--quant", "fp8", "--sweep", "input-tokens",
+                         "--format", "json").stdout)
+    assert all(row["meets_target"] <= row["fits"] for row in out["rows"])
+
+
+def test_console_script_errors_are_one_line_and_pipes_close_quietly(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = shutil.which("llmplan", path=str(Path(sys.executable).parent)) or shutil.which("llmplan")
+    if exe is None:
+        pytest.skip("llmplan console script not installed")
+    env = {**os.environ, "LLMPLAN_HOME": str(tmp_path)}
+    r = subprocess.run([exe, "fit", "qwen3-8b", "--format", "xml"], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("error:")
+    r = subprocess.run(f"'{exe}' compare qwen3-8b --gpu all --format csv | head -1", shell=True,
+                       capture_output=True, text=True, env=env)
+    assert r.stderr == "" and r.stdout.startswith("option,")

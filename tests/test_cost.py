@@ -177,3 +177,26 @@ def test_compare_cost_arithmetic_matches_core(run):
         rent, row["full_load_tokens_per_s"], row["input_tokens"], row["output_tokens"])), rel=1e-3)
     for fmt in ("csv", "markdown", "table"):
         assert run("compare", "qwen3-8b", "--gpu", "all", "--max-price-usd", "3000", "--format", fmt).exit_code == 0
+
+
+def test_breakeven_sizes_replicas_for_the_demand(run, tmp_path):
+    r = run("breakeven", "llama-3.1-8b-instruct", "--gpu", "l4", "--requests-per-day", "1000",
+            "--api", "openai/gpt-4o-mini", "--format", "json")
+    s = json.loads(r.stdout)["self_hosted"]
+    assert s["gpus"] == 1 and s["gpu_monthly_usd"] == pytest.approx(s["gpu_hourly_usd"] * 730, rel=1e-4)
+    r = run("breakeven", "--workload", str(EXAMPLES / "seed-breakeven.yaml"), "--tokens-per-month", "1e9",
+            "--format", "json")
+    w = json.loads(r.stdout)["workload"]
+    assert w["requests_per_day"] == pytest.approx(1e9 / 1000 / (730 / 24))
+    r = run("breakeven", "--workload", str(EXAMPLES / "seed-breakeven.yaml"), "--plot", str(tmp_path / "no" / "x.png"))
+    assert r.exit_code == 2 and "does not exist" in r.stderr
+
+
+def test_check_names_the_line_of_an_engine_format_mismatch(run, tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("deployments:\n  - name: x\n    model: qwen3-8b\n    engine: vllm\n    quant: q4_k_m\n")
+    r = run("check", str(plan))
+    assert r.exit_code == 2 and f"{plan}:5:" in r.stderr and "'quant'" in r.stderr
+    init = tmp_path / "init.yaml"
+    init.write_text(run("check", "--init").stdout)
+    assert run("check", str(init)).exit_code == 0  # the starter plan passes its own gate

@@ -45,4 +45,24 @@ from llmplan.cli import breakeven_cmd, check_cmd, compare_cmd  # noqa: E402,F401
 
 
 def main() -> None:
-    app()
+    """The console script: usage errors become one line on stderr (exit 2); a closed pipe ends quietly."""
+    import os
+    import sys
+
+    try:
+        code = app(standalone_mode=False)
+    except BrokenPipeError:
+        # `llmplan ... | head`: the reader left; stop without a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+    except Exception as exc:
+        # the CLI framework's usage errors (bad option, missing argument) carry these two attributes
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            command = getattr(getattr(exc, "ctx", None), "command_path", "llmplan")
+            sys.stderr.write(f"error: {exc.format_message()} (see `{command} --help`)\n")
+            sys.exit(exc.exit_code)
+        if type(exc).__name__ == "Abort":
+            sys.stderr.write("error: aborted\n")
+            sys.exit(130)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -103,6 +103,8 @@ def breakeven_command(
             wl[key] = value
     if requests_per_day is not None:
         wl.pop("tokens_per_month", None)
+    elif tokens_per_month is not None:
+        wl.pop("requests_per_day", None)
     workload = Workload(**wl)
     sh = dict(data.get("self_hosted") or {})
     for key, value in (("mode", mode), ("rental_tier", rental_tier), ("gpu_hourly_usd", gpu_hourly_usd),

@@ -87,9 +87,9 @@ def check_command(
         from rich import box
 
         t = Table(title="llmplan check", title_justify="left", box=box.SIMPLE_HEAD)
-        for col, just in (("deployment", "left"), ("limit", "left"), ("estimate", "right"),
-                          ("required", "right"), ("result", "left")):
-            t.add_column(col, justify=just, no_wrap=True, overflow="ellipsis" if col == "deployment" else "fold")
+        t.add_column("deployment", overflow="fold", min_width=10)
+        for col, just in (("limit", "left"), ("estimate", "right"), ("required", "right"), ("result", "left")):
+            t.add_column(col, justify=just, no_wrap=True, min_width=len(col))
         for r in results:
             if not r.limits:
                 t.add_row(r.name, "(no limits)", "", "", "pass")

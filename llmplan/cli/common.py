@@ -74,6 +74,8 @@ def handle_errors(func: F) -> F:
             fail("invalid input: " + "; ".join(parts))
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except BrokenPipeError:
+            raise
         except Exception as exc:  # a bug: still one line, the traceback on request
             import os
 

@@ -54,7 +54,7 @@ def fit_command(
     replicas: Annotated[int, typer.Option("--replicas", help="Data-parallel copies counted in aggregate throughput.")] = 1,
     expert_parallel: Annotated[bool, typer.Option("--expert-parallel", help="Spread MoE experts over the GPUs instead of tensor parallel.")] = False,
     host_bandwidth_gbs: Annotated[float | None, typer.Option("--host-bandwidth-gbs", help="System RAM bandwidth for offloaded layers [default: 89.6, dual-channel DDR5-5600].")] = None,
-    sweep: Annotated[Sweep | None, typer.Option("--sweep", help="Tabulate concurrency, input-tokens or output-tokens.")] = None,
+    sweep: Annotated[Sweep | None, typer.Option("--sweep", help="Tabulate concurrency (1 to what fits), or input-tokens / output-tokens (at full load).")] = None,
     max_ttft_s: Annotated[float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Latency target for sweeps: time to first token.")] = None,
     min_tokens_per_s: Annotated[float | None, typer.Option("--min-tokens-per-s", help="Latency target for sweeps: per-user decode speed.")] = None,
     fmt: Annotated[TabularFormat, typer.Option("--format", "-f", help="table, json, markdown (csv for sweeps).")] = TabularFormat.table,
@@ -68,6 +68,11 @@ def fit_command(
     from llmplan.deploy import build_deployment
     from llmplan.errors import InputError
 
+    import math
+
+    for name, value in (("--max-ttft-s", max_ttft_s), ("--min-tokens-per-s", min_tokens_per_s)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise InputError(f"{name} must be a positive number, got {value}")
     catalog = Catalog(models_files=models, gpus_files=prices)
     dep, _ = build_deployment(
         catalog, model, gpu=gpu, quant=quant, engine=engine, kv_dtype=kv_dtype, context=context,

@@ -67,11 +67,12 @@ def replica_capacity(dep: Deployment, max_ttft_s: float | None = None,
 
 
 def best_replica(dep: Deployment, max_ttft_s: float | None = None, min_tokens_per_s: float | None = None,
-                 max_gpus: int = 8) -> tuple[Deployment, ReplicaCapacity]:
-    """The replica size (GPUs of its kind in one box) that serves the most requests per GPU.
+                 max_gpus: int = 8, peak_requests_per_s: float | None = None) -> tuple[Deployment, ReplicaCapacity]:
+    """The replica size (GPUs of its kind in one box) that needs the fewest GPUs for the peak load.
 
     The smallest size that holds the model often has little room left for cache, so a larger tensor-
-    parallel replica can carry several times the traffic per GPU. A size the user fixed (NxID) is kept.
+    parallel replica can carry several times the traffic per GPU; at low volume the smallest size wins.
+    Ties (and no peak given) go to the most requests per GPU. A size the user fixed (NxID) is kept.
     """
     if dep.n_gpus > 1:
         return dep, replica_capacity(dep, max_ttft_s, min_tokens_per_s)
@@ -84,8 +85,13 @@ def best_replica(dep: Deployment, max_ttft_s: float | None = None, min_tokens_pe
             continue
         candidate = replace(dep, n_gpus=n)
         cap = replica_capacity(candidate, max_ttft_s, min_tokens_per_s)
-        if best is None or (cap.meets_target, cap.requests_per_s / n) > (
-                best[1].meets_target, best[1].requests_per_s / best[0].n_gpus):
+
+        def rank(d: Deployment, c: ReplicaCapacity) -> tuple:
+            gpus = (float(replicas_needed(peak_requests_per_s, c.requests_per_s)) * d.n_gpus
+                    if peak_requests_per_s is not None and c.requests_per_s > 0 else 0.0)
+            return (c.meets_target, -gpus, c.requests_per_s / d.n_gpus)
+
+        if best is None or rank(candidate, cap) > rank(*best):
             best = (candidate, cap)
         if not dep.engine.tensor_parallel:
             break  # layer split adds memory, not speed

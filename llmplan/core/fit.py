@@ -240,9 +240,13 @@ def fit(dep: Deployment) -> FitReport:
     kv_cache = kv_seq * max(concurrency, 0)
     total = plan.weights_per_gpu + plan.overhead + kv_cache
     fits = plan.kv_free > 0 and kv_cache <= plan.kv_free and concurrency >= 1
+    if mode == "max":
+        # engines refuse to start unless one sequence of the full --context (max-model-len) fits
+        fits = fits and plan.kv_free >= plan.kv_per_seq
     free = plan.usable - total
     headroom = 100.0 * free / plan.usable if plan.usable > 0 else 0.0
-    conc_for_limits = max(concurrency, 1)
+    # at full load the engine picks the concurrency; limits are for one full-context sequence
+    conc_for_limits = 1 if mode == "max" else max(concurrency, 1)
     max_ctx = max_context(dep, conc_for_limits)
     max_conc = max_concurrency(dep)
     best_n = min_gpus(dep, conc_for_limits)
@@ -314,15 +318,16 @@ def _performance(dep: Deployment, concurrency: int, fits: bool, offload: Offload
         prefill = float(prefill_seconds(cost, dep.engine, hw, dep.input_tokens)) * (
             1 + 2 * (1 - offload.gpu_layers / offload.total_layers))
         decode = 1.0 / step
+        latency = prefill + dep.output_tokens / decode
         warnings.append(f"partial offload: {offload.total_layers - offload.gpu_layers} of "
                         f"{offload.total_layers} layers run from system RAM; decode speed follows host "
                         "memory bandwidth")
         return PerformanceInfo(
-            decode_tokens_per_s=round(decode, 2),
-            throughput_tokens_per_s=round(decode * dep.replicas, 2),
-            prefill_tokens_per_s=round(dep.input_tokens / prefill, 1),
-            ttft_s=round(prefill, 3),
-            request_latency_s=round(prefill + dep.output_tokens / decode, 2),
+            decode_tokens_per_s=_sig(decode),
+            throughput_tokens_per_s=_sig(dep.output_tokens / latency * dep.replicas),
+            prefill_tokens_per_s=_sig(dep.input_tokens / prefill),
+            ttft_s=_sig(prefill),
+            request_latency_s=_sig(latency),
         )
     out = serve(cost, dep.model, dep.kv_elem_bytes, dep.engine, hw, c, dep.input_tokens, dep.output_tokens)
     if not dep.engine.continuous_batching and c > dep.engine.max_batch:
@@ -331,12 +336,17 @@ def _performance(dep: Deployment, concurrency: int, fits: bool, offload: Offload
     if dep.n_gpus > 1 and dep.engine.tensor_parallel and dep.gpu.interconnect.kind == "pcie":
         warnings.append("tensor parallel over PCIe: all-reduces cost markedly more than over NVLink")
     return PerformanceInfo(
-        decode_tokens_per_s=round(float(out.decode_tokens_per_s), 2),
-        throughput_tokens_per_s=round(float(out.throughput_tokens_per_s) * dep.replicas, 2),
-        prefill_tokens_per_s=round(float(out.prefill_tokens_per_s), 1),
-        ttft_s=round(float(out.ttft_s), 4),
-        request_latency_s=round(float(out.request_latency_s), 3),
+        decode_tokens_per_s=_sig(out.decode_tokens_per_s),
+        throughput_tokens_per_s=_sig(float(out.throughput_tokens_per_s) * dep.replicas),
+        prefill_tokens_per_s=_sig(out.prefill_tokens_per_s),
+        ttft_s=_sig(out.ttft_s),
+        request_latency_s=_sig(out.request_latency_s),
     )
+
+
+def _sig(x, digits: int = 5) -> float:
+    """Round to significant digits, so small and large figures both keep their precision."""
+    return float(f"{float(x):.{digits}g}")
 
 
 def _gb(x: float) -> str:

@@ -56,6 +56,8 @@ def check_runnable(gpu_id: str, gpu: GpuEntry, fmt: QuantFormat, engine: str) ->
         raise UnsupportedError(f"{engine} does not run on {gpu_id}; use --engine llama.cpp or ollama")
     if gpu.vendor == "amd" and engine in ("tensorrt-llm",):
         raise UnsupportedError(f"{engine} runs on NVIDIA GPUs only; use vllm or sglang on {gpu_id}")
+    if gpu.vendor == "intel" and engine not in ("vllm", "tgi"):
+        raise UnsupportedError(f"{engine} has no Gaudi back-end; use vllm or tgi (Habana builds) on {gpu_id}")
     cc = compute_capability(gpu)
     if gpu.vendor == "nvidia" and cc is not None and fmt.min_compute_capability and cc < fmt.min_compute_capability:
         able = [name for name, f in FORMATS.items() if f.min_compute_capability is None or
@@ -89,7 +91,7 @@ def hardware_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, host_bandwidth: f
         link_bandwidth=max(gpu.interconnect.bandwidth_bytes_per_s, 1e9),
         link_kind=gpu.interconnect.kind,
         kind=efficiency_class(gpu),
-        architecture=gpu.architecture.lower(),
+        wgmma=gpu.vendor == "nvidia" and 9.0 <= (compute_capability(gpu) or 0.0) < 11.0,
         host_bandwidth=host,
         attention_flops=gpu.bf16_flops or peak_flops(gpu, fmt),
         expert_parallel=expert_parallel and n_gpus > 1,

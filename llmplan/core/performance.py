@@ -24,7 +24,6 @@ ALLREDUCE_LATENCY_S = {"nvlink": 8e-6, "infinity-fabric": 10e-6, "pcie": 25e-6, 
 LAYER_HOP_S = 2e-4  # llama.cpp layer split: handing activations to the next GPU each step
 DEFAULT_HOST_BANDWIDTH = 89.6e9  # dual-channel DDR5-5600
 HOST_EFFICIENCY = 0.6
-WGMMA_ARCHITECTURES = ("hopper", "blackwell")
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class Hardware:
     link_bandwidth: float | np.ndarray = 64e9
     link_kind: str = "pcie"
     kind: str = "datacenter"
-    architecture: str = ""
+    wgmma: bool = False  # peak needs Hopper/datacenter-Blackwell instructions (sm 9.0-10.x: wgmma, tcgen05)
     host_bandwidth: float = DEFAULT_HOST_BANDWIDTH
     attention_flops: float | np.ndarray | None = None  # 16-bit peak: attention runs at it whatever the weights
     expert_parallel: bool = False  # MoE experts spread whole over the GPUs instead of sliced
@@ -134,13 +133,13 @@ def _effective(engine: EngineProfile, hw: Hardware, cost: ModelCost):
     e = engine.eff(hw.kind)
     bw = hw.bandwidth * e.bandwidth
     compute = hw.peak_flops * e.compute
-    if hw.architecture in WGMMA_ARCHITECTURES:
+    if hw.wgmma:
         compute = compute * engine.wgmma_factor
     weights_bw = bw * cost.kernel_efficiency * (e.quant_decode if cost.gguf else 1.0)
     gemm = compute * (e.quant_prefill if cost.gguf else 1.0) * cost.math_efficiency
     attn_peak = hw.attention_flops if hw.attention_flops is not None else hw.peak_flops
     attn = np.minimum(attn_peak * e.compute, compute) * e.attention
-    if hw.architecture in WGMMA_ARCHITECTURES:
+    if hw.wgmma:
         attn = attn * engine.wgmma_factor
     return weights_bw, bw * e.kv_read, gemm, attn
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from llmplan.core import memory as mem
-from llmplan.core.fit import Deployment, full_load_concurrency, memory_plan
+from llmplan.core.fit import Deployment, memory_plan
 from llmplan.core.hardware import hardware_for
 from llmplan.core.performance import model_cost, serve
 
@@ -16,10 +16,10 @@ AXES = ("concurrency", "input-tokens", "output-tokens")
 
 def _axis_values(dep: Deployment, axis: str) -> np.ndarray:
     if axis == "concurrency":
-        top = max(full_load_concurrency(replace(dep, concurrency=None)), 1)
-        fixed_top = max(int(memory_plan(dep).kv_free // max(memory_plan(dep).kv_per_seq, 1.0)), 1)
+        # from one user to the most sequences that fit each holding the full --context
+        plan = memory_plan(dep)
+        top = int(plan.kv_free // max(plan.kv_per_seq, 1.0)) if plan.kv_free > 0 else 1
         top = max(min(top, dep.engine.max_batch), 1)
-        top = max(top, min(fixed_top, dep.engine.max_batch))
         values = sorted({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, top})
         return np.array([v for v in values if v <= top], dtype=np.int64)
     limit = dep.context
@@ -55,7 +55,9 @@ def sweep_table(dep: Deployment, axis: str, *, max_ttft_s: float | None = None,
     for k in range(len(values)):
         ttft = float(result.ttft_s[k])
         decode = float(result.decode_tokens_per_s[k])
-        meets = (max_ttft_s is None or ttft <= max_ttft_s) and (min_tokens_per_s is None or decode >= min_tokens_per_s)
+        fits = bool(total[k] <= plan.usable)
+        meets = fits and (max_ttft_s is None or ttft <= max_ttft_s) and (
+            min_tokens_per_s is None or decode >= min_tokens_per_s)
         rows.append({
             "concurrency": int(conc[k]),
             "input_tokens": int(inp[k]),
@@ -65,7 +67,7 @@ def sweep_table(dep: Deployment, axis: str, *, max_ttft_s: float | None = None,
             "ttft_s": round(ttft, 4),
             "request_latency_s": round(float(result.request_latency_s[k]), 3),
             "memory_bytes": int(total[k]),
-            "fits": bool(total[k] <= plan.usable),
+            "fits": fits,
             "meets_target": bool(meets),
         })
     return rows
