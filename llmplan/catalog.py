@@ -16,7 +16,14 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from llmplan.errors import CatalogError, UnknownGpuError, UnknownModelError
-from llmplan.schemas import ApiEntry, ApisFile, GpuEntry, GpusFile, ModelEntry, ModelsFile
+from llmplan.schemas import (
+    ApiEntry,
+    ApisFile,
+    GpuEntry,
+    GpusFile,
+    ModelEntry,
+    ModelsFile,
+)
 
 MODELS_FILE = "models.yaml"
 GPUS_FILE = "gpu_prices.yaml"

@@ -18,7 +18,7 @@ from llmplan.core.capacity import replica_capacity
 from llmplan.core.fit import fit
 from llmplan.deploy import build_deployment, parse_gpu_spec
 from llmplan.errors import LlmplanError
-from llmplan.sources import ResolvedModel
+from llmplan.resolved import ResolvedModel
 
 SORT_KEYS = ("speed", "price", "usd-per-mtok")
 

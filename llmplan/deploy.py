@@ -12,7 +12,8 @@ from llmplan.core.fit import Deployment
 from llmplan.engines import ENGINES, canonical_engine
 from llmplan.errors import InputError
 from llmplan.quant import FORMATS, canonical_kv_dtype, canonical_quant
-from llmplan.sources import ResolvedModel, resolve_model
+from llmplan.resolved import ResolvedModel
+from llmplan.sources import resolve_model
 
 DEFAULT_CONTEXT = 8192
 DEFAULT_INPUT_TOKENS = 1024

@@ -29,7 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from llmplan.errors import CatalogError, ConfigError, HubError, LlmplanError, UnknownModelError
+from llmplan.errors import (
+    CatalogError,
+    ConfigError,
+    HubError,
+    LlmplanError,
+    UnknownModelError,
+)
 from llmplan.localfiles import (
     CONFIG_FILE,
     QUANT_CONFIG_FILE,
@@ -39,7 +45,7 @@ from llmplan.localfiles import (
     pick_safetensors_files,
     safetensors_param_count,
 )
-from llmplan.sources import ResolvedModel
+from llmplan.resolved import ResolvedModel
 
 if TYPE_CHECKING:
     from llmplan.architecture import ModelSpec

@@ -22,7 +22,7 @@ from typing import Any
 
 from llmplan.architecture import ModelSpec, model_spec_from_config, native_format
 from llmplan.errors import ConfigError
-from llmplan.sources import ResolvedModel
+from llmplan.resolved import ResolvedModel
 
 CONFIG_FILE = "config.json"
 QUANT_CONFIG_FILE = "hf_quant_config.json"

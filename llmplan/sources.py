@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from llmplan.architecture import ModelSpec, model_spec_from_config
 from llmplan.catalog import Catalog
 from llmplan.errors import UnknownModelError
+from llmplan.resolved import ResolvedModel
 from llmplan.schemas import ModelEntry
-
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    spec: ModelSpec
-    source: str  # catalog | hub | hub-cache | local | gguf
-    entry: ModelEntry | None = None
-    gguf_weights_bytes: int | None = None  # exact tensor bytes of a GGUF file
-    gguf_quant: str | None = None
 
 
 def spec_from_entry(model_id: str, entry: ModelEntry) -> ModelSpec:

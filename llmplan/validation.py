@@ -13,7 +13,12 @@ from llmplan.catalog import Catalog
 from llmplan.core import memory as mem
 from llmplan.core.fit import Deployment, full_load_concurrency
 from llmplan.core.hardware import hardware_for
-from llmplan.core.performance import decode_step_seconds, model_cost, prefill_seconds, serve
+from llmplan.core.performance import (
+    decode_step_seconds,
+    model_cost,
+    prefill_seconds,
+    serve,
+)
 from llmplan.deploy import build_deployment
 
 # The calibration README states that TensorRT-LLM's MoE rows used expert parallelism (degree unstated):

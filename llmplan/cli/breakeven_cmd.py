@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
-from llmplan.cli.common import ApiPricesOpt, Format, ModelsOpt, OfflineOpt, PricesOpt, console, emit_json, handle_errors
+from llmplan.cli.common import (
+    ApiPricesOpt,
+    Format,
+    ModelsOpt,
+    OfflineOpt,
+    PricesOpt,
+    console,
+    emit_json,
+    handle_errors,
+)
 
 HELP = """Monthly cost of self-hosting MODEL against paid APIs, and the volume where self-hosting pays.
 

@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from llmplan.cli.common import Format, FormatOpt, ModelsOpt, OfflineOpt, PricesOpt, ApiPricesOpt, console, emit_json, gb, handle_errors
+from llmplan.cli.common import (
+    ApiPricesOpt,
+    Format,
+    FormatOpt,
+    ModelsOpt,
+    OfflineOpt,
+    PricesOpt,
+    console,
+    emit_json,
+    gb,
+    handle_errors,
+)
 
 models_app = typer.Typer(
     help="List, show and add models. `llmplan models` lists; `llmplan models list SEARCH` filters.",
@@ -186,9 +197,8 @@ def gpus_command(
                        f"| {(g.bf16_flops or 0) / 1e12:,.0f} | {g.tdp_watts:.0f} W "
                        f"| {'$' + format(g.purchase_usd, ',.0f') if g.purchase_usd else '-'} | {hourly(g)} |")
         return
-    from rich.table import Table
-
     from rich import box
+    from rich.table import Table
 
     out = console()
     cols = ["id", "GB", "TB/s", "bf16", "fp8", "fp4", "W", "buy", "from $/h"]

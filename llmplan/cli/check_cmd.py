@@ -82,9 +82,8 @@ def check_command(
         ok = sum(r.passed for r in results)
         sys.stdout.write(f"llmplan check: {ok}/{len(results)} deployments pass\n")
     else:
-        from rich.table import Table
-
         from rich import box
+        from rich.table import Table
 
         t = Table(title="llmplan check", title_justify="left", box=box.SIMPLE_HEAD)
         t.add_column("deployment", overflow="fold", min_width=10)

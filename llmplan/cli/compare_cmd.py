@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
-from llmplan.cli.common import ModelsOpt, OfflineOpt, PricesOpt, TabularFormat, console, emit_json, handle_errors
+from llmplan.cli.common import (
+    ModelsOpt,
+    OfflineOpt,
+    PricesOpt,
+    TabularFormat,
+    console,
+    emit_json,
+    handle_errors,
+)
 
 HELP = """Compare hardware options for one model: fit, speed, purchase, power and cost per million tokens.
 

@@ -63,12 +63,12 @@ def fit_command(
     offline: OfflineOpt = False,
     refresh: Annotated[bool, typer.Option("--refresh", help="Re-read the model from the hub even if cataloged.")] = False,
 ) -> None:
+    import math
+
     from llmplan.catalog import Catalog
     from llmplan.core.fit import fit
     from llmplan.deploy import build_deployment
     from llmplan.errors import InputError
-
-    import math
 
     for name, value in (("--max-ttft-s", max_ttft_s), ("--min-tokens-per-s", min_tokens_per_s)):
         if value is not None and not (math.isfinite(value) and value > 0):

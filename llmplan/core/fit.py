@@ -9,11 +9,23 @@ import numpy as np
 from llmplan.architecture import ModelSpec
 from llmplan.core import memory as mem
 from llmplan.core.hardware import check_runnable, gpu_memory_bytes, hardware_for
-from llmplan.core.performance import model_cost, offload_decode_seconds, prefill_seconds, serve
+from llmplan.core.performance import (
+    model_cost,
+    offload_decode_seconds,
+    prefill_seconds,
+    serve,
+)
 from llmplan.engines import EngineProfile
 from llmplan.errors import LlmplanError
 from llmplan.quant import FORMATS, KV_DTYPE_BYTES, QuantFormat
-from llmplan.reports import FitReport, GpuInfo, MemoryInfo, ModelInfo, OffloadInfo, PerformanceInfo
+from llmplan.reports import (
+    FitReport,
+    GpuInfo,
+    MemoryInfo,
+    ModelInfo,
+    OffloadInfo,
+    PerformanceInfo,
+)
 from llmplan.schemas import GpuEntry
 
 GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)

@@ -15,7 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from llmplan.architecture import ModelSpec
-from llmplan.core.memory import kv_bytes_per_sequence, layer_weights_bytes, weights_bytes
+from llmplan.core.memory import (
+    kv_bytes_per_sequence,
+    layer_weights_bytes,
+    weights_bytes,
+)
 from llmplan.engines import EngineProfile
 from llmplan.quant import QuantFormat
 

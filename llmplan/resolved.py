@@ -1,0 +1,17 @@
+"""What a model name resolves to, whichever reader produced it (catalog, hub, folder, GGUF)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llmplan.architecture import ModelSpec
+from llmplan.schemas import ModelEntry
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    spec: ModelSpec
+    source: str  # catalog | hub | hub-cache | local | gguf
+    entry: ModelEntry | None = None
+    gguf_weights_bytes: int | None = None  # exact tensor bytes of a GGUF file
+    gguf_quant: str | None = None
