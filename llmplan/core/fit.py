@@ -62,7 +62,6 @@ class MemoryPlan:
     usable: float
     kv_free: float  # per GPU room for cache once weights and overhead sit
     kv_per_seq: float  # per GPU, at the context
-    concurrency: int
 
 
 def _tp_valid(model: ModelSpec, n: int, engine: EngineProfile) -> bool:
@@ -91,14 +90,12 @@ def memory_plan(dep: Deployment, n: int | None = None, context: float | None = N
     usable = float(mem.usable_bytes(gpu_memory_bytes(dep.gpu), dep.engine, w, overhead))
     kv_free = usable - w - overhead
     ctx = dep.context if context is None else context
-    kv_seq = float(mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes, ctx, tp))
-    if not dep.engine.tensor_parallel and n > 1:
-        kv_seq = kv_seq / n  # layer split: each GPU holds its own layers' cache
-    conc = dep.concurrency if dep.concurrency is not None else 1
-    return MemoryPlan(w, overhead, usable, kv_free, kv_seq, conc)
+    return MemoryPlan(w, overhead, usable, kv_free, float(kv_per_seq_per_gpu(dep, n, ctx)))
 
 
-def _kv_per_seq(dep: Deployment, n: int, ctx) -> np.ndarray:
+def kv_per_seq_per_gpu(dep: Deployment, n: int, ctx) -> np.ndarray:
+    """Cache one sequence of `ctx` tokens holds on each GPU: heads split under tensor parallel; under
+    layer split each GPU holds its own layers' cache."""
     tp = n if dep.engine.tensor_parallel else 1
     kv = mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes, ctx, tp)
     if not dep.engine.tensor_parallel and n > 1:
@@ -112,7 +109,7 @@ def full_load_concurrency(dep: Deployment, n: int | None = None) -> int:
     n = n or dep.n_gpus
     plan = memory_plan(dep, n)
     avg = dep.input_tokens + dep.output_tokens / 2.0
-    per = float(_kv_per_seq(dep, n, avg))
+    per = float(kv_per_seq_per_gpu(dep, n, avg))
     if plan.kv_free <= 0 or per <= 0:
         return 0
     return int(min(dep.engine.max_batch, plan.kv_free // per))
@@ -136,7 +133,7 @@ def max_context(dep: Deployment, concurrency: int, n: int | None = None) -> int:
         return 0
 
     def fits(ctx: int) -> bool:
-        return float(_kv_per_seq(dep, n, ctx)) * concurrency <= plan.kv_free
+        return float(kv_per_seq_per_gpu(dep, n, ctx)) * concurrency <= plan.kv_free
 
     if fits(limit):
         return limit
@@ -216,8 +213,7 @@ def _suggestions(dep: Deployment, concurrency: int, fits: bool, best_n: int | No
         c1 = max_concurrency(dep)
         if c1 >= 1:
             tips.append(f"lower the concurrency to {c1}")
-    if dep.kv_dtype in ("bf16", "fp16") and "fp8" in dep.engine.name or (
-            dep.kv_dtype in ("bf16", "fp16") and dep.engine.name in ("vllm", "sglang", "tensorrt-llm")):
+    if dep.kv_dtype in ("bf16", "fp16") and dep.engine.name in ("vllm", "sglang", "tensorrt-llm"):
         alt = replace(dep, kv_dtype="fp8")
         if fits_on(alt, dep.n_gpus, concurrency):
             tips.append("store the KV cache in fp8 (--kv-dtype fp8)")
@@ -248,7 +244,7 @@ def fit(dep: Deployment) -> FitReport:
         kv_ctx = dep.context
     plan = memory_plan(dep)
     tp = n if dep.engine.tensor_parallel else 1
-    kv_seq = float(_kv_per_seq(dep, n, kv_ctx))
+    kv_seq = float(kv_per_seq_per_gpu(dep, n, kv_ctx))
     kv_cache = kv_seq * max(concurrency, 0)
     total = plan.weights_per_gpu + plan.overhead + kv_cache
     fits = plan.kv_free > 0 and kv_cache <= plan.kv_free and concurrency >= 1

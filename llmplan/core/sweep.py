@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from llmplan.core import memory as mem
-from llmplan.core.fit import Deployment, memory_plan
+from llmplan.core.fit import Deployment, kv_per_seq_per_gpu, memory_plan
 from llmplan.core.hardware import hardware_for
 from llmplan.core.performance import model_cost, serve
 
@@ -33,7 +32,6 @@ def sweep_table(dep: Deployment, axis: str, *, max_ttft_s: float | None = None,
     cost = model_cost(dep.model, dep.fmt)
     hw = hardware_for(dep.gpu, dep.fmt, dep.n_gpus, dep.host_bandwidth, dep.expert_parallel)
     plan = memory_plan(dep)
-    tp = dep.n_gpus if dep.engine.tensor_parallel else 1
     if axis == "concurrency":
         conc = values.astype(np.float64)
         inp = np.full_like(conc, dep.input_tokens)
@@ -42,12 +40,12 @@ def sweep_table(dep: Deployment, axis: str, *, max_ttft_s: float | None = None,
         toks = values.astype(np.float64)
         inp = toks if axis == "input-tokens" else np.full_like(toks, dep.input_tokens)
         out = toks if axis == "output-tokens" else np.full_like(toks, dep.output_tokens)
-        per_seq = mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes, inp + out / 2.0, tp)
+        per_seq = kv_per_seq_per_gpu(dep, dep.n_gpus, inp + out / 2.0)
         conc = np.minimum(np.floor(plan.kv_free / np.maximum(per_seq, 1.0)), dep.engine.max_batch)
         conc = np.maximum(conc, 1.0)
     result = serve(cost, dep.model, dep.kv_elem_bytes, dep.engine, hw, conc, inp, out)
     ctx = inp + out / 2.0 if axis != "concurrency" else np.full_like(conc, dep.context)
-    kv = mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes, ctx, tp) * conc
+    kv = kv_per_seq_per_gpu(dep, dep.n_gpus, ctx) * conc
     total = plan.weights_per_gpu + plan.overhead + kv
     rows = []
     for k in range(len(values)):
