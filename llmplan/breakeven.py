@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llmplan.core import cost as C
-from llmplan.core.capacity import best_replica
+from llmplan.core.capacity import best_replica, replicas_needed
 from llmplan.core.fit import Deployment, fit
 from llmplan.errors import InputError
 from llmplan.schemas import ApiEntry
@@ -275,12 +275,9 @@ def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, ap
     avg_rps = float(workload.average_requests_per_s())
     replica_rpd = cap.requests_per_s * workload.hours_per_day * 3600.0 / peak.base
 
-    def replicas_for(rpd_value, peak_ratio):
-        peak_rps = workload.average_requests_per_s(rpd_value) * peak_ratio
-        return np.maximum(np.ceil(peak_rps / cap.requests_per_s - 1e-9), 1)
-
     def selfhost(rpd_value, peak_ratio, hourly, eng_h, eng_rate, monitoring):
-        replicas = replicas_for(rpd_value, peak_ratio) + terms.redundancy
+        peak_rps = workload.average_requests_per_s(rpd_value) * peak_ratio
+        replicas = replicas_needed(peak_rps, cap.requests_per_s) + terms.redundancy
         gpus = replicas * cap.gpus_per_replica
         gpu_month = _gpu_month_usd(terms, gpus, hourly, dep, price)
         return gpu_month + C.engineering_monthly_usd(eng_h, eng_rate) + monitoring, replicas, gpu_month
@@ -414,10 +411,9 @@ def volume_curve(report: BreakevenReport, points: int = 60) -> dict[str, Any]:
     top = max([w.requests_per_day * 4] + [a.breakeven_requests_per_day * 2 for a in report.apis
                                           if a.breakeven_requests_per_day])
     rpd = np.geomspace(max(w.requests_per_day / 100, 1.0), top, points)
-    replica_rpd = s.replica_requests_per_s * w.hours_per_day * 3600.0 / w.peak_to_average
     per_replica = s.gpu_monthly_usd / max(s.replicas, 1)
     fixed = s.engineering_monthly_usd + s.monitoring_monthly_usd
-    replicas = np.maximum(np.ceil(rpd / replica_rpd - 1e-9), 1)
+    replicas = replicas_needed(rpd / (w.hours_per_day * 3600.0) * w.peak_to_average, s.replica_requests_per_s)
     self_cost = fixed + replicas * per_replica
     curves = {"requests_per_day": rpd, "self_hosted": self_cost}
     for a in report.apis:
