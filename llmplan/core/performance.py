@@ -16,6 +16,7 @@ import numpy as np
 
 from llmplan.architecture import ModelSpec
 from llmplan.core.memory import (
+    expert_weights_bytes,
     kv_bytes_per_sequence,
     layer_weights_bytes,
     weights_bytes,
@@ -70,8 +71,6 @@ class ModelCost:
 
 def model_cost(model: ModelSpec, fmt: QuantFormat) -> ModelCost:
     total = weights_bytes(model, fmt)
-    from llmplan.core.memory import expert_weights_bytes
-
     experts = expert_weights_bytes(model, fmt)
     embed_bytes = model.embed_params * fmt.embed_bits / 8 if model.lm_head_params else 0.0
     dense_read = total - experts - embed_bytes  # the embedding table is looked up, not streamed
@@ -221,7 +220,6 @@ class Throughput:
     prefill_tokens_per_s: np.ndarray
     ttft_s: np.ndarray
     request_latency_s: np.ndarray
-    step_s: np.ndarray
 
 
 def serve(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile, hw: Hardware,
@@ -264,7 +262,6 @@ def serve(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: Engin
         prefill_tokens_per_s=i / prefill_s,
         ttft_s=ttft,
         request_latency_s=latency,
-        step_s=step,
     )
 
 
