@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from llmplan.validation import evaluate_file, summarize
+from llmplan.plans.validation import evaluate_file, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 

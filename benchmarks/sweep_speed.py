@@ -13,10 +13,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from llmplan.catalog import Catalog
+from llmplan.catalog.loader import Catalog
 from llmplan.core.hardware import hardware_for
 from llmplan.core.performance import model_cost, serve
-from llmplan.deploy import build_deployment
+from llmplan.plans.deploy import build_deployment
 
 
 def main(n: int = 100_000) -> float:

@@ -23,7 +23,7 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(scope="session")
 def catalog():
-    from llmplan.catalog import Catalog
+    from llmplan.catalog.loader import Catalog
 
     return Catalog(include_user=False)
 
@@ -47,7 +47,7 @@ def run(runner):
 
 
 def spec(catalog, name: str):
-    from llmplan.sources import spec_from_entry
+    from llmplan.models.sources import spec_from_entry
 
     model_id, entry = catalog.model_entry(name)
     return spec_from_entry(model_id, entry)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import DATA
-from llmplan.validation import evaluate_file
+from llmplan.plans.validation import evaluate_file
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The one reading of config.json (llmplan.architecture) against the real configs of 2026 models.
+"""The one reading of config.json (llmplan.models.architecture) against the real configs of 2026 models.
 
 Every figure below is computed by hand from the config.json in tests/data/model-configs/<org>/<name>/,
 with the arithmetic in a comment beside it. KV figures are bytes at a 2-byte (bf16) cache unless said.
@@ -12,7 +12,7 @@ import json
 import pytest
 
 from conftest import DATA
-from llmplan.architecture import ModelSpec, model_spec_from_config
+from llmplan.models.architecture import ModelSpec, model_spec_from_config
 from llmplan.core import memory as mem
 from llmplan.errors import ConfigError
 
@@ -493,7 +493,7 @@ def test_every_reference_config_gives_a_spec(repo):
 
 @pytest.mark.parametrize("repo", REPOS)
 def test_every_reference_config_fits_through_a_local_folder(run, repo):
-    pytest.importorskip("llmplan.localfiles")
+    pytest.importorskip("llmplan.models.localfiles")
     data = fit_json(run, str(CONFIGS / repo), "--gpu", "b200")
     assert data["model"]["source"] == "local"
     s = spec(repo)

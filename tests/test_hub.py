@@ -169,7 +169,7 @@ def test_offline_without_cache_says_so(run, hub):
 
 
 def test_config_only_repo_falls_back_to_computed_counts(hub):
-    from llmplan.hub import read_hub_model
+    from llmplan.models.hub import read_hub_model
 
     resolved = read_hub_model("Qwen/Qwen3-8B")
     assert resolved.source == "hub"
@@ -210,10 +210,10 @@ def test_hanging_hub_gives_up_within_the_deadline(run, hub, monkeypatch, repo):
     """A hub that accepts connections and never answers: at the first request (model info), or at the
     file downloads, where huggingface_hub retries with a 60 s timeout and backoff. The overall deadline
     (20 s by default) is cut to 3 s here to keep the suite fast; the mechanism is the same."""
-    import llmplan.hub
+    import llmplan.models.hub
 
-    assert llmplan.hub.DEADLINE_S == 20
-    monkeypatch.setattr(llmplan.hub, "DEADLINE_S", 3)
+    assert llmplan.models.hub.DEADLINE_S == 20
+    monkeypatch.setattr(llmplan.models.hub, "DEADLINE_S", 3)
     started = time.monotonic()
     result = run("fit", repo, "--format", "json")
     elapsed = time.monotonic() - started
@@ -247,7 +247,7 @@ def test_a_token_with_access_opens_a_gated_repo(run, hub, monkeypatch):
 
 
 def test_models_add_writes_the_user_catalog_and_show_finds_it(run, hub):
-    from llmplan.catalog import user_models_path
+    from llmplan.catalog.loader import user_models_path
 
     result = run("models", "add", MOE)
     assert result.exit_code == 0, result.stderr
@@ -275,7 +275,7 @@ def test_models_add_writes_the_user_catalog_and_show_finds_it(run, hub):
 
 
 def test_models_add_merges_and_reuses_the_cache_offline(run, hub):
-    from llmplan.catalog import user_models_path
+    from llmplan.catalog.loader import user_models_path
 
     assert run("models", "add", DENSE).exit_code == 0
     assert run("fit", "Qwen/Qwen3-32B-FP8", "--refresh", "--format", "json").exit_code == 0
@@ -299,7 +299,7 @@ def test_models_add_fault_is_one_line(run, hub):
 
 @pytest.mark.parametrize("repo", CONFIG_REPOS)
 def test_every_reference_config_fits_through_the_hub(run, hub, repo):
-    from llmplan.architecture import native_format
+    from llmplan.models.architecture import native_format
 
     config = _config(repo)
     quant_file = CONFIGS / repo / "hf_quant_config.json"

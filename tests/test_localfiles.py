@@ -105,7 +105,7 @@ def assert_one_line_error(result, *fragments: str) -> str:
 
 
 def test_gguf_figures_are_read_back(tmp_path):
-    from llmplan.localfiles import read_gguf
+    from llmplan.models.localfiles import read_gguf
 
     path = tmp_path / "tiny-llama-Q8_0.gguf"
     written = write_gguf(path)
@@ -127,7 +127,7 @@ def test_gguf_figures_are_read_back(tmp_path):
 
 
 def test_gguf_without_file_type_or_vocab_infers_them(tmp_path):
-    from llmplan.localfiles import read_gguf
+    from llmplan.models.localfiles import read_gguf
 
     path = tmp_path / "bare.gguf"
     write_gguf(path, file_type=None, with_output=False, with_tokens=False)
@@ -140,7 +140,7 @@ def test_gguf_without_file_type_or_vocab_infers_them(tmp_path):
 @pytest.mark.parametrize(("ftype", "quant"), [(0, "fp32"), (1, "fp16"), (15, "q4_k_m"), (30, "iq4_xs"),
                                                 (32, "bf16")])
 def test_gguf_file_type_names(tmp_path, ftype, quant):
-    from llmplan.localfiles import read_gguf
+    from llmplan.models.localfiles import read_gguf
 
     path = tmp_path / "typed.gguf"
     written = write_gguf(path, file_type=ftype)
@@ -150,7 +150,7 @@ def test_gguf_file_type_names(tmp_path, ftype, quant):
 
 
 def test_gguf_file_type_without_a_profile_is_planned_as_the_nearest(tmp_path):
-    from llmplan.localfiles import read_gguf
+    from llmplan.models.localfiles import read_gguf
 
     path = tmp_path / "q4_1.gguf"
     write_gguf(path, file_type=3)  # MOSTLY_Q4_1
@@ -160,7 +160,7 @@ def test_gguf_file_type_without_a_profile_is_planned_as_the_nearest(tmp_path):
 
 
 def test_gguf_moe_and_sliding_window(tmp_path):
-    from llmplan.localfiles import read_gguf
+    from llmplan.models.localfiles import read_gguf
 
     path = tmp_path / "tiny-moe.gguf"
     written = write_gguf(path, experts=4, sliding_window=512)
@@ -212,7 +212,7 @@ def test_missing_gguf_file(run, tmp_path):
 
 def test_split_gguf_reads_every_part(tmp_path):
     import gguf
-    from llmplan.localfiles import read_gguf
+    from llmplan.models.localfiles import read_gguf
 
     single = tmp_path / "single.gguf"
     written = write_gguf(single)
@@ -254,7 +254,7 @@ TINY_CONFIG = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hi
 
 
 def test_folder_with_a_local_safetensors_file_gives_exact_counts(run, tmp_path):
-    from llmplan.localfiles import read_folder
+    from llmplan.models.localfiles import read_folder
 
     folder = tmp_path / "tiny-llama"
     folder.mkdir()
@@ -272,7 +272,7 @@ def test_folder_with_a_local_safetensors_file_gives_exact_counts(run, tmp_path):
 
 
 def test_sharded_folder_and_awq_packing(tmp_path):
-    from llmplan.localfiles import read_folder
+    from llmplan.models.localfiles import read_folder
 
     folder = tmp_path / "tiny-awq"
     folder.mkdir()
@@ -289,7 +289,7 @@ def test_sharded_folder_and_awq_packing(tmp_path):
 
 
 def test_folder_without_weights_counts_from_the_config(tmp_path):
-    from llmplan.localfiles import read_folder
+    from llmplan.models.localfiles import read_folder
 
     folder = tmp_path / "bare"
     shutil.copytree(CONFIGS / "Qwen" / "Qwen3-8B", folder)
@@ -345,7 +345,7 @@ def test_fit_reference_config_folders(run, repo, quant):
 
 
 def test_packed_checkpoints_count_their_real_parameters():
-    from llmplan.localfiles import safetensors_param_count
+    from llmplan.models.localfiles import safetensors_param_count
 
     out, inp = 256, 512
     nvfp4 = [("layer.weight", "U8", [out, inp // 2]), ("layer.weight_scale", "F8_E4M3", [out, inp // 16]),

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import DATA, spec
 from llmplan.core import memory as mem
-from llmplan.quant import FORMATS
+from llmplan.engines.formats import FORMATS
 
 
 def test_llama_31_8b_kv_bytes_per_token_bf16(catalog):
@@ -85,7 +85,7 @@ def test_moe_keeps_all_experts_resident(catalog):
 
 
 def test_tensorrt_llm_kv_pool_is_a_fraction_of_free_memory():
-    from llmplan.engines import ENGINES
+    from llmplan.engines.profiles import ENGINES
 
     total, weights, overhead = 80e9, 40e9, 2e9
     trt = float(mem.usable_bytes(total, ENGINES["tensorrt-llm"], weights, overhead))

@@ -23,7 +23,7 @@ def test_help_imports_nothing_heavy():
 
 
 def test_data_found_from_the_checkout():
-    from llmplan.catalog import data_dir
+    from llmplan.catalog.loader import data_dir
 
     assert (data_dir() / "models.yaml").is_file()
 
@@ -43,7 +43,7 @@ def test_wheel_carries_the_data_and_finds_it(tmp_path):
                    check=True, capture_output=True, timeout=300)
     env = {**os.environ, "PYTHONPATH": str(site), "LLMPLAN_HOME": str(tmp_path / "home")}
     env.pop("LLMPLAN_DATA_DIR", None)
-    code = ("import llmplan.catalog as c, json; d = c.data_dir(); "
+    code = ("import llmplan.catalog.loader as c, json; d = c.data_dir(); "
             "print(json.dumps([str(d), len(c.Catalog(include_user=False).models)]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
                          cwd=tmp_path)

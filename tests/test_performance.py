@@ -16,7 +16,7 @@ from llmplan.core.capacity import replica_capacity, replicas_needed
 from llmplan.core.fit import full_load_concurrency
 from llmplan.core.hardware import hardware_for
 from llmplan.core.performance import decode_step_seconds, model_cost, serve
-from llmplan.deploy import build_deployment
+from llmplan.plans.deploy import build_deployment
 
 
 def dep_for(catalog, model="llama-3.1-8b-instruct", gpu="h100-sxm", quant="bf16", engine=None, **kw):

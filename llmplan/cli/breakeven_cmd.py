@@ -92,9 +92,9 @@ def breakeven_command(
     api_prices: ApiPricesOpt = None,
     offline: OfflineOpt = False,
 ) -> None:
-    from llmplan.breakeven import SelfHostTerms, Workload, plan_breakeven
-    from llmplan.catalog import Catalog
-    from llmplan.deploy import build_deployment
+    from llmplan.plans.breakeven import SelfHostTerms, Workload, plan_breakeven
+    from llmplan.catalog.loader import Catalog
+    from llmplan.plans.deploy import build_deployment
     from llmplan.errors import InputError
 
     data = _load_workload_file(workload_file) if workload_file else {}
@@ -135,7 +135,7 @@ def breakeven_command(
     age = int(data.get("max_price_age_days", max_price_age_days))
     report = plan_breakeven(dep, workload, terms, apis, max_price_age_days=age)
     if plot_path is not None:
-        from llmplan.breakeven import plot
+        from llmplan.plans.breakeven import plot
 
         plot(report, str(plot_path))
     if fmt == Format.json:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llmplan.breakeven import BreakevenReport
+from llmplan.plans.breakeven import BreakevenReport
 from llmplan.cli.common import console
 
 

@@ -57,7 +57,7 @@ def models_list(
 
 @handle_errors
 def _list_models(search: str | None, fmt: Format, models) -> None:
-    from llmplan.catalog import Catalog
+    from llmplan.catalog.loader import Catalog
 
     catalog = Catalog(models_files=models)
     rows = [(mid, e) for mid, e in catalog.models.items() if _matches(search, mid, e.family, *e.aliases)]
@@ -101,9 +101,9 @@ def models_show(
     offline: OfflineOpt = False,
 ) -> None:
     """Show one model's architecture as llmplan reads it. Example: llmplan models show qwen3.5-27b"""
-    from llmplan.catalog import Catalog
+    from llmplan.catalog.loader import Catalog
     from llmplan.core import memory as mem
-    from llmplan.sources import resolve_model
+    from llmplan.models.sources import resolve_model
 
     catalog = Catalog(models_files=models)
     resolved = resolve_model(model, catalog, offline=offline)
@@ -165,7 +165,7 @@ def models_add(
 
     Example: llmplan models add mistralai/Mistral-7B-Instruct-v0.3
     """
-    from llmplan.hub import add_to_user_catalog
+    from llmplan.models.hub import add_to_user_catalog
 
     path, model_id = add_to_user_catalog(model, offline=offline)
     typer.echo(f"saved {model_id} to {path}")
@@ -178,7 +178,7 @@ def gpus_command(
     prices: PricesOpt = None,
 ) -> None:
     """List the GPU catalog with memory, bandwidth, throughput and prices. Example: llmplan gpus h100"""
-    from llmplan.catalog import Catalog
+    from llmplan.catalog.loader import Catalog
 
     catalog = Catalog(gpus_files=prices)
     rows = [(gid, g) for gid, g in catalog.gpus.items() if _matches(search, gid, g.name, g.vendor, *g.aliases)]
@@ -223,7 +223,7 @@ def apis_command(
     api_prices: ApiPricesOpt = None,
 ) -> None:
     """List API offerings and their prices per million tokens. Example: llmplan apis openai"""
-    from llmplan.catalog import Catalog
+    from llmplan.catalog.loader import Catalog
 
     catalog = Catalog(apis_files=api_prices)
     rows = [(aid, a) for aid, a in catalog.apis.items() if _matches(search, aid, a.provider, a.open_model or "")]

@@ -52,8 +52,8 @@ def check_command(
     prices: PricesOpt = None,
     models: ModelsOpt = None,
 ) -> None:
-    from llmplan.catalog import Catalog
-    from llmplan.check import INIT_PLAN, run_check
+    from llmplan.catalog.loader import Catalog
+    from llmplan.plans.check import INIT_PLAN, run_check
     from llmplan.errors import PlanError
 
     if init:

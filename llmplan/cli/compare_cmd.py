@@ -83,10 +83,10 @@ def compare_command(
     models: ModelsOpt = None,
     offline: OfflineOpt = False,
 ) -> None:
-    from llmplan.catalog import Catalog
-    from llmplan.compare import best_words, compare_options, expand_gpus, sort_rows
+    from llmplan.catalog.loader import Catalog
+    from llmplan.plans.compare import best_words, compare_options, expand_gpus, sort_rows
     from llmplan.errors import InputError
-    from llmplan.sources import resolve_model
+    from llmplan.models.sources import resolve_model
 
     if years <= 0 or usd_per_kwh < 0:
         raise InputError("--years must be positive and --usd-per-kwh not negative")

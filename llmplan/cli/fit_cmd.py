@@ -65,9 +65,9 @@ def fit_command(
 ) -> None:
     import math
 
-    from llmplan.catalog import Catalog
+    from llmplan.catalog.loader import Catalog
     from llmplan.core.fit import fit
-    from llmplan.deploy import build_deployment
+    from llmplan.plans.deploy import build_deployment
     from llmplan.errors import InputError
 
     for name, value in (("--max-ttft-s", max_ttft_s), ("--min-tokens-per-s", min_tokens_per_s)):

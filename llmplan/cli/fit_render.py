@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llmplan.cli.common import console, gb, num
-from llmplan.reports import FitReport
+from llmplan.core.reports import FitReport
 
 
 def _perf_rows(r: FitReport) -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from llmplan.architecture import ModelSpec
+from llmplan.models.architecture import ModelSpec
 from llmplan.core import memory as mem
 from llmplan.core.hardware import check_runnable, gpu_memory_bytes, hardware_for
 from llmplan.core.performance import (
@@ -15,10 +15,10 @@ from llmplan.core.performance import (
     prefill_seconds,
     serve,
 )
-from llmplan.engines import EngineProfile
+from llmplan.engines.profiles import EngineProfile
 from llmplan.errors import LlmplanError
-from llmplan.quant import FORMATS, KV_DTYPE_BYTES, QuantFormat
-from llmplan.reports import (
+from llmplan.engines.formats import FORMATS, KV_DTYPE_BYTES, QuantFormat
+from llmplan.core.reports import (
     FitReport,
     GpuInfo,
     MemoryInfo,
@@ -26,7 +26,7 @@ from llmplan.reports import (
     OffloadInfo,
     PerformanceInfo,
 )
-from llmplan.schemas import GpuEntry
+from llmplan.catalog.schemas import GpuEntry
 
 GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
 MAX_PER_BOX = 8

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from llmplan.core.performance import DEFAULT_HOST_BANDWIDTH, Hardware
 from llmplan.errors import UnsupportedError
-from llmplan.quant import QuantFormat
-from llmplan.schemas import GpuEntry, efficiency_class
+from llmplan.engines.formats import QuantFormat
+from llmplan.catalog.schemas import GpuEntry, efficiency_class
 
 NON_CUDA_ENGINES = ("llama.cpp", "ollama")
 
@@ -46,7 +46,7 @@ def peak_flops(gpu: GpuEntry, fmt: QuantFormat) -> float:
 
 def check_runnable(gpu_id: str, gpu: GpuEntry, fmt: QuantFormat, engine: str) -> list[str]:
     """Raise when the engine/format/GPU cannot run; return warnings for degraded paths."""
-    from llmplan.quant import FORMATS
+    from llmplan.engines.formats import FORMATS
 
     warnings: list[str] = []
     if engine not in fmt.engines:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from llmplan.architecture import ModelSpec
-from llmplan.engines import EngineProfile
-from llmplan.quant import FORMATS, QuantFormat, gguf_effective_bits
+from llmplan.models.architecture import ModelSpec
+from llmplan.engines.profiles import EngineProfile
+from llmplan.engines.formats import FORMATS, QuantFormat, gguf_effective_bits
 
 GIB = 1 << 30
 

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from llmplan.architecture import ModelSpec
+from llmplan.models.architecture import ModelSpec
 from llmplan.core.memory import (
     expert_weights_bytes,
     kv_bytes_per_sequence,
     layer_weights_bytes,
     weights_bytes,
 )
-from llmplan.engines import EngineProfile
-from llmplan.quant import QuantFormat
+from llmplan.engines.profiles import EngineProfile
+from llmplan.engines.formats import QuantFormat
 
 ALLREDUCE_LATENCY_S = {"nvlink": 8e-6, "infinity-fabric": 10e-6, "pcie": 25e-6, "ethernet": 60e-6,
                        "none": 25e-6, "unified": 0.0}

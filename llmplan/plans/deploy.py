@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import math
 
-from llmplan.catalog import Catalog
+from llmplan.catalog.loader import Catalog
 from llmplan.core.fit import Deployment
-from llmplan.engines import ENGINES, canonical_engine
+from llmplan.engines.profiles import ENGINES, canonical_engine
 from llmplan.errors import InputError
-from llmplan.quant import FORMATS, canonical_kv_dtype, canonical_quant
-from llmplan.resolved import ResolvedModel
-from llmplan.sources import resolve_model
+from llmplan.engines.formats import FORMATS, canonical_kv_dtype, canonical_quant
+from llmplan.models.resolved import ResolvedModel
+from llmplan.models.sources import resolve_model
 
 DEFAULT_CONTEXT = 8192
 DEFAULT_INPUT_TOKENS = 1024

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from llmplan.architecture import ModelSpec, model_spec_from_config
-from llmplan.catalog import Catalog
+from llmplan.models.architecture import ModelSpec, model_spec_from_config
+from llmplan.catalog.loader import Catalog
 from llmplan.errors import UnknownModelError
-from llmplan.resolved import ResolvedModel
-from llmplan.schemas import ModelEntry
+from llmplan.models.resolved import ResolvedModel
+from llmplan.catalog.schemas import ModelEntry
 
 
 def spec_from_entry(model_id: str, entry: ModelEntry) -> ModelSpec:
@@ -32,11 +32,11 @@ def resolve_model(name: str, catalog: Catalog, *, offline: bool = False, refresh
     """Local path first, then the catalog, then the Hugging Face hub (for repo ids)."""
     path = Path(os.path.expanduser(name))
     if path.suffix.lower() == ".gguf" or (path.exists() and path.is_file()):
-        from llmplan.localfiles import read_gguf
+        from llmplan.models.localfiles import read_gguf
 
         return read_gguf(path)
     if path.is_dir():
-        from llmplan.localfiles import read_folder
+        from llmplan.models.localfiles import read_folder
 
         return read_folder(path)
     model_id = catalog.find_model(name)
@@ -44,7 +44,7 @@ def resolve_model(name: str, catalog: Catalog, *, offline: bool = False, refresh
         entry = catalog.models[model_id]
         return ResolvedModel(spec=spec_from_entry(model_id, entry), source="catalog", entry=entry)
     if looks_like_hub_id(name):
-        from llmplan.hub import read_hub_model
+        from llmplan.models.hub import read_hub_model
 
         return read_hub_model(model_id or name, offline=offline, catalog=catalog)
     suggestions = catalog.similar_models(name)

@@ -6,7 +6,7 @@ files (only the JSON header of each file is read, never the weights). A GGUF fil
 through its own metadata and tensor table, read with the `gguf` package's memory-mapped reader: the
 exact weight bytes of the file's own quantization, and its parameter count.
 
-The helpers that count parameters from safetensors headers are shared with `llmplan.hub`.
+The helpers that count parameters from safetensors headers are shared with `llmplan.models.hub`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from llmplan.architecture import ModelSpec, model_spec_from_config, native_format
+from llmplan.models.architecture import ModelSpec, model_spec_from_config, native_format
 from llmplan.errors import ConfigError
-from llmplan.resolved import ResolvedModel
+from llmplan.models.resolved import ResolvedModel
 
 CONFIG_FILE = "config.json"
 QUANT_CONFIG_FILE = "hf_quant_config.json"

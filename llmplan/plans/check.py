@@ -186,11 +186,11 @@ def _age_days(as_of: str, today: dt.date) -> int | None:
 
 
 def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date | None = None) -> DeploymentResult:
-    from llmplan.breakeven import SelfHostTerms, Workload, gpu_price, plan_breakeven
+    from llmplan.plans.breakeven import SelfHostTerms, Workload, gpu_price, plan_breakeven
     from llmplan.core import cost as C
     from llmplan.core.capacity import replica_capacity
     from llmplan.core.fit import fit
-    from llmplan.deploy import build_deployment
+    from llmplan.plans.deploy import build_deployment
 
     today = today or dt.date.today()
     try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llmplan.architecture import ModelSpec
-from llmplan.schemas import ModelEntry
+from llmplan.models.architecture import ModelSpec
+from llmplan.catalog.schemas import ModelEntry
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from llmplan.errors import (
     LlmplanError,
     UnknownModelError,
 )
-from llmplan.localfiles import (
+from llmplan.models.localfiles import (
     CONFIG_FILE,
     QUANT_CONFIG_FILE,
     SAFETENSORS_INDEX,
@@ -45,11 +45,11 @@ from llmplan.localfiles import (
     pick_safetensors_files,
     safetensors_param_count,
 )
-from llmplan.resolved import ResolvedModel
+from llmplan.models.resolved import ResolvedModel
 
 if TYPE_CHECKING:
-    from llmplan.architecture import ModelSpec
-    from llmplan.catalog import Catalog
+    from llmplan.models.architecture import ModelSpec
+    from llmplan.catalog.loader import Catalog
 
 DEADLINE_S = 20.0  # the whole online resolution of one repo gives up after this many seconds
 HEADER_WORKERS = 8  # safetensors headers read in parallel (sharded checkpoints have up to ~200 shards)
@@ -302,7 +302,7 @@ def _status(exc: BaseException) -> int | None:
 def _suggestions(repo_id: str, catalog: Catalog | None) -> list[str]:
     try:
         if catalog is None:
-            from llmplan.catalog import Catalog
+            from llmplan.catalog.loader import Catalog
 
             catalog = Catalog()
         found: list[str] = []
@@ -490,8 +490,8 @@ def add_to_user_catalog(repo_id: str, offline: bool = False) -> tuple[Path, str]
     import yaml
     from pydantic import ValidationError
 
-    from llmplan.catalog import Catalog, describe_validation_error, user_models_path
-    from llmplan.schemas import ModelEntry, ModelsFile
+    from llmplan.catalog.loader import Catalog, describe_validation_error, user_models_path
+    from llmplan.catalog.schemas import ModelEntry, ModelsFile
 
     catalog = Catalog()
     model = load_hub_model(repo_id, offline=offline, catalog=catalog)

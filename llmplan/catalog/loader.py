@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from llmplan.errors import CatalogError, UnknownGpuError, UnknownModelError
-from llmplan.schemas import (
+from llmplan.catalog.schemas import (
     ApiEntry,
     ApisFile,
     GpuEntry,
@@ -37,12 +37,12 @@ def data_dir() -> Path:
     override = os.environ.get("LLMPLAN_DATA_DIR")
     if override:
         return Path(override)
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_data", here.parent / "data"):
+    package = Path(__file__).resolve().parents[1]  # llmplan/
+    for candidate in (package / "_data", package.parent / "data"):
         if (candidate / MODELS_FILE).is_file():
             return candidate
     raise CatalogError(
-        f"cannot find the shipped catalogs (looked in {here / '_data'} and {here.parent / 'data'}); "
+        f"cannot find the shipped catalogs (looked in {package / '_data'} and {package.parent / 'data'}); "
         "reinstall llmplan"
     )
 

@@ -9,7 +9,7 @@ import csv
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from llmplan.catalog import Catalog
+from llmplan.catalog.loader import Catalog
 from llmplan.core import memory as mem
 from llmplan.core.fit import Deployment, full_load_concurrency
 from llmplan.core.hardware import hardware_for
@@ -19,7 +19,7 @@ from llmplan.core.performance import (
     prefill_seconds,
     serve,
 )
-from llmplan.deploy import build_deployment
+from llmplan.plans.deploy import build_deployment
 
 # The calibration README states that TensorRT-LLM's MoE rows used expert parallelism (degree unstated):
 # multi-GPU TensorRT-LLM rows are evaluated with --expert-parallel (a no-op for dense models).

@@ -18,7 +18,7 @@ from llmplan.core import cost as C
 from llmplan.core.capacity import best_replica, replicas_needed
 from llmplan.core.fit import Deployment, fit
 from llmplan.errors import InputError
-from llmplan.schemas import ApiEntry
+from llmplan.catalog.schemas import ApiEntry
 
 SAMPLES = 4000
 SEED = 20261125

@@ -11,14 +11,14 @@ from dataclasses import replace
 
 from pydantic import BaseModel
 
-from llmplan.breakeven import PriceRef, gpu_price
-from llmplan.catalog import Catalog
+from llmplan.plans.breakeven import PriceRef, gpu_price
+from llmplan.catalog.loader import Catalog
 from llmplan.core import cost as C
 from llmplan.core.capacity import replica_capacity
 from llmplan.core.fit import fit
-from llmplan.deploy import build_deployment, parse_gpu_spec
+from llmplan.plans.deploy import build_deployment, parse_gpu_spec
 from llmplan.errors import LlmplanError
-from llmplan.resolved import ResolvedModel
+from llmplan.models.resolved import ResolvedModel
 
 SORT_KEYS = ("speed", "price", "usd-per-mtok")
 

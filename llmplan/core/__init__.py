@@ -1,0 +1,1 @@
+"""The pure domain core: memory, performance, capacity and cost formulas, and the report objects."""
