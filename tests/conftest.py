@@ -19,6 +19,7 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("LLMPLAN_DATA_DIR", raising=False)
+    monkeypatch.setenv("LLMPLAN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "llmplan-cache"))
 
 
 @pytest.fixture(scope="session")

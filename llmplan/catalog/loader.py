@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from llmplan.errors import CatalogError, UnknownGpuError, UnknownModelError
+from llmplan.textfiles import cached_yaml
 from llmplan.catalog.schemas import (
     ApiEntry,
     ApisFile,
@@ -55,22 +55,6 @@ def user_models_path() -> Path:
     return Path(base) / MODELS_FILE
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CatalogError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise CatalogError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CatalogError(f"{path}:{where} invalid YAML: {problem}") from None
-
-
 def describe_validation_error(path: Path | str, exc: ValidationError, top_key: str) -> str:
     """One line per problem: file, entry, field, message."""
     parts = []
@@ -86,9 +70,7 @@ def describe_validation_error(path: Path | str, exc: ValidationError, top_key: s
 
 
 def _load(path: Path, schema: type[T], top_key: str) -> dict[str, Any]:
-    raw = _read_yaml(path)
-    if raw is None:
-        raw = {top_key: {}}
+    raw = cached_yaml(path, "catalog", CatalogError)
     if not isinstance(raw, dict) or top_key not in raw:
         raise CatalogError(f"{path}: expected a mapping with a top-level '{top_key}:' key")
     if raw[top_key] is None:

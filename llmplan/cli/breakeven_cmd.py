@@ -37,16 +37,10 @@ DEFAULT_APIS = ("openai/gpt-4o-mini", "google/gemini-2.5-flash-lite", "openai/gp
 
 
 def _load_workload_file(path: Path) -> dict:
-    import yaml
-
     from llmplan.errors import InputError
+    from llmplan.textfiles import parse_yaml, read_text_input
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: workload file not found") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
+    data = parse_yaml(read_text_input(path, "workload", InputError), path, InputError)
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping with model, gpu, workload, self_hosted, apis")
     unknown = set(data) - {"model", "gpu", "quant", "engine", "apis", "workload", "self_hosted", "description",

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmplan.errors import LlmplanError, PlanError
+from llmplan.textfiles import SafeLoader, parse_yaml, read_text_input, yaml_error_line
 
 LIMIT_KEYS = ("fits", "min_headroom_pct", "min_decode_tokens_per_s", "max_ttft_s", "max_request_latency_s",
               "max_monthly_cost_usd", "max_usd_per_mtok", "max_price_age_days")
@@ -109,18 +110,12 @@ def _node_lines(node) -> tuple[int, dict[str, int]]:
 
 def load_plan(path: Path) -> list[Located]:
     """Read one plan file into deployments (defaults applied), each with its line numbers."""
+    text = read_text_input(path, "plan", PlanError)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanError(f"{path}: file not found") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PlanError(f"{path}:{line}: invalid YAML: {problem}") from None
+        raise PlanError(yaml_error_line(path, exc)) from None
+    data = parse_yaml(text, path, PlanError)
     if not isinstance(data, dict) or "deployments" not in data:
         raise PlanError(f"{path}:1: a plan is a mapping with a `deployments:` list (see `llmplan check --init`)")
     deployments = data.get("deployments")
