@@ -37,7 +37,7 @@ from llmplan.models.config_fields import (
     indexer_flags,
     kv_head_count,
 )
-from llmplan.models.params import count_params
+from llmplan.models.params import count_params, linear_modules
 
 LayerKind = Literal["full", "sliding", "mla", "compressed", "linear", "mamba"]
 
@@ -116,6 +116,8 @@ class ModelSpec(BaseModel):
     exact_weights: tuple[str, int] | None = None  # (format, bytes) read from a file's tensors (GGUF)
     approximations: tuple[str, ...] = ()
     layer_counts: dict[str, int] = {}  # decoder layers by kind; empty: summed from cache_groups
+    # (target set, module, in features, out features, count): the projections LoRA can adapt
+    linear_modules: tuple[tuple[str, str, int, int, int], ...] = ()
 
     @property
     def is_moe(self) -> bool:
@@ -643,6 +645,7 @@ def model_spec_from_config(
         _check_kinds(cfg, kinds)
         groups = _cache_groups(cfg, model_id, kinds, dtype_bytes, warnings)
         counts = count_params(cfg, kinds, config.get("vision_config"))
+        linears = linear_modules(cfg, kinds)
     except ConfigError as exc:
         msg = str(exc)
         raise ConfigError(msg if model_id in msg else f"config of {model_id!r}: {msg}") from None
@@ -704,6 +707,7 @@ def model_spec_from_config(
         params_computed=computed,
         approximations=tuple(warnings),
         layer_counts=_layer_counts(cfg, kinds),
+        linear_modules=linears,
     )
 
 

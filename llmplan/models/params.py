@@ -211,7 +211,7 @@ def _moe_block(cfg: dict[str, Any], hidden: int, gated: bool) -> dict[str, int]:
     k = int(first_of(cfg, "num_experts_per_tok", "experts_per_token", "num_experts_per_token", "top_k_experts",
                    "moe_top_k", default=0) or 0)
     return {"experts": experts, "per_expert": per_expert, "shared": shared, "router": router,
-            "n_experts": n_experts, "k": k, "inter": moe_inter}
+            "n_experts": n_experts, "k": k, "inter": moe_inter, "shared_inter": shared_inter}
 
 
 def _dense_width(cfg: dict[str, Any], is_moe_model: bool) -> int:
@@ -522,3 +522,88 @@ def _vision_params(vision: Any, text_hidden: int) -> int:
     out = int(first_of(vision, "projector_output_dim", "projection_dim", "out_hidden_size", default=text_hidden))
     projector = int(vision.get("projector_input_dim") or h) * out
     return depth * layer + embed + 2 * h + projector
+
+
+# ------------------------------------------------------------------------ linear modules (LoRA targets)
+
+LinearModule = tuple[str, str, int, int, int]  # (target set, module name, in features, out features, count)
+
+
+def _gqa_linears(cfg: dict[str, Any], d: Dims, n_q: int, n_kv: int, qk: int, v: int, shares_kv: bool,
+                 k_eq_v: bool = False) -> list[tuple[str, int, int]]:
+    gate = 2 if cfg.get("attn_output_gate") else 1
+    mods = [("q_proj", d.hidden, n_q * qk * gate)]
+    if not shares_kv:
+        mods.append(("k_proj", d.hidden, n_kv * qk))
+        if not k_eq_v:
+            mods.append(("v_proj", d.hidden, n_kv * v))
+    mods.append(("o_proj", n_q * v, d.hidden))
+    return mods
+
+
+def _mla_linears(cfg: dict[str, Any], d: Dims) -> list[tuple[str, int, int]]:
+    kv_lora, q_lora = int(cfg["kv_lora_rank"]), cfg.get("q_lora_rank")
+    rope = int(first_of(cfg, "qk_rope_head_dim", default=64))
+    nope = int(first_of(cfg, "qk_nope_head_dim", default=128))
+    v_dim = int(first_of(cfg, "v_head_dim", default=128))
+    q = [("q_a_proj", d.hidden, int(q_lora)), ("q_b_proj", int(q_lora), d.n_heads * (nope + rope))] if q_lora \
+        else [("q_proj", d.hidden, d.n_heads * (nope + rope))]
+    return q + [("kv_a_proj_with_mqa", d.hidden, kv_lora + rope),
+                ("kv_b_proj", kv_lora, d.n_heads * (nope + v_dim)), ("o_proj", d.n_heads * v_dim, d.hidden)]
+
+
+def _attention_linears(cfg: dict[str, Any], d: Dims, i: int, kind: str) -> list[tuple[str, int, int]]:
+    """The attention projections of layer i as PEFT sees them (Hugging Face module names)."""
+    if cfg.get("kv_lora_rank"):
+        return _mla_linears(cfg, d)
+    shares = _shares_kv(cfg, d, i)
+    if kind == "sliding":
+        return _gqa_linears(cfg, d, int(first_of(cfg, "swa_num_attention_heads", default=d.n_heads)),
+                            int(first_of(cfg, "swa_num_key_value_heads", default=d.kv_heads)),
+                            int(first_of(cfg, "swa_head_dim", default=d.head_dim)),
+                            int(first_of(cfg, "swa_v_head_dim", default=d.v_dim)), shares)
+    k_eq_v = bool(cfg.get("attention_k_eq_v"))
+    g_kv = int(cfg["num_global_key_value_heads"]) if (k_eq_v and cfg.get("num_global_key_value_heads")) \
+        else d.kv_heads
+    g_dim = int(first_of(cfg, "global_head_dim", default=d.head_dim))
+    g_v = g_dim if cfg.get("global_head_dim") is not None else d.v_dim
+    return _gqa_linears(cfg, d, d.n_heads, g_kv, g_dim, g_v, shares, k_eq_v)
+
+
+def _mlp_linears(hidden: int, width: int, gated: bool) -> list[tuple[str, int, int]]:
+    up = [("gate_proj", hidden, width), ("up_proj", hidden, width)] if gated else [("up_proj", hidden, width)]
+    return up + [("down_proj", width, hidden)]
+
+
+def linear_modules(cfg: dict[str, Any], kinds: list[str]) -> tuple[LinearModule, ...]:
+    """Every attention and MLP projection of the decoder, merged by shape, for LoRA's trainable count.
+
+    Target sets: `attn` (q/k/v/o, MLA's low-rank projections), `mlp` (dense MLPs, shared experts) and
+    `expert` (each routed expert's gate/up/down: PEFT matches them by name too). Linear-attention and
+    Mamba mixers, routers, embeddings and lm_head are left out: the common target lists do not name them.
+    DeepSeek V4 compressed attention and DeciLM block configs are left out too (no PEFT names to match).
+    """
+    if cfg.get("compress_ratios") is not None or isinstance(cfg.get("block_configs"), list):
+        return ()
+    d = Dims.of(cfg, len(kinds))
+    merged: dict[tuple[str, str, int, int], int] = {}
+
+    def add(target: str, mods: list[tuple[str, int, int]], count: int = 1) -> None:
+        for name, n_in, n_out in mods:
+            merged[(target, name, n_in, n_out)] = merged.get((target, name, n_in, n_out), 0) + count
+
+    for i, kind in enumerate(kinds):
+        if kind in ("full", "sliding"):
+            add("attn", _attention_linears(cfg, d, i, kind))
+    moe = _moe_block(cfg, d.hidden, d.gated)
+    moe_flags, dense_flags = _ffn_layer_flags(cfg, d, moe["n_experts"])
+    width = _dense_width(cfg, moe["n_experts"] > 0)
+    add("mlp", _mlp_linears(d.hidden, width, d.gated), sum(dense_flags))
+    n_moe = sum(moe_flags)
+    if n_moe:
+        latent = first_of(cfg, "moe_latent_size", "routed_expert_hidden_size")
+        add("expert", _mlp_linears(int(latent) if latent else d.hidden, moe["inter"], d.gated),
+            n_moe * moe["n_experts"])
+        if moe["shared_inter"]:
+            add("mlp", _mlp_linears(d.hidden, moe["shared_inter"], d.gated), n_moe)
+    return tuple((t, name, n_in, n_out, c) for (t, name, n_in, n_out), c in merged.items() if c)

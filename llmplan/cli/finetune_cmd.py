@@ -1,0 +1,153 @@
+"""`llmplan finetune`: will a full, LoRA or QLoRA run fit, how long will it take, what will it cost."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from llmplan.cli import app
+from llmplan.cli.common import FormatOpt, ModelsOpt, OfflineOpt, PricesOpt, emit_json, handle_errors
+
+HELP = """Memory per GPU, training time and cost of fine-tuning MODEL (full, LoRA or QLoRA).
+
+Memory is itemized as the frameworks hold it (weights, adapters, gradients, optimizer states, fp32
+master weights, activations, logits, CUDA context); time is training FLOPs over the GPUs' 16-bit peak
+at a published utilization; cost is GPU-hours at the catalog's cheapest rental (or owned) plus the
+engineering hours you give.
+
+Examples:
+
+  llmplan finetune llama-3.1-8b --method lora --gpu rtx-4090 --tokens 50000000
+
+  llmplan finetune llama-3.1-8b --method qlora --gpu rtx-4090 --lora-rank 64 --seq-len 4096
+
+  llmplan finetune llama-3.1-8b --method full --gpu 8xh100-sxm --zero 3 --tokens 1e9 --format json
+
+  llmplan finetune llama-3.3-70b --method qlora --gpu rtx-a6000 --dataset-examples 20000 --avg-tokens 800
+"""
+
+
+class Method(str, Enum):
+    full = "full"
+    lora = "lora"
+    qlora = "qlora"
+
+
+class Targets(str, Enum):
+    attn = "attn"
+    mlp = "mlp"
+    all = "all"
+
+
+class Optim(str, Enum):
+    adamw = "adamw"
+    adamw_8bit = "adamw-8bit"
+    paged_adamw_8bit = "paged-adamw-8bit"
+    sgd = "sgd"
+
+
+class Zero(str, Enum):
+    z0 = "0"
+    z1 = "1"
+    z2 = "2"
+    z3 = "3"
+    fsdp = "fsdp"
+
+
+class Precision(str, Enum):
+    bf16 = "bf16"
+    pure_bf16 = "pure-bf16"
+    fp16 = "fp16"
+    fp32 = "fp32"
+
+
+class Framework(str, Enum):
+    transformers = "transformers"
+    unsloth = "unsloth"
+    torchtune = "torchtune"
+
+
+class Mode(str, Enum):
+    rent = "rent"
+    own = "own"
+
+
+def _token_count(tokens: float | None, examples: int | None, avg_tokens: float | None, epochs: float) -> int:
+    from llmplan.errors import InputError
+
+    if tokens is not None and (examples is not None or avg_tokens is not None):
+        raise InputError("give --tokens, or --dataset-examples with --avg-tokens, not both")
+    if tokens is None:
+        if examples is None and avg_tokens is None:
+            tokens = 10_000_000.0
+        elif examples is None or avg_tokens is None:
+            raise InputError("--dataset-examples and --avg-tokens go together (tokens = examples x average)")
+        else:
+            if examples < 1 or not avg_tokens > 0:
+                raise InputError("--dataset-examples and --avg-tokens must be positive")
+            tokens = examples * avg_tokens
+    if not tokens > 0 or tokens != tokens:
+        raise InputError(f"--tokens must be a positive number of tokens per epoch, got {tokens:g}")
+    if not epochs > 0:
+        raise InputError(f"--epochs must be positive, got {epochs:g}")
+    return int(round(tokens * epochs))
+
+
+@app.command("finetune", help=HELP)
+@handle_errors
+def finetune_command(
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="Catalog id/alias, HF repo id or model folder.")],
+    method: Annotated[Method, typer.Option("--method", "-m", help="full, lora or qlora.")] = Method.lora,
+    gpu: Annotated[str, typer.Option("--gpu", "-g", metavar="GPU", help="GPU id, or NxID for N GPUs in one box.")] = "h100-sxm",
+    seq_len: Annotated[int, typer.Option("--seq-len", help="Tokens per training sequence.")] = 2048,
+    micro_batch: Annotated[int, typer.Option("--micro-batch", help="Sequences per GPU per step.")] = 1,
+    grad_accum: Annotated[int, typer.Option("--grad-accum", help="Micro-batches accumulated per optimizer step.")] = 1,
+    tokens: Annotated[float | None, typer.Option("--tokens", help="Training tokens per epoch [default: 10,000,000].")] = None,
+    dataset_examples: Annotated[int | None, typer.Option("--dataset-examples", help="Examples per epoch (with --avg-tokens).")] = None,
+    avg_tokens: Annotated[float | None, typer.Option("--avg-tokens", help="Average tokens per example.")] = None,
+    epochs: Annotated[float, typer.Option("--epochs", help="Passes over the data.")] = 1.0,
+    lora_rank: Annotated[int, typer.Option("--lora-rank", "-r", help="LoRA rank (lora and qlora).")] = 16,
+    lora_targets: Annotated[Targets, typer.Option("--lora-targets", help="attn (q,k,v,o), mlp (gate,up,down, experts too) or all.")] = Targets.all,
+    optimizer: Annotated[Optim, typer.Option("--optimizer", help="adamw, adamw-8bit, paged-adamw-8bit or sgd.")] = Optim.adamw,
+    gradient_checkpointing: Annotated[bool, typer.Option("--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations in the backward pass.")] = True,
+    zero: Annotated[Zero, typer.Option("--zero", help="DeepSpeed ZeRO stage 0-3, or fsdp (shards like ZeRO-3).")] = Zero.z0,
+    precision: Annotated[Precision, typer.Option("--precision", help="bf16 (mixed, fp32 master + Adam), pure-bf16, fp16 or fp32.")] = Precision.bf16,
+    framework: Annotated[Framework, typer.Option("--framework", help="transformers (+PEFT, bitsandbytes, DeepSpeed), unsloth or torchtune.")] = Framework.transformers,
+    mode: Annotated[Mode, typer.Option("--mode", help="rent (cheapest catalog provider) or own (purchase amortized + power).")] = Mode.rent,
+    rental_tier: Annotated[str, typer.Option("--rental-tier", help="on_demand, spot, reserved_1y ...")] = "on_demand",
+    engineering_hours: Annotated[float, typer.Option("--engineering-hours", help="People's hours for the run.")] = 0.0,
+    engineering_rate_usd: Annotated[float, typer.Option("--engineering-rate-usd", help="USD per engineering hour.")] = 100.0,
+    fmt: FormatOpt = "table",  # type: ignore[assignment]
+    prices: PricesOpt = None,
+    models: ModelsOpt = None,
+    offline: OfflineOpt = False,
+) -> None:
+    from llmplan.catalog.loader import Catalog
+    from llmplan.core.training import TrainingSetup
+    from llmplan.errors import InputError
+    from llmplan.models.sources import resolve_model
+    from llmplan.plans.finetune import plan_finetune
+
+    if engineering_hours < 0 or engineering_rate_usd < 0:
+        raise InputError("--engineering-hours and --engineering-rate-usd must not be negative")
+    total_tokens = _token_count(tokens, dataset_examples, avg_tokens, epochs)
+    catalog = Catalog(models_files=models, gpus_files=prices)
+    resolved = resolve_model(model, catalog, offline=offline)
+    setup = TrainingSetup(
+        method=method.value, seq_len=seq_len, micro_batch=micro_batch, grad_accum=grad_accum,
+        precision=precision.value, optimizer=optimizer.value, gradient_checkpointing=gradient_checkpointing,
+        zero=zero.value, lora_rank=lora_rank, lora_targets=lora_targets.value, framework=framework.value,
+    )
+    report = plan_finetune(catalog, resolved, gpu, setup, total_tokens, mode=mode.value, tier=rental_tier,
+                           engineering_hours=engineering_hours, engineering_rate_usd=engineering_rate_usd)
+    if str(getattr(fmt, "value", fmt)) == "json":
+        emit_json(report.model_dump(mode="json"))
+        return
+    from llmplan.cli.finetune_render import finetune_markdown, print_finetune
+
+    if str(getattr(fmt, "value", fmt)) == "markdown":
+        typer.echo(finetune_markdown(report))
+    else:
+        print_finetune(report)
