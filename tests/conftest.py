@@ -19,6 +19,9 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("LLMPLAN_DATA_DIR", raising=False)
+    # figures stay the analytic model's whether or not the aiconfigurator extra is installed;
+    # tests of --perf-model pass the flag, which overrides this
+    monkeypatch.setenv("LLMPLAN_PERF_MODEL", "analytic")
 
 
 @pytest.fixture(scope="session")
