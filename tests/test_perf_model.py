@@ -104,3 +104,29 @@ def test_sweep_uses_aiconfigurator_only_when_named(run):
     assert data["performance"]["model"] == "aiconfigurator"
     assert [r["concurrency"] for r in data["rows"]] == [r["concurrency"] for r in default["rows"]]
     assert data["rows"][0]["decode_tokens_per_s"] != default["rows"][0]["decode_tokens_per_s"]
+
+
+@needs_aic
+def test_comparison_benchmark_runs_on_sample_rows(catalog, capsys, monkeypatch):
+    """benchmarks/aiconfigurator_vs_llmplan.py keeps working as the analytic model changes."""
+    import importlib.util as iu
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = iu.spec_from_file_location("aic_vs", root / "benchmarks" / "aiconfigurator_vs_llmplan.py")
+    bench = iu.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "aic_vs", bench)  # dataclasses look their module up there
+    spec.loader.exec_module(bench)
+    data = root / "tests" / "data" / "aiconfigurator"
+    rows = bench.latest_serving_rows(data / "serving_rows.csv")
+    results = bench.compare_serving(rows, catalog) + bench.compare_max_throughput(
+        data / "max_throughput_rows.csv", catalog)
+    kinds = {(r.source, r.metric) for r in results}
+    assert kinds == {("serving", "out_tok_s_per_gpu"), ("serving", "tok_s_per_user"), ("serving", "ttft_s"),
+                     ("max_throughput", "out_tok_s_per_gpu")}
+    h200 = next(r for r in results if r.group.startswith("sglang 8xh200") and r.metric == "tok_s_per_user")
+    assert h200.measured == 97.26
+    assert all(r.aiconfigurator is not None and r.aiconfigurator > 0 for r in results)
+    bench.report(results)
+    out = capsys.readouterr().out
+    assert "serving (all)" in out and "max_throughput (all)" in out
