@@ -2,9 +2,9 @@
 
 aiconfigurator-core (Apache-2.0) composes a serving step from kernel timings NVIDIA measured on real GPUs
 (GEMM, attention, MoE, all-reduce...) per engine version, and schedules continuous batching on top. It covers
-NVIDIA datacenter GPUs with TensorRT-LLM, vLLM and SGLang, and the model architectures it knows. Each estimate
-costs about a second (the first one also loads the GPU's tables), so sweeps and searches use the analytic
-model unless this one is asked for by name.
+NVIDIA datacenter GPUs with TensorRT-LLM, vLLM and SGLang, and the model architectures it knows. The first
+estimate of a run costs 1-3 s (it loads the GPU's tables and builds the model), later ones milliseconds; sweeps
+and searches still use the analytic model unless this one is asked for by name.
 
 Imported lazily: nothing here touches aiconfigurator_core until `coverage` or `estimate` is called.
 """
