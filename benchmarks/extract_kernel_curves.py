@@ -37,7 +37,8 @@ SYSTEMS = {
     "l40s": "l40s",
     "rtx_pro_6000_server": "rtx-pro-6000",
 }
-DTYPE_NAMES = {"bfloat16": "bf16", "half": "fp16", "fp8": "fp8", "fp8_block": "fp8_block", "nvfp4": "nvfp4", "int8": "int8"}
+DTYPE_NAMES = {"bfloat16": "bf16", "half": "fp16", "fp8": "fp8", "fp8_block": "fp8_block", "nvfp4": "nvfp4",
+               "int8": "int8"}
 DTYPE_BYTES = {"bfloat16": 2, "half": 2, "int8": 1}
 PEAK_FIELD = {"bf16": "bf16_flops", "fp8": "fp8_flops", "fp8_block": "fp8_flops", "nvfp4": "fp4_flops"}
 

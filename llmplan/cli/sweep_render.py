@@ -61,10 +61,6 @@ def _sweep_object(rows, dep, axis: str, note: str, label: str | None, perf_model
     return data
 
 
-def render_sweep(rows, dep, axis: str, fmt: str, max_ttft_s=None, min_tps=None) -> None:
-    render_sweeps([(None, dep, rows)], axis, fmt, max_ttft_s, min_tps)
-
-
 def render_sweeps(series, axis: str, fmt: str, max_ttft_s=None, min_tps=None, perf_model: str = "analytic") -> None:
     """`series`: (label or None, Deployment, rows) per line; one series renders as one table. Sweeps use the
     analytic model unless aiconfigurator was asked for by name (`perf_model` says which)."""
@@ -76,7 +72,8 @@ def render_sweeps(series, axis: str, fmt: str, max_ttft_s=None, min_tps=None, pe
             note = f"{note}; {full}" if note else full
         notes.append(note)
     if fmt == "json":
-        objects = [_sweep_object(rows, dep, axis, note, label, perf_model) for (label, dep, rows), note in zip(series, notes)]
+        objects = [_sweep_object(rows, dep, axis, note, label, perf_model)
+                   for (label, dep, rows), note in zip(series, notes)]
         emit_json(objects[0] if len(objects) == 1 else {"series": objects})
         return
     if fmt == "csv":
