@@ -26,6 +26,8 @@ def choose_perf_model(requested: str, dep: Deployment, config: dict[str, Any] | 
         return "analytic", None
     from llmplan.engines import aiconfigurator as aic
 
+    if requested == "auto" and not aic.installed():
+        return "analytic", None  # a plain install: nothing to fall back from, nothing to say
     reason = aic.coverage(dep, config)
     if reason is None:
         return "aiconfigurator", None
