@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from dataclasses import replace
+
+import numpy as np
 
 from llmplan.core.fit import Deployment, _tp_valid, kv_per_seq_per_gpu, memory_plan
 from llmplan.core.hardware import hardware_for
