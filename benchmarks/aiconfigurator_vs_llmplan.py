@@ -8,7 +8,7 @@ Figures compared: output tokens/s per GPU, tokens/s per user and TTFT (serving r
 The analytic side calls the public functions (`llmplan.core.fit.fit`, `llmplan.plans.validation.evaluate_row`),
 so it follows whatever the analytic model becomes. Needs the extra: pip install -e ".[aiconfigurator]".
 
-Run: python benchmarks/aiconfigurator_vs_llmplan.py [--serving PATH] [--measurements PATH] [--limit N]
+Run: python benchmarks/aiconfigurator_vs_llmplan.py [--serving PATH] [--measurements PATH] [--limit N] [--csv OUT]
 A serving configuration measured on several dates is estimated once and compared with its latest row
 (the calibration README: later images are faster; fit to the latest).
 """
@@ -43,6 +43,7 @@ class Compared:
     measured: float
     analytic: float | None
     aiconfigurator: float | None
+    point: str = ""  # input/output tokens and concurrency of the row
 
 
 def _err(pred: float | None, measured: float) -> float | None:
@@ -128,7 +129,8 @@ def compare_serving(rows: list[dict], catalog) -> list[Compared]:
                     "tok_s_per_user": row["tokens_per_s_per_user"], "ttft_s": row["median_ttft_s"]}
         for metric, value in measured.items():
             if value not in ("", None):
-                out.append(Compared("serving", group, metric, float(value), analytic[metric], aicfig[metric]))
+                out.append(Compared("serving", group, metric, float(value), analytic[metric], aicfig[metric],
+                                    f"{dep.input_tokens}/{dep.output_tokens} c={conc}"))
         if (i + 1) % 20 == 0:
             print(f"  {i + 1}/{len(rows)} serving configurations", file=sys.stderr)
     return out
@@ -149,7 +151,8 @@ def compare_max_throughput(path: Path, catalog) -> list[Compared]:
                              max(full_load_concurrency(dep), 1))
         group = f"trtllm max {n}x{row['gpu']} {row['quant']}"
         out.append(Compared("max_throughput", group, "out_tok_s_per_gpu", float(row["value"]) / n,
-                            ev.predicted / n if ev else None, est and est.throughput_tokens_per_s / n))
+                            ev.predicted / n if ev else None, est and est.throughput_tokens_per_s / n,
+                            f"{dep.input_tokens}/{dep.output_tokens} c=max"))
     return out
 
 
@@ -185,6 +188,7 @@ def main() -> None:
     parser.add_argument("--serving", type=Path, default=_find("serving_curves.csv"))
     parser.add_argument("--measurements", type=Path, default=_find("measurements.csv"))
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N serving configurations")
+    parser.add_argument("--csv", type=Path, default=None, help="also write every compared figure to this CSV")
     args = parser.parse_args()
     from importlib.metadata import version
 
@@ -201,6 +205,14 @@ def main() -> None:
         results += compare_max_throughput(args.measurements, catalog)
     print(f"aiconfigurator-core {version('aiconfigurator-core')}; {time.time() - start:.0f} s\n")
     report(results)
+    if args.csv is not None:
+        import csv
+        from dataclasses import asdict
+
+        with open(args.csv, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(asdict(results[0])))
+            writer.writeheader()
+            writer.writerows(asdict(r) for r in results)
 
 
 if __name__ == "__main__":
