@@ -20,6 +20,9 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("LLMPLAN_DATA_DIR", raising=False)
     monkeypatch.setenv("LLMPLAN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "llmplan-cache"))
+    # figures stay the analytic model's whether or not the aiconfigurator extra is installed;
+    # tests of --perf-model pass the flag, which overrides this
+    monkeypatch.setenv("LLMPLAN_PERF_MODEL", "analytic")
 
 
 @pytest.fixture(scope="session")

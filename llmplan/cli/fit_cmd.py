@@ -31,7 +31,15 @@ Examples:
   llmplan fit qwen3-32b --gpu h100-sxm --quant fp8 --concurrency max --format json
 
   llmplan fit llama-3.1-8b --gpu l4 --sweep concurrency --max-ttft-s 2 --format csv
+
+  llmplan fit llama-3.1-70b --gpu 4xh100-sxm --quant fp8 --sweep concurrency -e vllm -e sglang --plot curve.png
 """
+
+
+class PerfModel(str, Enum):
+    auto = "auto"
+    analytic = "analytic"
+    aiconfigurator = "aiconfigurator"
 
 
 class Sweep(str, Enum):
@@ -47,7 +55,7 @@ def fit_command(
     context: Annotated[int | None, typer.Option("--context", "-c", "--max-model-len",
                                                 help="Tokens per sequence the cache is sized for [default: 8192 or the model's max].")] = None,
     concurrency: Annotated[str, typer.Option("--concurrency", "-n", help="Sequences at once, or 'max' for steady full load.")] = "1",
-    engine: Annotated[str | None, typer.Option("--engine", "-e", help="vllm, sglang, tgi, tensorrt-llm, llama.cpp or ollama [default: llama.cpp for GGUF/Apple/CPU, else vllm].")] = None,
+    engine: Annotated[list[str] | None, typer.Option("--engine", "-e", help="vllm, sglang, tgi, tensorrt-llm, llama.cpp or ollama [default: llama.cpp for GGUF/Apple/CPU, else vllm]. Repeat with --sweep for one series per engine.")] = None,
     kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV cache dtype: bf16, fp16, fp8, q8_0, q4_0 [default: the model's dtype].")] = None,
     input_tokens: Annotated[int | None, typer.Option("--input-tokens", help="Prompt tokens per request [default: 1024].")] = None,
     output_tokens: Annotated[int | None, typer.Option("--output-tokens", help="Generated tokens per request [default: 256].")] = None,
@@ -57,6 +65,9 @@ def fit_command(
     sweep: Annotated[Sweep | None, typer.Option("--sweep", help="Tabulate concurrency (1 to what fits), or input-tokens / output-tokens (at full load).")] = None,
     max_ttft_s: Annotated[float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Latency target for sweeps: time to first token.")] = None,
     min_tokens_per_s: Annotated[float | None, typer.Option("--min-tokens-per-s", help="Latency target for sweeps: per-user decode speed.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="With --sweep concurrency: draw output tokens/s per GPU against tokens/s per user into this PNG (needs the plot extra).")] = None,
+    compare_layouts: Annotated[bool, typer.Option("--compare-layouts", help="With --sweep: one series per layout: tensor parallel over 1, 2, 4, 8 GPUs that fit, and expert parallel for MoE.")] = False,
+    perf_model: Annotated[PerfModel, typer.Option("--perf-model", envvar="LLMPLAN_PERF_MODEL", help="auto: aiconfigurator where its extra is installed and covers the case, else analytic; sweeps use analytic unless aiconfigurator is named.")] = PerfModel.auto,
     fmt: Annotated[TabularFormat, typer.Option("--format", "-f", help="table, json, markdown (csv for sweeps).")] = TabularFormat.table,
     prices: PricesOpt = None,
     models: ModelsOpt = None,
@@ -73,22 +84,28 @@ def fit_command(
     for name, value in (("--max-ttft-s", max_ttft_s), ("--min-tokens-per-s", min_tokens_per_s)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise InputError(f"{name} must be a positive number, got {value}")
+    engines = engine or [None]
+    if sweep is None and (len(engines) > 1 or plot or compare_layouts):
+        raise InputError("repeated --engine, --plot and --compare-layouts need --sweep (e.g. --sweep concurrency)")
+    if plot is not None and sweep != Sweep.concurrency:
+        raise InputError("--plot draws the concurrency sweep: use --sweep concurrency")
     catalog = Catalog(models_files=models, gpus_files=prices)
-    dep, _ = build_deployment(
-        catalog, model, gpu=gpu, quant=quant, engine=engine, kv_dtype=kv_dtype, context=context,
+    built = [build_deployment(
+        catalog, model, gpu=gpu, quant=quant, engine=e, kv_dtype=kv_dtype, context=context,
         concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens, replicas=replicas,
         host_bandwidth_gbs=host_bandwidth_gbs, offline=offline, refresh=refresh, expert_parallel=expert_parallel,
-    )
+    ) for e in engines]
+    dep, resolved = built[0]
+    config = resolved.entry.config if resolved.entry else None
     if sweep is not None:
-        from llmplan.cli.sweep_render import render_sweep
-        from llmplan.core.sweep import sweep_table
-
-        rows = sweep_table(dep, sweep.value, max_ttft_s=max_ttft_s, min_tokens_per_s=min_tokens_per_s)
-        render_sweep(rows, dep, sweep.value, fmt.value, max_ttft_s, min_tokens_per_s)
+        _sweep([d for d, _ in built], config, sweep.value, fmt.value, plot, compare_layouts,
+               perf_model.value == "aiconfigurator", max_ttft_s, min_tokens_per_s)
         return
     if fmt == TabularFormat.csv:
         raise InputError("--format csv is for sweeps; use --sweep concurrency, or --format json")
-    report = fit(dep)
+    from llmplan.plans.perf_model import apply_perf_model
+
+    report = apply_perf_model(fit(dep), dep, config, perf_model.value)
     if fmt == TabularFormat.json:
         emit_json(report.model_dump(mode="json"))
     elif fmt == TabularFormat.markdown:
@@ -101,6 +118,42 @@ def fit_command(
         print_fit(report)
 
 
+def _sweep(deps, config, axis: str, fmt: str, plot: Path | None, compare_layouts: bool, use_aic: bool,
+           max_ttft_s: float | None, min_tps: float | None) -> None:
+    """One series per engine (and per layout with --compare-layouts), rendered together, optionally plotted."""
+    from llmplan.cli.sweep_render import render_sweeps
+    from llmplan.core.sweep import layout_variants, sweep_table
+
+    series = []
+    for dep in deps:
+        variants = layout_variants(dep) if compare_layouts else [(None, dep)]
+        for label, variant in variants:
+            if len(deps) > 1:
+                label = f"{variant.engine.name}, {label}" if label else variant.engine.name
+            rows = sweep_table(variant, axis, max_ttft_s=max_ttft_s, min_tokens_per_s=min_tps)
+            if use_aic:
+                from llmplan.plans.perf_model import rescore_sweep_rows
+
+                rows = rescore_sweep_rows(rows, variant, config, max_ttft_s, min_tps)
+            series.append((label, variant, rows))
+    perf = "aiconfigurator" if use_aic else "analytic"
+    if plot is not None:
+        from llmplan.cli.sweep_plot import plot_throughput_vs_interactivity
+
+        first = deps[0]
+        title = (f"{first.model.id} · {first.fmt.name} · {first.input_tokens} in / {first.output_tokens} out tokens"
+                 f": throughput vs interactivity")
+        plot_throughput_vs_interactivity(
+            [(label or _where(d), rows) for label, d, rows in series], str(plot), title, perf)
+    render_sweeps(series, axis, fmt, max_ttft_s, min_tps, perf_model=perf)
+    if plot is not None and fmt == "table":
+        typer.echo(f"plot written to {plot}", err=True)
+
+
+def _where(dep) -> str:
+    where = f"{dep.n_gpus}x {dep.gpu_id}" if dep.n_gpus > 1 else dep.gpu_id
+    return f"{where} · {dep.engine.name}"
+
+
 fit_command = handle_errors(fit_command)
 fit_command.__doc__ = FIT_HELP
-_ = Path

@@ -19,6 +19,7 @@ def _perf_rows(r: FitReport) -> list[tuple[str, str]]:
         ("time to first token", f"{num(p.ttft_s, 3)} s for {r.input_tokens} input tokens"),
         ("request latency", f"{num(p.request_latency_s, 2)} s for {r.output_tokens} output tokens "
                             "(streaming shows the first token sooner; completion time is the same)"),
+        ("performance model", p.model + (f" ({p.model_note})" if p.model_note else "")),
     ]
 
 

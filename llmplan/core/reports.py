@@ -51,6 +51,9 @@ class PerformanceInfo(BaseModel):
     prefill_tokens_per_s: float | None = None
     ttft_s: float | None = None
     request_latency_s: float | None = None
+    model: str = Field(default="analytic", description="performance model behind these figures: analytic | "
+                       "aiconfigurator")
+    model_note: str | None = Field(default=None, description="its data source, or why auto fell back to analytic")
 
 
 class FitReport(BaseModel):
