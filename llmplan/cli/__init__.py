@@ -10,8 +10,10 @@ import typer
 from llmplan import __version__
 from llmplan.cli.catalog_cmd import apis_command, gpus_command, models_app
 from llmplan.cli.fit_cmd import FIT_HELP, fit_command
+from llmplan.cli.metavars import ReadableGroup
 
 app = typer.Typer(
+    cls=ReadableGroup,
     name="llmplan",
     help="Capacity and cost planner for self-hosted LLMs: will it fit, how fast, and what it costs against APIs.",
     no_args_is_help=True,
