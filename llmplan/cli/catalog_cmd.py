@@ -62,9 +62,12 @@ def _list_models(search: str | None, fmt: Format, models) -> None:
     catalog = Catalog(models_files=models)
     rows = [(mid, e) for mid, e in catalog.models.items() if _matches(search, mid, e.family, *e.aliases)]
     if fmt == Format.json:
-        emit_json([{"id": mid, "aliases": e.aliases, "family": e.family, "params": e.params_total,
-                    "active_params": e.params_active or e.params_total, "native_quant": e.native_quant,
-                    "license": e.license, "source": e.source, "as_of": str(e.as_of)} for mid, e in rows])
+        from llmplan.plans.outputs import ModelListOutput, json_output
+
+        emit_json(json_output(ModelListOutput, [
+            {"id": mid, "aliases": e.aliases, "family": e.family, "params": e.params_total,
+             "active_params": e.params_active or e.params_total, "native_quant": e.native_quant,
+             "license": e.license, "source": e.source, "as_of": str(e.as_of)} for mid, e in rows]))
         return
     if fmt == Format.markdown:
         typer.echo("| model | params | active | format | license |\n|---|---:|---:|---|---|")
@@ -135,7 +138,9 @@ def models_show(
         info.update({"aliases": e.aliases, "license": e.license, "params_source": e.params_source,
                      "config_source": e.source, "as_of": str(e.as_of)})
     if fmt == Format.json:
-        emit_json(info)
+        from llmplan.plans.outputs import ModelDetail, json_output
+
+        emit_json(json_output(ModelDetail, info))
         return
     from rich.table import Table
 
@@ -183,7 +188,9 @@ def gpus_command(
     catalog = Catalog(gpus_files=prices)
     rows = [(gid, g) for gid, g in catalog.gpus.items() if _matches(search, gid, g.name, g.vendor, *g.aliases)]
     if fmt == Format.json:
-        emit_json([{"id": gid, **g.model_dump(mode="json")} for gid, g in rows])
+        from llmplan.plans.outputs import GpuListOutput, json_output
+
+        emit_json(json_output(GpuListOutput, [{"id": gid, **g.model_dump()} for gid, g in rows]))
         return
 
     def hourly(g) -> str:
@@ -228,7 +235,9 @@ def apis_command(
     catalog = Catalog(apis_files=api_prices)
     rows = [(aid, a) for aid, a in catalog.apis.items() if _matches(search, aid, a.provider, a.open_model or "")]
     if fmt == Format.json:
-        emit_json([{"id": aid, **a.model_dump(mode="json")} for aid, a in rows])
+        from llmplan.plans.outputs import ApiListOutput, json_output
+
+        emit_json(json_output(ApiListOutput, [{"id": aid, **a.model_dump()} for aid, a in rows]))
         return
     if fmt == Format.markdown:
         typer.echo("| id | input $/Mtok | output $/Mtok | cached | as of |\n|---|---:|---:|---:|---|")

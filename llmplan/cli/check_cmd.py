@@ -64,11 +64,13 @@ def check_command(
     results = run_check(list(files), Catalog(models_files=models, gpus_files=prices))
     passed = all(r.passed for r in results)
     if fmt == CheckFormat.json:
-        emit_json({"passed": passed, "deployments": [
+        from llmplan.plans.outputs import CheckOutput, json_output
+
+        emit_json(json_output(CheckOutput, {"passed": passed, "deployments": [
             {"name": r.name, "file": r.path, "line": r.line, "passed": r.passed,
              "limits": [{"limit": x.limit, "required": x.required, "actual": x.actual, "passed": x.passed,
                          "note": x.note} for x in r.limits],
-             "estimate": r.estimate, "cost": r.cost} for r in results]})
+             "estimate": r.estimate, "cost": r.cost} for r in results]}))
     elif fmt == CheckFormat.junit:
         sys.stdout.write(_junit(results))
     elif fmt == CheckFormat.github:

@@ -110,7 +110,9 @@ def compare_command(
                         "full_load_tokens_per_s": r.full_load_tokens_per_s, "purchase_usd": r.purchase_usd,
                         "power_watts": r.power_watts})
             out.append(obj)
-        emit_json(out)
+        from llmplan.plans.outputs import CompareOutput, json_output
+
+        emit_json(json_output(CompareOutput, out))
         return
     if fmt == TabularFormat.csv:
         import pandas as pd

@@ -74,7 +74,9 @@ def render_sweeps(series, axis: str, fmt: str, max_ttft_s=None, min_tps=None, pe
     if fmt == "json":
         objects = [_sweep_object(rows, dep, axis, note, label, perf_model)
                    for (label, dep, rows), note in zip(series, notes)]
-        emit_json(objects[0] if len(objects) == 1 else {"series": objects})
+        from llmplan.plans.outputs import SweepOutput, json_output
+
+        emit_json(json_output(SweepOutput, objects[0] if len(objects) == 1 else {"series": objects}))
         return
     if fmt == "csv":
         import pandas as pd
