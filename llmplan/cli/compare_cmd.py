@@ -56,7 +56,8 @@ def _cells(r) -> list[str]:
             return "-"
         return f"${x:,.0f}" if money else f"{x:,.{d}f}"
 
-    return [r.option, fit, f(r.decode_tokens_per_s), f(r.throughput_tokens_per_s, 0), f(r.ttft_s, 2),
+    option = f"{r.option} ({r.quant}*)" if r.quant_substituted_from else r.option
+    return [option, fit, f(r.decode_tokens_per_s), f(r.throughput_tokens_per_s, 0), f(r.ttft_s, 2),
             f(r.purchase_usd, money=True), f(r.power_watts, 0), f(r.usd_per_mtok_owned, 3),
             f(r.usd_per_mtok_rented, 3)]
 
@@ -104,7 +105,7 @@ def compare_command(
         out = []
         for r in rows:
             obj = dict(r.estimate or {"gpu": {"id": r.gpu, "count": r.gpu_count}, "error": r.reason})
-            obj.update({"option": r.option, "runnable": r.runnable,
+            obj.update({"option": r.option, "runnable": r.runnable, "quant_substituted_from": r.quant_substituted_from,
                         "price": r.price.model_dump(mode="json") if r.price else None,
                         "usd_per_mtok_owned": r.usd_per_mtok_owned, "usd_per_mtok_rented": r.usd_per_mtok_rented,
                         "full_load_tokens_per_s": r.full_load_tokens_per_s, "purchase_usd": r.purchase_usd,
@@ -151,3 +152,6 @@ def compare_command(
     for r in rows:
         if not r.runnable:
             out.print(f"[yellow]{r.option}:[/] {r.reason}")
+        elif r.quant_substituted_from:
+            out.print(f"* {r.option} cannot run {r.quant_substituted_from}; compared in {r.quant}, the closest "
+                      "format it runs")

@@ -197,6 +197,24 @@ _KV_ALIASES = {"f16": "fp16", "float16": "fp16", "bfloat16": "bf16", "float32": 
                "fp8_e4m3": "fp8", "fp8_e5m2": "fp8", "auto": "auto"}
 
 
+# What people deploy most in each size class: a substitute is taken from these first.
+MAINSTREAM = ("bf16", "fp16", "fp8", "int8", "awq", "gptq-int4", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m",
+              "q2_k")
+
+
+def closest_formats(name: str) -> list[str]:
+    """Other formats ordered by closeness: whole bits per weight apart, mainstream first, then exact bits
+    and retained quality. `compare` uses it to put a device in the race in the format it does run
+    (fp8 -> q8_0, awq -> q4_k_m on Apple)."""
+    target = FORMATS[name]
+
+    def key(f: QuantFormat) -> tuple:
+        gap = abs(f.linear_bits - target.linear_bits)
+        return int(gap), f.name not in MAINSTREAM, round(gap, 3), -f.quality_retention[0], f.name
+
+    return [f.name for f in sorted((f for f in FORMATS.values() if f.name != target.name), key=key)]
+
+
 def canonical_quant(name: str) -> str | None:
     key = name.strip().lower().replace("_", "_")
     if key in FORMATS:

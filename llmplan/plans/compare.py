@@ -17,7 +17,8 @@ from llmplan.core import cost as C
 from llmplan.core.capacity import replica_capacity
 from llmplan.core.fit import fit
 from llmplan.plans.deploy import build_deployment, parse_gpu_spec
-from llmplan.errors import LlmplanError
+from llmplan.engines.formats import canonical_quant, closest_formats
+from llmplan.errors import LlmplanError, UnsupportedError
 from llmplan.models.resolved import ResolvedModel
 
 SORT_KEYS = ("speed", "price", "usd-per-mtok")
@@ -33,6 +34,8 @@ class CompareRow(BaseModel):
     gpu: str
     gpu_count: int
     runnable: bool
+    quant: str | None = None
+    quant_substituted_from: str | None = None  # the asked format, where the device runs another
     reason: str | None = None
     fits: bool = False
     fits_with_offload: bool | None = None
@@ -86,17 +89,17 @@ def compare_options(catalog: Catalog, model: ResolvedModel, gpus: list[str], *, 
         n, gid = parse_gpu_spec(g)
         option = f"{n}x {gid}" if n > 1 else gid
         try:
-            dep, _ = build_deployment(catalog, model, gpu=g, quant=quant, engine=engine, kv_dtype=kv_dtype,
-                                      context=context, concurrency=concurrency, input_tokens=input_tokens,
-                                      output_tokens=output_tokens)
-            report = fit(dep)
+            dep, report, asked = _deploy(catalog, model, g, quant, engine=engine, kv_dtype=kv_dtype, context=context,
+                                         concurrency=concurrency, input_tokens=input_tokens,
+                                         output_tokens=output_tokens)
         except LlmplanError as exc:
             real = catalog.gpu_entry(gid)[0] if gid else gid
             rows.append(CompareRow(option=option, gpu=real, gpu_count=n, runnable=False, reason=str(exc)))
             continue
         price = gpu_price(dep)
         purchase = price.purchase_usd * n if price.purchase_usd else None
-        row = CompareRow(option=option, gpu=dep.gpu_id, gpu_count=n, runnable=True, fits=report.fits,
+        row = CompareRow(option=option, gpu=dep.gpu_id, gpu_count=n, runnable=True, quant=dep.fmt.name,
+                         quant_substituted_from=asked, fits=report.fits,
                          fits_with_offload=report.fits_with_offload,
                          offload_gpu_layers=report.offload.gpu_layers if report.offload else None,
                          decode_tokens_per_s=report.performance.decode_tokens_per_s,
@@ -118,6 +121,27 @@ def compare_options(catalog: Catalog, model: ResolvedModel, gpus: list[str], *, 
                         price.hourly_usd * n, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens)), 6)
         rows.append(row)
     return rows
+
+
+def _deploy(catalog: Catalog, model: ResolvedModel, gpu: str, quant: str | None, **options):
+    """(deployment, fit report, the asked format if another one was substituted, else None).
+
+    A device that cannot run the asked format joins the comparison in the closest format it does run,
+    with its own default engine unless one was named; `fit` itself keeps refusing (conventions)."""
+    try:
+        dep, _ = build_deployment(catalog, model, gpu=gpu, quant=quant, **options)
+        return dep, fit(dep), None
+    except UnsupportedError:
+        asked = canonical_quant(quant) if quant else None
+        if asked is None:
+            raise
+        for candidate in closest_formats(asked):
+            try:
+                dep, _ = build_deployment(catalog, model, gpu=gpu, quant=candidate, **options)
+                return dep, fit(dep), asked
+            except UnsupportedError:
+                continue
+        raise
 
 
 def sort_rows(rows: list[CompareRow], key: str) -> list[CompareRow]:

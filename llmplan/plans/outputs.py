@@ -53,6 +53,8 @@ class SweepOutput(RootModel[SweepSeries | dict[str, list[SweepSeries]]]):
 class CompareOption(_Open):
     option: str
     runnable: bool
+    quant_substituted_from: str | None = Field(default=None, description="the asked format, where the device "
+                                               "runs another (its estimate's `quant`)")
     gpu: dict[str, Any]
     price: dict[str, Any] | None = None
     usd_per_mtok_owned: float | None = Field(default=None, description="input + output tokens, full load")
