@@ -99,11 +99,11 @@ def test_shipped_catalog_same_through_cache(tmp_path, monkeypatch):
     from llmplan.catalog import loader
 
     monkeypatch.setenv("LLMPLAN_CACHE_DIR", str(tmp_path / "cache"))
-    loader._shipped.cache_clear()
+    loader._shipped_from.cache_clear()
     parsed = {k: loader._shipped(k) for k in ("models", "gpus", "apis")}
-    loader._shipped.cache_clear()
+    loader._shipped_from.cache_clear()
     cached = {k: loader._shipped(k) for k in ("models", "gpus", "apis")}
-    loader._shipped.cache_clear()
+    loader._shipped_from.cache_clear()
     assert len(list((tmp_path / "cache").glob("yaml-*.json"))) == 3
     assert parsed == cached
 

@@ -82,14 +82,19 @@ def _load(path: Path, schema: type[T], top_key: str) -> dict[str, Any]:
     return dict(getattr(parsed, top_key))
 
 
-@functools.lru_cache(maxsize=8)
 def _shipped(kind: str) -> dict[str, Any]:
+    return _shipped_from(data_dir(), kind)
+
+
+@functools.lru_cache(maxsize=16)
+def _shipped_from(folder: Path, kind: str) -> dict[str, Any]:
+    """One parse per folder and table per process (the folder is part of the key: LLMPLAN_DATA_DIR may move)."""
     spec = {
         "models": (MODELS_FILE, ModelsFile),
         "gpus": (GPUS_FILE, GpusFile),
         "apis": (APIS_FILE, ApisFile),
     }[kind]
-    return _load(data_dir() / spec[0], spec[1], kind)
+    return _load(folder / spec[0], spec[1], kind)
 
 
 class Catalog:

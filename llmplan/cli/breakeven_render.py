@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llmplan.plans.breakeven import BreakevenReport
-from llmplan.cli.common import console
+from llmplan.cli.common import NARROW, console, fold_id, id_width, print_bullets, verdict_points
 
 
 def _usd(x: float | None) -> str:
@@ -23,19 +23,21 @@ def print_breakeven(r: BreakevenReport, width: int | None = None) -> None:
               f"{w.output_tokens} out) tokens = {w.monthly_input_tokens / 1e9:,.2f} B in + "
               f"{w.monthly_output_tokens / 1e9:,.2f} B out a {w.month_hours:g}-hour month; peak "
               f"{w.peak_requests_per_s:,.2f} req/s ({w.peak_to_average:g}x average)")
+    wide = out.width >= NARROW  # narrow terminals drop the price dates and the scenario share
+    columns = [("monthly", 9), ("$/Mtok", 7), ("breakeven", 15)] + ([("self-host wins", 14), ("as of", 10)]
+                                                                     if wide else [])
+    labels = [f"self-hosted {s.gpus}x {s.gpu}"] + [a.id for a in r.apis]
+    width = id_width(out.width, [w_ for _, w_ in columns], max(len(x) for x in labels))
     t = Table(title="Monthly cost, USD (730-hour month); $/Mtok over input + output tokens", title_justify="left")
-    t.add_column("option", overflow="fold", ratio=3)
-    t.add_column("monthly", justify="right", no_wrap=True)
-    t.add_column("$/Mtok", justify="right", no_wrap=True)
-    t.add_column("breakeven", justify="right", no_wrap=True)
-    t.add_column("self-host wins", justify="right", no_wrap=True)
-    t.add_column("as of", no_wrap=True)
+    t.add_column("option", no_wrap=True, width=width)
+    for name, _ in columns:
+        t.add_column(name, justify="left" if name == "as of" else "right", no_wrap=True)
     price_date = s.gpu_price.as_of if s.gpu_price else "-"
-    t.add_row(f"self-hosted {s.gpus}x {s.gpu}", _usd(s.monthly_cost_usd), f"{s.usd_per_mtok:,.3f}", "-",
-              "-", price_date, style="bold")
-    for a in r.apis:
-        t.add_row(a.id, _usd(a.monthly_cost_usd), f"{a.usd_per_mtok:,.3f}", _be(a.breakeven_requests_per_day),
-                  f"{a.self_hosted_wins_share:.0%}", a.as_of)
+    rows = [(labels[0], _usd(s.monthly_cost_usd), f"{s.usd_per_mtok:,.3f}", "-", "-", price_date)]
+    rows += [(a.id, _usd(a.monthly_cost_usd), f"{a.usd_per_mtok:,.3f}", _be(a.breakeven_requests_per_day),
+              f"{a.self_hosted_wins_share:.0%}", a.as_of) for a in r.apis]
+    for i, row in enumerate(rows):
+        t.add_row(fold_id(row[0], width), *row[1:1 + len(columns)], style="bold" if i == 0 else None)
     out.print(t)
     rate = f"${s.gpu_hourly_usd:,.2f}/GPU-hour" if s.gpu_hourly_usd is not None else "owned"
     out.print(f"self-hosted range over the inputs' ranges: {_usd(s.monthly_cost_low_usd)} to "
@@ -45,9 +47,10 @@ def print_breakeven(r: BreakevenReport, width: int | None = None) -> None:
               f"{_usd(s.engineering_monthly_usd)} + monitoring {_usd(s.monitoring_monthly_usd)}; one replica "
               f"serves {s.replica_requests_per_s:,.2f} req/s ({s.replica_output_tokens_per_s:,.0f} output tok/s, "
               f"sized at {s.sized_at}); utilization {s.utilization:.0%}")
-    out.print(f"[bold]verdict:[/] {r.verdict}")
-    for reason in r.reasons:
-        out.print(f"  - {reason}")
+    out.print("[bold]verdict:[/]")
+    print_bullets(out, verdict_points(r.verdict))
+    out.print("[bold]why:[/]")
+    print_bullets(out, r.reasons)
     for w_ in r.warnings:
         out.print(f"[yellow]warning:[/] {w_}")
 

@@ -15,8 +15,10 @@ from llmplan.cli.common import (
     PricesOpt,
     console,
     emit_json,
+    fold_id,
     gb,
     handle_errors,
+    id_width,
 )
 
 models_app = typer.Typer(
@@ -80,16 +82,18 @@ def _list_models(search: str | None, fmt: Format, models) -> None:
     out = console()
     wide = out.width >= 120  # narrow terminals keep the id whole and drop alias and license
     t = Table(title=f"{len(rows)} models" + (f" matching {search!r}" if search else ""), title_justify="left")
-    t.add_column("model", no_wrap=True)
+    others = [24, 8, 7, 8, 12] if wide else [8, 7, 8]
+    width = id_width(out.width, others, max((len(mid) for mid, _ in rows), default=10))
+    t.add_column("model", no_wrap=True, width=width)
     if wide:
         t.add_column("alias", no_wrap=True)
-    t.add_column("params", justify="right", no_wrap=True)
-    t.add_column("active", justify="right", no_wrap=True)
-    t.add_column("format", no_wrap=True)
+    t.add_column("params", justify="right", no_wrap=True, min_width=8)
+    t.add_column("active", justify="right", no_wrap=True, min_width=7)
+    t.add_column("format", no_wrap=True, min_width=8)
     if wide:
         t.add_column("license")
     for mid, e in sorted(rows):
-        cells = [mid] + ([e.aliases[0] if e.aliases else ""] if wide else []) + [
+        cells = [fold_id(mid, width)] + ([e.aliases[0] if e.aliases else ""] if wide else []) + [
             f"{e.params_total / 1e9:,.1f}B", f"{(e.params_active or e.params_total) / 1e9:,.1f}B", e.native_quant]
         t.add_row(*(cells + ([e.license] if wide else [])))
     out.print(t)
@@ -247,11 +251,14 @@ def apis_command(
         return
     from rich.table import Table
 
+    out = console()
+    width = id_width(out.width, [6, 7, 9, 10], max((len(aid) for aid, _ in rows), default=10))
     t = Table(title=f"{len(rows)} API offerings (USD per million tokens)", title_justify="left")
-    for col in ("id", "input", "output", "cached in", "as of"):
-        t.add_column(col, justify="left" if col in ("id", "as of") else "right")
+    t.add_column("id", no_wrap=True, width=width)
+    for col in ("input", "output", "cached in", "as of"):
+        t.add_column(col, justify="left" if col == "as of" else "right", no_wrap=True)
     for aid, a in sorted(rows):
-        t.add_row(aid, f"{a.input_usd_per_mtok:.3f}", f"{a.output_usd_per_mtok:.3f}",
+        t.add_row(fold_id(aid, width), f"{a.input_usd_per_mtok:.3f}", f"{a.output_usd_per_mtok:.3f}",
                   f"{a.cached_input_usd_per_mtok:.3f}" if a.cached_input_usd_per_mtok is not None else "-",
                   str(a.as_of))
-    console().print(t)
+    out.print(t)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
-from llmplan.cli.common import ModelsOpt, PricesOpt, console, emit_json, handle_errors
+from llmplan.cli.common import ModelsOpt, PricesOpt, console, emit_json, fold_id, handle_errors, id_width
 
 HELP = """Check planned deployments (YAML) against memory, speed and budget limits.
 
@@ -87,17 +87,19 @@ def check_command(
         from rich import box
         from rich.table import Table
 
+        out = console()
+        width = id_width(out.width, [23, 10, 10, 6], max((len(r.name) for r in results), default=10), floor=12)
         t = Table(title="llmplan check", title_justify="left", box=box.SIMPLE_HEAD)
-        t.add_column("deployment", overflow="fold", min_width=10)
+        t.add_column("deployment", no_wrap=True, width=width)
         for col, just in (("limit", "left"), ("estimate", "right"), ("required", "right"), ("result", "left")):
             t.add_column(col, justify=just, no_wrap=True, min_width=len(col))
         for r in results:
+            name = fold_id(r.name, width)
             if not r.limits:
-                t.add_row(r.name, "(no limits)", "", "", "pass")
+                t.add_row(name, "(no limits)", "", "", "pass")
             for x in r.limits:
-                t.add_row(r.name, x.limit, _fmt(x.actual), _fmt(x.required),
+                t.add_row(name, x.limit, _fmt(x.actual), _fmt(x.required),
                           "[green]pass[/]" if x.passed else "[red]FAIL[/]")
-        out = console()
         out.print(t)
         for r in results:
             for x in r.limits:

@@ -107,3 +107,59 @@ def num(x: float | int | None, digits: int = 1) -> str:
     if x is None:
         return "-"
     return f"{x:,.{digits}f}"
+
+
+NARROW = 100  # below this many columns, tables drop the columns a reader needs least (JSON keeps them all)
+
+
+def fold_id(text: str, width: int) -> str:
+    """An id broken into lines of at most `width` at its '/', '-', '_' or '.' boundaries, never mid-word
+    unless one piece alone is longer than the line (rich would otherwise cut `gpt-` | `4o-mini` anywhere)."""
+    import re
+
+    if len(text) <= width:
+        return text
+    lines: list[str] = []
+    line = ""
+    for piece in re.split(r"(?<=[/\-_.])", text):
+        while len(piece) > width:  # a piece too long for any line: split it hard
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(piece[:width])
+            piece = piece[width:]
+        if len(line) + len(piece) > width:
+            lines.append(line)
+            line = piece
+        else:
+            line += piece
+    if line:
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def id_width(console_width: int, other_widths: list[int], longest: int, floor: int = 14) -> int:
+    """Width left for an id column once the other columns (and a boxed table's borders) are placed."""
+    spare = console_width - sum(other_widths) - 3 * (len(other_widths) + 1) - 1
+    return max(floor, min(longest, spare))
+
+
+def print_bullets(out, items: list[str], marker: str = "-") -> None:
+    """Bullets whose wrapped lines hang under their text, not under the marker."""
+    from rich.table import Table
+
+    if not items:
+        return
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for item in items:
+        grid.add_row(f"  {marker}", item)
+    out.print(grid)
+
+
+def verdict_points(text: str) -> list[str]:
+    """A verdict paragraph as short points: split at sentences and semicolons."""
+    import re
+
+    return [p.strip().rstrip(".;") for p in re.split(r"(?<=[.;])\s+", text) if p.strip()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llmplan.cli.common import console, gb, num
+from llmplan.cli.common import console, gb, num, print_bullets, verdict_points
 from llmplan.core.reports import FitReport
 
 
@@ -73,7 +73,8 @@ def print_fit(r: FitReport, width: int | None = None) -> None:
                  if r.memory.state_bytes_per_sequence else ""))
 
     verdict_style = "bold green" if r.fits else ("bold yellow" if r.fits_with_offload else "bold red")
-    out.print(f"[{verdict_style}]{'FITS' if r.fits else 'DOES NOT FIT'}[/] {r.verdict}")
+    out.print(f"[{verdict_style}]{'FITS' if r.fits else 'DOES NOT FIT'}[/]")
+    print_bullets(out, verdict_points(r.verdict))
 
     lim = Table.grid(padding=(0, 2))
     lim.add_column(style="bold")
@@ -84,10 +85,12 @@ def print_fit(r: FitReport, width: int | None = None) -> None:
     for label, value in _perf_rows(r):
         lim.add_row(label, value)
     out.print(lim)
-    for tip in r.suggestions:
-        out.print(f"[cyan]to fit:[/] {tip}")
-    for w in r.warnings:
-        out.print(f"[yellow]warning:[/] {w}")
+    if r.suggestions:
+        out.print("[cyan]to fit:[/]")
+        print_bullets(out, r.suggestions)
+    if r.warnings:
+        out.print("[yellow]warnings:[/]")
+        print_bullets(out, r.warnings)
 
 
 def fit_markdown(r: FitReport) -> str:
