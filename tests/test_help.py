@@ -29,3 +29,28 @@ def test_each_command_has_an_example(path):
 def test_reference_page_is_current():
     assert docs.DOC.is_file(), "run python -m llmplan.cli.docs"
     assert docs.DOC.read_text(encoding="utf-8") == docs.render(), "docs/cli.md is stale: python -m llmplan.cli.docs"
+
+
+def test_spinner_only_on_a_terminal_for_hub_models(monkeypatch, catalog):
+    import contextlib
+    import sys
+
+    from llmplan.cli.common import hub_spinner
+
+    class Tty:
+        def isatty(self):
+            return True
+
+        def write(self, s):
+            return len(s)
+
+        def flush(self):
+            pass
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys, "stderr", Tty())
+    assert not isinstance(hub_spinner("org/not-in-catalog", catalog, "table"), contextlib.nullcontext)
+    assert isinstance(hub_spinner("org/not-in-catalog", catalog, "json"), contextlib.nullcontext)
+    assert isinstance(hub_spinner("llama-3.1-8b-instruct", catalog, "table"), contextlib.nullcontext)
+    monkeypatch.setenv("CI", "true")
+    assert isinstance(hub_spinner("org/not-in-catalog", catalog, "table"), contextlib.nullcontext)

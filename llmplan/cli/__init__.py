@@ -17,7 +17,7 @@ app = typer.Typer(
     name="llmplan",
     help="Capacity and cost planner for self-hosted LLMs: will it fit, how fast, and what it costs against APIs.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )

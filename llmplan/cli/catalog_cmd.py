@@ -18,6 +18,7 @@ from llmplan.cli.common import (
     fold_id,
     gb,
     handle_errors,
+    hub_spinner,
     id_width,
 )
 
@@ -113,7 +114,8 @@ def models_show(
     from llmplan.models.sources import resolve_model
 
     catalog = Catalog(models_files=models)
-    resolved = resolve_model(model, catalog, offline=offline)
+    with hub_spinner(model, catalog, fmt):
+        resolved = resolve_model(model, catalog, offline=offline)
     spec = resolved.spec
     info = {
         "id": spec.id,

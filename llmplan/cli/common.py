@@ -163,3 +163,17 @@ def verdict_points(text: str) -> list[str]:
     import re
 
     return [p.strip().rstrip(".;") for p in re.split(r"(?<=[.;])\s+", text) if p.strip()]
+
+
+def hub_spinner(model: str | None, catalog, fmt: str = "table"):
+    """A spinner on stderr while `model` is read from the Hugging Face hub: only for table output on a
+    terminal, and only when the name is neither a catalog entry nor a local path (nothing to wait for)."""
+    import contextlib
+    import os
+
+    if (not model or str(getattr(fmt, "value", fmt)) != "table" or not sys.stderr.isatty()
+            or os.environ.get("CI") or catalog.find_model(model) is not None or os.path.exists(model)):
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(f"reading {model} from the Hugging Face hub", spinner="dots")

@@ -17,6 +17,7 @@ from llmplan.cli.common import (
     console,
     emit_json,
     handle_errors,
+    hub_spinner,
 )
 
 HELP = """Compare hardware options for one model: fit, speed, purchase, power and cost per million tokens.
@@ -92,7 +93,8 @@ def compare_command(
     if years <= 0 or usd_per_kwh < 0:
         raise InputError("--years must be positive and --usd-per-kwh not negative")
     catalog = Catalog(models_files=models, gpus_files=prices)
-    resolved = resolve_model(model, catalog, offline=offline)
+    with hub_spinner(model, catalog, fmt):
+        resolved = resolve_model(model, catalog, offline=offline)
     options = expand_gpus(catalog, gpu, max_price_usd, min_memory_gb)
     if not options:
         raise InputError("no GPU option left after the filters")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
-from llmplan.cli.common import FormatOpt, ModelsOpt, OfflineOpt, PricesOpt, emit_json, handle_errors
+from llmplan.cli.common import FormatOpt, ModelsOpt, OfflineOpt, PricesOpt, emit_json, handle_errors, hub_spinner
 
 HELP = """Memory per GPU, training time and cost of fine-tuning MODEL (full, LoRA or QLoRA).
 
@@ -134,7 +134,8 @@ def finetune_command(
         raise InputError("--engineering-hours and --engineering-rate-usd must not be negative")
     total_tokens = _token_count(tokens, dataset_examples, avg_tokens, epochs)
     catalog = Catalog(models_files=models, gpus_files=prices)
-    resolved = resolve_model(model, catalog, offline=offline)
+    with hub_spinner(model, catalog, fmt):
+        resolved = resolve_model(model, catalog, offline=offline)
     setup = TrainingSetup(
         method=method.value, seq_len=seq_len, micro_batch=micro_batch, grad_accum=grad_accum,
         precision=precision.value, optimizer=optimizer.value, gradient_checkpointing=gradient_checkpointing,

@@ -15,6 +15,7 @@ from llmplan.cli.common import (
     TabularFormat,
     emit_json,
     handle_errors,
+    hub_spinner,
 )
 
 FIT_HELP = """Will MODEL fit on the GPU(s), where does the memory go, and how fast will it run.
@@ -78,6 +79,7 @@ def fit_command(
 
     from llmplan.catalog.loader import Catalog
     from llmplan.core.fit import fit
+    from llmplan.models.sources import resolve_model
     from llmplan.plans.deploy import build_deployment
     from llmplan.errors import InputError
 
@@ -90,8 +92,10 @@ def fit_command(
     if plot is not None and sweep != Sweep.concurrency:
         raise InputError("--plot draws the concurrency sweep: use --sweep concurrency")
     catalog = Catalog(models_files=models, gpus_files=prices)
+    with hub_spinner(model, catalog, fmt):
+        resolved = resolve_model(model, catalog, offline=offline, refresh=refresh)
     built = [build_deployment(
-        catalog, model, gpu=gpu, quant=quant, engine=e, kv_dtype=kv_dtype, context=context,
+        catalog, resolved, gpu=gpu, quant=quant, engine=e, kv_dtype=kv_dtype, context=context,
         concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens, replicas=replicas,
         host_bandwidth_gbs=host_bandwidth_gbs, offline=offline, refresh=refresh, expert_parallel=expert_parallel,
     ) for e in engines]
