@@ -105,7 +105,9 @@ def test_gguf_format_on_tgi_is_an_error_naming_engines(run):
         (["llama-3.1-8b-instruct", "--concurrency", "0"], ["concurrency"]),
         (["llama-3.1-8b-instruct", "--quant", "q9_z"], ["unknown quantization format"]),
         (["llama-3.1-8b-instruct", "--quant", "awq", "--engine", "llama.cpp"], ["cannot run awq", "vllm"]),
-        (["llama-3.1-8b-instruct", "--quant", "nvfp4", "--gpu", "h100-sxm"], ["nvfp4", "Blackwell"]),
+        (["llama-3.1-8b-instruct", "--quant", "nvfp4", "--gpu", "h100-sxm", "--engine", "tensorrt-llm"],
+         ["nvfp4", "fp4 tensor cores", "vllm or sglang"]),
+        (["llama-3.1-8b-instruct", "--quant", "nvfp4", "--gpu", "t4"], ["nvfp4", "8.0+"]),
         (["llama-3.1-8b-instruct", "--engine", "warp-drive"], ["unknown engine"]),
         (["llama-3.1-8b-instruct", "--kv-dtype", "fp3"], ["KV cache dtype"]),
         (["llama-3.1-8b-instruct", "--gpu", "apple-m2-ultra", "--engine", "vllm"], ["does not run on"]),
@@ -184,7 +186,7 @@ def test_models_and_gpus_listings(run):
 
 def test_full_load_needs_room_for_one_full_context_sequence(run):
     data = fit_json(run, "qwen3.5-35b-a3b", "--gpu", "rtx-4090", "--engine", "vllm", "--quant", "awq",
-                    "--concurrency", "max")
+                    "--concurrency", "max", "--context", "262144")
     assert data["max_concurrency"] == 0 and data["fits"] is False
     ok = fit_json(run, "qwen3-32b", "--gpu", "h100-sxm", "--quant", "fp8", "--concurrency", "max")
     assert ok["fits"] is True and ok["min_gpus"] == 1 and ok["concurrency"] > 1

@@ -49,6 +49,8 @@ def check_command(
     files: Annotated[list[Path] | None, typer.Argument(help="Plan YAML files or folders.")] = None,
     fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="table, json, junit or github.")] = CheckFormat.table,
     init: Annotated[bool, typer.Option("--init", help="Print a commented example plan and exit.")] = False,
+    emit: Annotated[bool, typer.Option("--emit", help="After the table, print the command that launches each "
+                                       "deployment on its engine (JSON always carries it under estimate.launch).")] = False,
     prices: PricesOpt = None,
     models: ModelsOpt = None,
 ) -> None:
@@ -108,6 +110,12 @@ def check_command(
                               f"estimate {_fmt(x.actual)}" + (f"; {x.note}" if x.note else ""))
         ok = sum(r.passed for r in results)
         out.print(f"{ok}/{len(results)} deployments pass")
+        if emit:
+            for r in results:
+                launch = (r.estimate or {}).get("launch")
+                if launch:
+                    out.print(f"[bold]{r.name}[/] ({launch['engine']}):")
+                    out.print(launch["command"], soft_wrap=True, highlight=False, markup=False)
     if not passed:
         raise typer.Exit(1)
 

@@ -69,6 +69,17 @@ def fit_command(
     plot: Annotated[Path | None, typer.Option("--plot", help="With --sweep concurrency: draw output tokens/s per GPU against tokens/s per user into this PNG (needs the plot extra).")] = None,
     compare_layouts: Annotated[bool, typer.Option("--compare-layouts", help="With --sweep: one series per layout: tensor parallel over 1, 2, 4, 8 GPUs that fit, and expert parallel for MoE.")] = False,
     perf_model: Annotated[PerfModel, typer.Option("--perf-model", envvar="LLMPLAN_PERF_MODEL", help="auto: aiconfigurator where its extra is installed and covers the case, else analytic; sweeps use analytic unless aiconfigurator is named.")] = PerfModel.auto,
+    emit: Annotated[str | None, typer.Option("--emit", help="Print the command that launches this plan on vllm, sglang, tensorrt-llm, llama.cpp or ollama (sets --engine).")] = None,
+    gpu_memory_utilization: Annotated[float | None, typer.Option("--gpu-memory-utilization", rich_help_panel="Engine flags", help="vLLM: share of the GPU it budgets [default: 0.9].")] = None,
+    max_num_seqs: Annotated[int | None, typer.Option("--max-num-seqs", rich_help_panel="Engine flags", help="vLLM/SGLang/TensorRT-LLM batch cap [default: the engine's].")] = None,
+    max_num_batched_tokens: Annotated[int | None, typer.Option("--max-num-batched-tokens", rich_help_panel="Engine flags", help="Tokens per step (vLLM; SGLang chunked prefill; TensorRT-LLM max_num_tokens) [default: vLLM 8192 on 70+ GiB GPUs, else 2048].")] = None,
+    block_size: Annotated[int | None, typer.Option("--block-size", rich_help_panel="Engine flags", help="vLLM KV block in tokens [default: 16].")] = None,
+    mem_fraction_static: Annotated[float | None, typer.Option("--mem-fraction-static", rich_help_panel="Engine flags", help="SGLang share for weights + KV pool [default: 0.88 at TP1 ... 0.79 at TP16].")] = None,
+    free_gpu_memory_fraction: Annotated[float | None, typer.Option("--free-gpu-memory-fraction", rich_help_panel="Engine flags", help="TensorRT-LLM share of free memory for the KV pool [default: 0.9].")] = None,
+    parallel: Annotated[int | None, typer.Option("--parallel", "-np", rich_help_panel="Engine flags", help="llama.cpp/Ollama slots sharing -c [default: 4].")] = None,
+    ubatch_size: Annotated[int | None, typer.Option("--ubatch-size", "-ub", rich_help_panel="Engine flags", help="llama.cpp micro-batch, sizes its compute buffer [default: 512].")] = None,
+    flash_attn: Annotated[bool | None, typer.Option("--flash-attn/--no-flash-attn", rich_help_panel="Engine flags", help="llama.cpp/Ollama flash attention [default: on].")] = None,
+    engine_version: Annotated[str | None, typer.Option("--engine-version", rich_help_panel="Engine flags", help="Engine release the memory rules follow [default: current: vLLM 0.11, SGLang 0.4, TensorRT-LLM 1.0].")] = None,
     fmt: Annotated[TabularFormat, typer.Option("--format", "-f", help="table, json, markdown (csv for sweeps).")] = TabularFormat.table,
     prices: PricesOpt = None,
     models: ModelsOpt = None,
@@ -86,7 +97,14 @@ def fit_command(
     for name, value in (("--max-ttft-s", max_ttft_s), ("--min-tokens-per-s", min_tokens_per_s)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise InputError(f"{name} must be a positive number, got {value}")
-    engines = engine or [None]
+    from llmplan.engines.memory_rules import EngineSettings
+
+    engines = _engines_with_emit(engine, emit)
+    settings = EngineSettings(gpu_memory_utilization=gpu_memory_utilization, max_num_seqs=max_num_seqs,
+                              max_num_batched_tokens=max_num_batched_tokens, block_size=block_size,
+                              mem_fraction_static=mem_fraction_static, free_gpu_memory_fraction=free_gpu_memory_fraction,
+                              parallel=parallel, ubatch_size=ubatch_size, flash_attn=flash_attn,
+                              engine_version=engine_version)
     if sweep is None and (len(engines) > 1 or plot or compare_layouts):
         raise InputError("repeated --engine, --plot and --compare-layouts need --sweep (e.g. --sweep concurrency)")
     if plot is not None and sweep != Sweep.concurrency:
@@ -98,6 +116,7 @@ def fit_command(
         catalog, resolved, gpu=gpu, quant=quant, engine=e, kv_dtype=kv_dtype, context=context,
         concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens, replicas=replicas,
         host_bandwidth_gbs=host_bandwidth_gbs, offline=offline, refresh=refresh, expert_parallel=expert_parallel,
+        settings=settings,
     ) for e in engines]
     dep, resolved = built[0]
     config = resolved.entry.config if resolved.entry else None
@@ -110,6 +129,10 @@ def fit_command(
     from llmplan.plans.perf_model import apply_perf_model
 
     report = apply_perf_model(fit(dep), dep, config, perf_model.value)
+    if emit:
+        from llmplan.plans.launch import with_launch
+
+        report = with_launch(report, dep)
     if fmt == TabularFormat.json:
         emit_json(report.model_dump(mode="json"))
     elif fmt == TabularFormat.markdown:
@@ -120,6 +143,22 @@ def fit_command(
         from llmplan.cli.fit_render import print_fit
 
         print_fit(report)
+
+
+def _engines_with_emit(engine: list[str] | None, emit: str | None) -> list[str | None]:
+    """`--emit E` sets the engine when none is given, and must agree with it when one is."""
+    from llmplan.engines.launch import EMIT_ENGINES
+    from llmplan.engines.profiles import canonical_engine
+    from llmplan.errors import InputError
+
+    if emit is None:
+        return list(engine or [None])
+    key = canonical_engine(emit)
+    if key not in EMIT_ENGINES:
+        raise InputError(f"--emit takes one of: {', '.join(EMIT_ENGINES)}; got {emit!r}")
+    if engine and any(canonical_engine(e) != key for e in engine):
+        raise InputError(f"--emit {key} disagrees with --engine {', '.join(engine)}; give one engine")
+    return [key]
 
 
 def _sweep(deps, config, axis: str, fmt: str, plot: Path | None, compare_layouts: bool, use_aic: bool,

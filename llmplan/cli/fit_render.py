@@ -71,6 +71,10 @@ def print_fit(r: FitReport, width: int | None = None) -> None:
     out.print(f"KV cache: {r.memory.kv_bytes_per_token:,} bytes per token"
               + (f"; state {r.memory.state_bytes_per_sequence:,} bytes per sequence"
                  if r.memory.state_bytes_per_sequence else ""))
+    if r.memory.kv_cache_tokens:
+        out.print(f"as {r.engine} prints it: KV pool {gb(r.memory.kv_pool_bytes)} per GPU = "
+                  f"{r.memory.kv_cache_tokens:,} tokens; maximum concurrency for {r.context:,} tokens per request: "
+                  f"{r.memory.max_concurrency_at_context:.2f}x")
 
     verdict_style = "bold green" if r.fits else ("bold yellow" if r.fits_with_offload else "bold red")
     out.print(f"[{verdict_style}]{'FITS' if r.fits else 'DOES NOT FIT'}[/]")
@@ -91,6 +95,10 @@ def print_fit(r: FitReport, width: int | None = None) -> None:
     if r.warnings:
         out.print("[yellow]warnings:[/]")
         print_bullets(out, r.warnings)
+    if r.launch is not None:
+        out.print(f"[bold]launch ({r.launch.engine}):[/]")
+        out.print(r.launch.command, soft_wrap=True, highlight=False, markup=False)
+        print_bullets(out, r.launch.notes)
 
 
 def fit_markdown(r: FitReport) -> str:

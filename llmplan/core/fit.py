@@ -15,6 +15,7 @@ from llmplan.core.performance import (
     prefill_seconds,
     serve,
 )
+from llmplan.engines.memory_rules import EngineSettings, block_tokens
 from llmplan.engines.profiles import EngineProfile
 from llmplan.errors import LlmplanError
 from llmplan.engines.formats import FORMATS, KV_DTYPE_BYTES, QuantFormat
@@ -49,6 +50,7 @@ class Deployment:
     replicas: int = 1
     host_bandwidth: float | None = None
     expert_parallel: bool = False
+    settings: EngineSettings = EngineSettings()
 
     @property
     def kv_elem_bytes(self) -> float:
@@ -86,7 +88,9 @@ def memory_plan(dep: Deployment, n: int | None = None, context: float | None = N
     n = n or dep.n_gpus
     tp = n if dep.engine.tensor_parallel else 1
     w = weights_per_gpu(dep, n)
-    overhead = mem.engine_overhead_bytes(dep.model, dep.engine, tp)
+    n_ctx = int(dep.context * max(dep.concurrency or dep.engine.max_batch, 1))  # llama.cpp's -c: all slots
+    overhead = mem.engine_overhead_bytes(dep.model, dep.engine, tp, n_ctx=n_ctx,
+                                         flash_attn=dep.settings.flash_attn is not False)
     usable = float(mem.usable_bytes(gpu_memory_bytes(dep.gpu), dep.engine, w, overhead))
     kv_free = usable - w - overhead
     ctx = dep.context if context is None else context
@@ -145,6 +149,31 @@ def max_context(dep: Deployment, concurrency: int, n: int | None = None) -> int:
         else:
             hi = mid - 1
     return lo
+
+
+@dataclass(frozen=True)
+class KvPool:
+    """What the engine prints at start-up about its cache, per GPU."""
+
+    bytes: int  # the pool it allocates (vLLM "Available KV cache memory", SGLang K + V sizes)
+    tokens: int  # its token capacity, in whole blocks (vLLM "GPU KV cache size", SGLang max_total_num_tokens)
+    max_concurrency_at_context: float  # tokens / --context (vLLM "Maximum concurrency for N tokens")
+
+
+def kv_pool(dep: Deployment, plan: MemoryPlan | None = None) -> KvPool:
+    """Serving engines fill their budget with cache; llama.cpp and Ollama allocate exactly `-c` cells."""
+    plan = plan or memory_plan(dep)
+    n = dep.n_gpus
+    per_token = float(kv_per_seq_per_gpu(dep, n, dep.context)) / max(dep.context, 1)
+    block = block_tokens(dep.engine.name, dep.settings)
+    if not dep.engine.continuous_batching or dep.engine.name in ("llama.cpp", "ollama"):
+        slots = max(dep.concurrency or dep.engine.max_batch, 1)
+        cells = -(-dep.context * slots // block) * block  # -c padded to whole 256-cell blocks
+        return KvPool(int(cells * per_token), int(cells), round(cells / max(dep.context, 1), 2))
+    if plan.kv_free <= 0 or per_token <= 0:
+        return KvPool(0, 0, 0.0)
+    tokens = int(plan.kv_free // (per_token * block)) * block
+    return KvPool(int(plan.kv_free), tokens, round(tokens / max(dep.context, 1), 2))
 
 
 def fits_on(dep: Deployment, n: int, concurrency: int) -> bool:
@@ -233,7 +262,11 @@ def fit(dep: Deployment) -> FitReport:
     if dep.context > dep.model.max_context:
         warnings.append(f"context {dep.context} is beyond the model's {dep.model.max_context} tokens")
     if n > MAX_PER_BOX:
-        warnings.append(f"{n} GPUs is more than one 8-GPU box: multi-node serving")
+        boxes = -(-n // MAX_PER_BOX)
+        warnings.append(f"{n}x {dep.gpu_id} is {boxes} boxes of {MAX_PER_BOX}, not one: estimated as tensor "
+                        f"parallel {n}, but its all-reduces would cross the network between boxes; engines run "
+                        f"tensor parallel {MAX_PER_BOX} inside a box and pipeline parallel {boxes} across boxes, "
+                        "so expect lower speed than shown")
 
     mode = "max" if dep.concurrency is None else "fixed"
     if dep.concurrency is None:
@@ -253,9 +286,11 @@ def fit(dep: Deployment) -> FitReport:
         fits = fits and plan.kv_free >= plan.kv_per_seq
     free = plan.usable - total
     headroom = 100.0 * free / plan.usable if plan.usable > 0 else 0.0
-    # at full load the engine picks the concurrency; limits are for one full-context sequence
+    # at full load the engine picks the concurrency; sizing limits are for one full-context sequence,
+    # while the largest context is reported at the concurrency the report states
     conc_for_limits = 1 if mode == "max" else max(concurrency, 1)
-    max_ctx = max_context(dep, conc_for_limits)
+    max_ctx = max_context(dep, max(concurrency, 1))
+    pool = kv_pool(dep, plan)
     max_conc = max_concurrency(dep)
     best_n = min_gpus(dep, conc_for_limits)
     offload = None
@@ -297,6 +332,9 @@ def fit(dep: Deployment) -> FitReport:
             free_bytes=int(free),
             headroom_pct=round(headroom, 2),
             weights_bytes_all_gpus=int(mem.weights_bytes(dep.model, dep.fmt)),
+            kv_pool_bytes=pool.bytes,
+            kv_cache_tokens=pool.tokens,
+            max_concurrency_at_context=pool.max_concurrency_at_context,
         ),
         fits=bool(fits),
         fits_with_offload=fits_with_offload,

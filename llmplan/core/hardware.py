@@ -8,6 +8,11 @@ from llmplan.engines.formats import QuantFormat
 from llmplan.catalog.schemas import GpuEntry, efficiency_class
 
 NON_CUDA_ENGINES = ("llama.cpp", "ollama")
+# The kernels vLLM and SGLang fall back to when the GPU lacks the format's math (vLLM
+# model_executor/layers/quantization/utils/marlin_utils_fp8.py and marlin_utils_fp4.py; gpt-oss mxfp4 MoE
+# through Marlin on Ampere and triton_kernels matmul_ogs on Hopper).
+WEIGHT_ONLY_KERNELS = {"fp8": "the Marlin FP8 kernel", "nvfp4": "the Marlin FP4 kernel",
+                       "mxfp4": "the Marlin / Triton MXFP4 kernels"}
 
 
 def compute_capability(gpu: GpuEntry) -> float | None:
@@ -64,19 +69,22 @@ def check_runnable(gpu_id: str, gpu: GpuEntry, fmt: QuantFormat, engine: str) ->
                 f.min_compute_capability <= cc]
         if fmt.math == "fp4" and fmt.name == "nvfp4":
             raise UnsupportedError(
-                f"nvfp4 needs fp4 tensor cores (Blackwell, compute capability 10.0+); {gpu_id} is {cc}. "
-                f"Use fp8, awq or gptq-int4 there, or a Blackwell GPU (b200, rtx-pro-6000, rtx-5090)")
+                f"nvfp4 needs compute capability 8.0+ (Marlin FP4, weight-only) or Blackwell (10.0+, native); "
+                f"{gpu_id} is {cc}. Use awq or gptq-int4 there, or a newer GPU")
         raise UnsupportedError(f"{fmt.name} needs compute capability {fmt.min_compute_capability}+; "
                                f"{gpu_id} is {cc}; formats it runs: {', '.join(able[:8])}")
     if fmt.name == "nvfp4" and gpu.vendor != "nvidia":
-        raise UnsupportedError(f"nvfp4 runs on NVIDIA Blackwell only; on {gpu_id} use fp8 or mxfp4")
+        raise UnsupportedError(f"nvfp4 kernels exist for NVIDIA GPUs only; on {gpu_id} use fp8 or mxfp4")
     if not has_native_math(gpu, fmt) and fmt.math in ("fp8", "fp4"):
-        if engine == "tensorrt-llm" and fmt.math == "fp8":
-            raise UnsupportedError(f"tensorrt-llm needs fp8 tensor cores for fp8 (Ada/Hopper/Blackwell); "
-                                   f"{gpu_id} has none: use vllm or sglang (weight-only fp8 via Marlin)")
+        if engine == "tensorrt-llm":
+            raise UnsupportedError(
+                f"tensorrt-llm runs {fmt.name} only on GPUs with {fmt.math} tensor cores, which {gpu_id} lacks; "
+                f"use --engine vllm or sglang (weight-only, through {WEIGHT_ONLY_KERNELS[fmt.name]}), or "
+                f"{'fp8 or awq' if fmt.math == 'fp4' else 'awq or int8'} with tensorrt-llm")
         warnings.append(
-            f"{gpu_id} has no {fmt.math} tensor cores: {fmt.name} weights run weight-only (Marlin-style "
-            "kernels) at 16-bit math speed; memory savings hold, prefill is not faster")
+            f"{gpu_id} has no {fmt.math} tensor cores: {engine} runs {fmt.name} weight-only through "
+            f"{WEIGHT_ONLY_KERNELS[fmt.name]} (weights dequantized to 16-bit inside the GEMM): the memory savings "
+            "hold and decode keeps its bandwidth gain, but prefill and batched steps run at 16-bit math speed")
     return warnings
 
 

@@ -136,18 +136,38 @@ def kv_replicated(model: ModelSpec, tp: int) -> bool:
 
 
 def activation_bytes(model: ModelSpec, engine: EngineProfile, tp: int = 1) -> int:
-    """Peak activation buffers of one forward pass of `engine.batch_tokens` tokens, plus the fp32
-    logits of the sampled rows: the MLP's gate/up outputs dominate."""
+    """Torch activation peak of the engine's profile run: one forward pass of `engine.batch_tokens`
+    tokens (the MLP's gate/up and activated outputs dominate, split by tensor parallel; a few residual-
+    width buffers) plus the sampler's fp32 logits and probabilities for `max_batch` rows."""
     tokens = engine.batch_tokens
     width = max(model.intermediate_size, 4 * model.hidden_size // 3)
-    mlp = tokens * (2 * width / tp) * model.dtype_bytes
+    mlp = tokens * (3 * width / tp) * model.dtype_bytes
     hidden = tokens * model.hidden_size * model.dtype_bytes * 4
-    logits = min(engine.max_batch, tokens) * model.vocab_size * 4 / tp
-    return int(mlp + hidden + logits)
+    sampler = engine.max_batch * model.vocab_size * 8
+    return int(mlp + hidden + sampler)
 
 
-def engine_overhead_bytes(model: ModelSpec, engine: EngineProfile, tp: int = 1) -> int:
-    """Memory that is neither weights nor cache: CUDA context, activations, CUDA graphs."""
+def llama_cpp_compute_bytes(model: ModelSpec, ubatch: int, n_ctx: int, flash_attn: bool = True) -> int:
+    """llama.cpp's compute buffer: the f32 logits of one micro-batch and a few residual-width tensors;
+    without flash attention also one layer's f32 attention scores (ubatch x n_ctx per head)."""
+    buffer = ubatch * model.vocab_size * 4 + ubatch * model.hidden_size * 4 * 4
+    if not flash_attn:
+        buffer += ubatch * n_ctx * model.num_heads * 4
+    return int(buffer)
+
+
+def engine_overhead_bytes(model: ModelSpec, engine: EngineProfile, tp: int = 1, *, n_ctx: int = 0,
+                          flash_attn: bool = True) -> int:
+    """What the engine holds beside weights and KV cache inside the memory it budgets (see
+    llmplan.engines.memory_rules for each engine's rule and its source)."""
+    from llmplan.engines import memory_rules as R
+
+    if engine.name == "vllm":
+        return int(activation_bytes(model, engine, tp) + R.VLLM_NON_TORCH_BYTES + (R.VLLM_NCCL_BYTES if tp > 1 else 0))
+    if engine.name == "sglang":
+        return 0  # its static fraction holds weights and the KV pool; activations and graphs live outside
+    if engine.name in ("llama.cpp", "ollama"):
+        return int(R.LLAMA_CPP_CONTEXT_BYTES + llama_cpp_compute_bytes(model, engine.batch_tokens, n_ctx, flash_attn))
     return int(engine.context_bytes + engine.cuda_graph_bytes + activation_bytes(model, engine, tp))
 
 

@@ -37,6 +37,12 @@ class MemoryInfo(BaseModel):
     headroom_pct: float
     weights_bytes_all_gpus: int
     per_gpu: bool = True
+    kv_pool_bytes: int = Field(default=0, description="per GPU: the KV pool the engine allocates at its memory "
+                               "fraction (vLLM 'Available KV cache memory')")
+    kv_cache_tokens: int = Field(default=0, description="token capacity of that pool in whole blocks (vLLM 'GPU KV "
+                                 "cache size', SGLang max_total_num_tokens, llama.cpp n_ctx)")
+    max_concurrency_at_context: float = Field(default=0.0, description="kv_cache_tokens / context, as vLLM prints "
+                                              "'Maximum concurrency for N tokens per request'")
 
 
 class OffloadInfo(BaseModel):
@@ -54,6 +60,13 @@ class PerformanceInfo(BaseModel):
     model: str = Field(default="analytic", description="performance model behind these figures: analytic | "
                        "aiconfigurator")
     model_note: str | None = Field(default=None, description="its data source, or why auto fell back to analytic")
+
+
+class LaunchInfo(BaseModel):
+    engine: str
+    command: str = Field(description="one shell line")
+    argv: list[str]
+    notes: list[str] = []
 
 
 class FitReport(BaseModel):
@@ -78,3 +91,4 @@ class FitReport(BaseModel):
     verdict: str
     suggestions: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    launch: LaunchInfo | None = Field(default=None, description="with --emit: the command that launches it")

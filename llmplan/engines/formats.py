@@ -142,8 +142,9 @@ FORMATS: dict[str, QuantFormat] = {
                     quality_source="OpenAI gpt-oss model card (native mxfp4 MoE weights)"),
         # nvfp4: 16-value blocks with an fp8 (e4m3) scale plus a per-tensor fp32 scale: 4.5 bits.
         # fp4 GEMMs reach ~60% of the share of peak 8/16-bit GEMMs do (TensorRT-LLM 1.0 measurements)
+        # Before Blackwell vLLM and SGLang run it weight-only (Marlin FP4, sm 8.0+); TensorRT-LLM needs 10.0.
         QuantFormat("nvfp4", "fp4", 4.5, 16, 16, "fp4", ("vllm", "sglang", "tensorrt-llm"),
-                    min_compute_capability=10.0, native_math_capability=10.0, kernel_efficiency=0.9,
+                    min_compute_capability=8.0, native_math_capability=10.0, kernel_efficiency=0.9,
                     math_efficiency=0.6,
                     quality_retention=(0.97, 0.995), quality_source=_NVFP4_SRC),
         _gguf("q8_0", "q8_0", output="q8_0", quality=(0.99, 1.0), efficiency=0.85),

@@ -198,6 +198,11 @@ def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date
         field_name = _field_of(str(exc))
         line = loc.key_lines.get(field_name, loc.line)
         raise PlanError(f"{loc.path}:{line}: deployment {plan.name!r} field {field_name!r}: {exc}") from None
+    from llmplan.engines.launch import EMIT_ENGINES
+    from llmplan.plans.launch import with_launch
+
+    if dep.engine.name in EMIT_ENGINES:
+        report = with_launch(report, dep)
     estimate = report.model_dump(mode="json")
     req = plan.require
     perf = report.performance

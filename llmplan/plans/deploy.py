@@ -9,6 +9,8 @@ import math
 
 from llmplan.catalog.loader import Catalog
 from llmplan.core.fit import Deployment
+from llmplan.core.hardware import gpu_memory_bytes
+from llmplan.engines.memory_rules import EngineSettings, check_settings, effective_profile
 from llmplan.engines.profiles import ENGINES, canonical_engine
 from llmplan.errors import InputError
 from llmplan.engines.formats import FORMATS, canonical_kv_dtype, canonical_quant
@@ -72,6 +74,7 @@ def build_deployment(
     offline: bool = False,
     refresh: bool = False,
     expert_parallel: bool = False,
+    settings: EngineSettings | None = None,
 ) -> tuple[Deployment, ResolvedModel]:
     resolved = model if isinstance(model, ResolvedModel) else resolve_model(
         model, catalog, offline=offline, refresh=refresh)
@@ -89,7 +92,10 @@ def build_deployment(
     ekey = canonical_engine(engine_name)
     if ekey is None:
         raise InputError(f"unknown engine {engine_name!r}; choose one of: {', '.join(ENGINES)}")
-    profile = ENGINES[ekey]
+    settings = settings or EngineSettings()
+    check_settings(ekey, settings)
+    tp = n_gpus if ENGINES[ekey].tensor_parallel else 1
+    profile = effective_profile(ENGINES[ekey], settings, gpu_memory_bytes(gpu_entry), tp)
 
     if kv_dtype is None or kv_dtype == "auto":
         kv = spec.native_kv_dtype or spec.dtype
@@ -127,5 +133,6 @@ def build_deployment(
         replicas=replicas,
         host_bandwidth=host_bandwidth_gbs * 1e9 if host_bandwidth_gbs else None,
         expert_parallel=expert_parallel,
+        settings=settings,
     )
     return dep, resolved

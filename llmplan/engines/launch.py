@@ -1,0 +1,141 @@
+"""`--emit ENGINE`: the command that launches exactly the planned deployment.
+
+Flag names are each engine's own, at the releases listed in tests/data/engine_flags/ (a test checks every
+emitted flag against those lists). llmplan's meanings stay: `--context` is the context per sequence and
+`--concurrency` the planned load; llama.cpp's `-c` is shared by its `-np` slots, so it is context x slots.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from llmplan.engines.memory_rules import sglang_default_fraction
+
+if TYPE_CHECKING:  # the deployment is built by the core; this module only reads it
+    from llmplan.core.fit import Deployment
+
+# weight formats an engine can produce on the fly from a 16-bit checkpoint (`--quantization fp8` in vLLM and
+# SGLang); the others need a checkpoint saved in that format
+ONLINE_QUANT = {"fp8"}
+GGUF_TYPES = {"q8_0": "Q8_0", "q6_k": "Q6_K", "q5_k_m": "Q5_K_M", "q4_k_m": "Q4_K_M", "q3_k_m": "Q3_K_M",
+              "q2_k": "Q2_K", "q4_0": "Q4_0", "iq4_xs": "IQ4_XS", "fp16": "F16", "bf16": "BF16"}
+
+
+@dataclass(frozen=True)
+class Launch:
+    engine: str
+    argv: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
+
+
+def _slots(dep: Deployment) -> int:
+    return max(dep.concurrency or dep.engine.max_batch, 1)
+
+
+def _checkpoint_notes(dep: Deployment) -> tuple[bool, list[str]]:
+    """(pass --quantization, notes): a format the checkpoint is not in needs a checkpoint that is."""
+    native = dep.model.native_quant
+    if dep.fmt.name == native or dep.fmt.name in ("bf16", "fp16"):
+        return False, []
+    if dep.fmt.name in ONLINE_QUANT and native in ("bf16", "fp16"):
+        return True, []
+    return False, [f"{dep.model.id} ships as {native}: point the command at a {dep.fmt.name} checkpoint of it"]
+
+
+def _vllm(dep: Deployment) -> Launch:
+    quantize, notes = _checkpoint_notes(dep)
+    s = dep.settings
+    argv = ["vllm", "serve", dep.model.id, "--max-model-len", str(dep.context),
+            "--gpu-memory-utilization", f"{dep.engine.memory_fraction:g}", "--max-num-seqs", str(dep.engine.max_batch),
+            "--max-num-batched-tokens", str(dep.engine.batch_tokens)]
+    if dep.n_gpus > 1:
+        argv[3:3] = ["--tensor-parallel-size", str(dep.n_gpus)]
+    if dep.expert_parallel and dep.model.is_moe and dep.n_gpus > 1:
+        argv.append("--enable-expert-parallel")
+    if s.block_size:
+        argv += ["--block-size", str(s.block_size)]
+    if dep.kv_dtype == "fp8":
+        argv += ["--kv-cache-dtype", "fp8"]
+    if quantize:
+        argv += ["--quantization", dep.fmt.name]
+    return Launch("vllm", argv, notes)
+
+
+def _sglang(dep: Deployment) -> Launch:
+    quantize, notes = _checkpoint_notes(dep)
+    tp = dep.n_gpus
+    fraction = dep.settings.mem_fraction_static or sglang_default_fraction(tp)
+    argv = ["python", "-m", "sglang.launch_server", "--model-path", dep.model.id, "--context-length",
+            str(dep.context), "--mem-fraction-static", f"{fraction:g}", "--max-running-requests",
+            str(dep.engine.max_batch), "--chunked-prefill-size", str(dep.engine.batch_tokens)]
+    if tp > 1:
+        argv += ["--tp-size", str(tp)]
+    if dep.expert_parallel and dep.model.is_moe and tp > 1:
+        argv += ["--ep-size", str(tp), "--enable-dp-attention", "--dp-size", str(tp)]
+    if dep.kv_dtype == "fp8":
+        argv += ["--kv-cache-dtype", "fp8_e4m3"]
+    if quantize:
+        argv += ["--quantization", dep.fmt.name]
+    return Launch("sglang", argv, notes)
+
+
+def _trtllm(dep: Deployment) -> Launch:
+    _, notes = _checkpoint_notes(dep)
+    argv = ["trtllm-serve", dep.model.id, "--backend", "pytorch", "--max_seq_len", str(dep.context),
+            "--max_batch_size", str(dep.engine.max_batch), "--max_num_tokens", str(dep.engine.batch_tokens),
+            "--kv_cache_free_gpu_memory_fraction", f"{dep.engine.memory_fraction:g}"]
+    if dep.n_gpus > 1:
+        argv += ["--tp_size", str(dep.n_gpus)]
+    if dep.expert_parallel and dep.model.is_moe and dep.n_gpus > 1:
+        argv += ["--ep_size", str(dep.n_gpus)]
+    if dep.kv_dtype == "fp8":
+        notes.append("fp8 KV cache: set kv_cache_config.dtype: fp8 in the --extra_llm_api_options YAML")
+    return Launch("tensorrt-llm", argv, notes)
+
+
+def _gguf_file(dep: Deployment) -> str:
+    if dep.model_source == "gguf":
+        return dep.model.id
+    return f"{dep.model.id.split('/')[-1]}-{GGUF_TYPES.get(dep.fmt.name, dep.fmt.name.upper())}.gguf"
+
+
+def _llama_cpp(dep: Deployment, gpu_layers: int | None) -> Launch:
+    slots = _slots(dep)
+    flash = dep.settings.flash_attn is not False
+    argv = ["llama-server", "-m", _gguf_file(dep), "-c", str(dep.context * slots), "-np", str(slots),
+            "-ngl", str(999 if gpu_layers is None else gpu_layers), "-ub", str(dep.engine.batch_tokens),
+            "-fa", "on" if flash else "off"]
+    if dep.kv_dtype in ("q8_0", "q4_0"):
+        argv += ["-ctk", dep.kv_dtype, "-ctv", dep.kv_dtype]
+    if dep.n_gpus > 1:
+        argv += ["-sm", "layer"]
+    notes = [] if dep.model_source == "gguf" else [f"download a {dep.fmt.name} GGUF of {dep.model.id} as that file"]
+    return Launch("llama.cpp", argv, notes)
+
+
+def _ollama(dep: Deployment) -> Launch:
+    slots = _slots(dep)
+    env = [f"OLLAMA_NUM_PARALLEL={slots}", f"OLLAMA_CONTEXT_LENGTH={dep.context}",
+           f"OLLAMA_FLASH_ATTENTION={0 if dep.settings.flash_attn is False else 1}"]
+    if dep.kv_dtype in ("q8_0", "q4_0"):
+        env.append(f"OLLAMA_KV_CACHE_TYPE={dep.kv_dtype}")
+    notes = [f"requests (or a Modelfile PARAMETER) may set num_ctx {dep.context}; Ollama allocates num_ctx x "
+             f"{slots} parallel slots"]
+    return Launch("ollama", ["env", *env, "ollama", "serve"], notes)
+
+
+def launch_for(dep: Deployment, engine: str, gpu_layers: int | None = None) -> Launch:
+    """The launch command of `dep` on `engine` (which must be the deployment's engine)."""
+    builders = {"vllm": _vllm, "sglang": _sglang, "tensorrt-llm": _trtllm, "ollama": _ollama}
+    if engine == "llama.cpp":
+        return _llama_cpp(dep, gpu_layers)
+    return builders[engine](dep)
+
+
+EMIT_ENGINES = ("vllm", "sglang", "tensorrt-llm", "llama.cpp", "ollama")
