@@ -55,6 +55,12 @@ def _aic_performance(dep: Deployment, config, concurrency: int) -> PerformanceIn
     )
 
 
+def _first_clause(text: str, limit: int = 90) -> str:
+    """A fallback reason short enough for one table cell (the JSON gets the same words)."""
+    clause = text.split(";")[0].split(": either")[0]
+    return clause if len(clause) <= limit else clause[:limit].rsplit(" ", 1)[0] + " ..."
+
+
 def apply_perf_model(report: FitReport, dep: Deployment, config: dict[str, Any] | None,
                      requested: str = "auto") -> FitReport:
     """The report with its performance figures from the chosen model (memory figures are llmplan's own)."""
@@ -66,7 +72,7 @@ def apply_perf_model(report: FitReport, dep: Deployment, config: dict[str, Any] 
         except InputError as exc:
             if requested == "aiconfigurator":
                 raise
-            perf = report.performance.model_copy(update={"model_note": str(exc).split(": ", 1)[-1]})
+            perf = report.performance.model_copy(update={"model_note": _first_clause(str(exc).split(": ", 1)[-1])})
         return report.model_copy(update={"performance": perf})
     if chosen == "aiconfigurator":
         reason = "no figures: the deployment does not fit in GPU memory"
