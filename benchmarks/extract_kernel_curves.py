@@ -1,4 +1,4 @@
-"""Extract small kernel-timing curves from aiconfigurator-core's silicon tables into tests/data/kernels/.
+"""Extract small kernel-timing curves from aiconfigurator-core's silicon tables into data/kernels/.
 
 aiconfigurator-core (NVIDIA, Apache-2.0) ships per-GPU, per-engine-version parquet tables of measured kernel
 latencies. This script keeps a few slices that the analytic model's mechanisms can be fitted to:
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-OUT_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "kernels"
+OUT_DIR = Path(__file__).resolve().parent.parent / "data" / "kernels"
 CATALOG_GPUS = Path(__file__).resolve().parent.parent / "data" / "gpu_prices.yaml"
 
 # aiconfigurator system name -> llmplan catalog GPU id (GB200's GPU is the catalog's gb200 entry).

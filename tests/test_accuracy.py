@@ -1,6 +1,10 @@
-"""Accuracy of the performance model against published measurements (tests/data/calibration).
+"""Accuracy of the performance model on published measurements it was not fitted to.
 
-Bounds are the ones the project promises; the figures are printed by benchmarks/accuracy_report.py.
+The test redoes the whole refit: the global constants are fitted again without each GPU, each model and each
+source in turn, and the held-out rows are predicted by a fit that never saw them (it never reads a stored
+report). The bounds are what the model reaches today, cross-validated; issue 22's targets are beside them
+where the model does not reach them yet, so a regression fails and an improvement shows in
+benchmarks/accuracy_report.py.
 """
 
 from __future__ import annotations
@@ -9,46 +13,55 @@ import numpy as np
 import pytest
 
 from conftest import DATA
-from llmplan.plans.validation import evaluate_file
+from llmplan.plans.validation import KINDS, build_basis, cross_validate, load_rows, report_kind, weights_rows
+
+# kind: (bound on every leave-one-group-out median, issue 22's target)
+HELD_OUT_BOUNDS = {
+    "decode_bs1": (0.15, 0.10),
+    "prefill": (0.22, 0.20),
+    "full_load": (0.22, 0.20),
+    "output_per_gpu": (0.22, 0.20),
+    "per_user": (0.24, 0.20),
+    "ttft": (0.55, 0.35),
+}
 
 
 @pytest.fixture(scope="module")
-def results(catalog):
-    return evaluate_file(DATA / "calibration" / "measurements.csv", catalog)
+def loaded():
+    return load_rows(DATA / "calibration")
 
 
-def _errors(results, kind):
-    errs = np.array([abs(r.error) for r in results if r.kind == kind])
-    assert len(errs) > 0, f"no {kind} rows evaluated"
-    return errs
+@pytest.fixture(scope="module")
+def errors(loaded, catalog):
+    rows, _ = loaded
+    return cross_validate(build_basis(rows, catalog))
 
 
-def test_every_measurement_row_is_applicable(results):
-    # every device and model named in the calibration files is in the catalogs
-    assert len(results) == 768
+def test_at_most_five_percent_of_rows_are_left_out_each_with_a_reason(loaded, errors):
+    rows, skipped = loaded
+    left = skipped + errors.basis.skipped
+    assert len(left) <= 0.05 * (len(rows) + len(skipped))
+    assert all(s.reason for s in left)
+    assert len(errors.basis.rows) >= 1500
+    assert {report_kind(r.kind) for r in errors.basis.rows} == set(KINDS)
 
 
-def test_batch1_decode_accuracy(results):
-    errs = _errors(results, "decode_tps_bs1")
-    assert np.median(errs) <= 0.15
-    assert errs.max() <= 0.40
+@pytest.mark.parametrize("kind", KINDS)
+def test_cross_validated_median_error(errors, kind):
+    kinds = np.array([report_kind(r.kind) for r in errors.basis.rows])
+    bound, _target = HELD_OUT_BOUNDS[kind]
+    for axis in ("gpu", "model", "source"):
+        held = errors.held_out[axis][kinds == kind]
+        assert not np.isnan(held).any()
+        assert np.median(held) <= bound, (kind, axis, float(np.median(held)))
 
 
-def test_prefill_accuracy(results):
-    assert np.median(_errors(results, "prefill_tps")) <= 0.25
+def test_held_out_is_no_better_than_in_sample(errors):
+    # a refit that could see the held-out rows would match the in-sample figure exactly; ours must not
+    for axis, held in errors.held_out.items():
+        assert np.median(held) >= np.median(errors.in_sample) * 0.98, axis
 
 
-def test_full_load_throughput_accuracy(results):
-    errs = _errors(results, "max_throughput_tps")
-    assert np.median(errs) <= 0.25
-    assert errs.max() <= 0.60
-
-
-def test_full_load_accuracy_per_engine(results):
-    for engine in ("tensorrt-llm", "vllm", "sglang"):
-        errs = np.array([abs(r.error) for r in results if r.kind == "max_throughput_tps" and r.engine == engine])
-        assert len(errs) and np.median(errs) <= 0.25, engine
-
-
-def test_weights_reported_by_vllm(results):
-    assert _errors(results, "weights_bytes").max() <= 0.03
+def test_weights_reported_by_vllm(catalog):
+    rows = weights_rows(DATA / "calibration", catalog)
+    assert rows and max(abs(r.error) for r in rows) <= 0.03

@@ -1,4 +1,4 @@
-"""tests/data/kernels/: the slice of aiconfigurator's measured kernel tables stays small and self-consistent."""
+"""data/kernels/: the slice of aiconfigurator's measured kernel tables stays small and self-consistent."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-KERNELS = Path(__file__).parent / "data" / "kernels"
+KERNELS = Path(__file__).resolve().parents[1] / "data" / "kernels"
 
 
 def _rows(name: str) -> list[dict[str, str]]:

@@ -12,8 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from llmplan.core.fit import GPU_COUNTS, Deployment, full_load_concurrency, min_gpus
-from llmplan.core.hardware import hardware_for
+from llmplan.core.fit import GPU_COUNTS, Deployment, deployment_hardware, full_load_concurrency, min_gpus
 from llmplan.core.performance import model_cost, serve
 
 
@@ -37,7 +36,7 @@ def replica_capacity(dep: Deployment, max_ttft_s: float | None = None,
     if top < 1:
         return ReplicaCapacity(n, 0, 0.0, 0.0, math.inf, 0.0, "does not fit", False)
     cost = model_cost(dep.model, dep.fmt)
-    hw = hardware_for(dep.gpu, dep.fmt, n, dep.host_bandwidth, dep.expert_parallel)
+    hw = deployment_hardware(dep, n)
     conc = np.unique(np.clip(np.round(np.geomspace(1, top, num=min(top, 64))), 1, top)).astype(np.int64)
     out = serve(cost, dep.model, dep.kv_elem_bytes, dep.engine, hw, conc, dep.input_tokens, dep.output_tokens)
     if max_ttft_s is None and min_tokens_per_s is None:

@@ -51,6 +51,7 @@ class Deployment:
     host_bandwidth: float | None = None
     expert_parallel: bool = False
     settings: EngineSettings = EngineSettings()
+    dp_attention: bool = False  # with expert parallel: each GPU runs attention for its own sequences
 
     @property
     def kv_elem_bytes(self) -> float:
@@ -66,6 +67,12 @@ class MemoryPlan:
     kv_per_seq: float  # per GPU, at the context
 
 
+def deployment_hardware(dep: Deployment, n: int | None = None):
+    """The performance model's view of the deployment's hardware (of `n` GPUs, default the deployment's)."""
+    return hardware_for(dep.gpu, dep.fmt, dep.n_gpus if n is None else n, dep.host_bandwidth, dep.expert_parallel,
+                        dep.engine, dep.dp_attention)
+
+
 def _tp_valid(model: ModelSpec, n: int, engine: EngineProfile) -> bool:
     if n == 1 or not engine.tensor_parallel:
         return True
@@ -77,8 +84,8 @@ def weights_per_gpu(dep: Deployment, n: int | None = None) -> float:
     total = mem.weights_bytes(dep.model, dep.fmt)
     if n <= 1:
         return float(total)
-    if dep.expert_parallel and dep.model.is_moe:
-        # experts spread over the GPUs, the rest replicated (attention data-parallel)
+    if dep.dp_attention and dep.model.is_moe:
+        # experts spread over the GPUs, the rest replicated (each GPU runs attention for its own sequences)
         experts = mem.expert_weights_bytes(dep.model, dep.fmt)
         return (total - experts) + experts / n
     return total / n
@@ -100,6 +107,9 @@ def memory_plan(dep: Deployment, n: int | None = None, context: float | None = N
 def kv_per_seq_per_gpu(dep: Deployment, n: int, ctx) -> np.ndarray:
     """Cache one sequence of `ctx` tokens holds on each GPU: heads split under tensor parallel; under
     layer split each GPU holds its own layers' cache."""
+    if dep.dp_attention and dep.model.is_moe and n > 1:
+        # each GPU keeps whole caches of its own share of the sequences
+        return mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes, ctx, 1) / n
     tp = n if dep.engine.tensor_parallel else 1
     kv = mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes, ctx, tp)
     if not dep.engine.tensor_parallel and n > 1:
@@ -109,10 +119,11 @@ def kv_per_seq_per_gpu(dep: Deployment, n: int, ctx) -> np.ndarray:
 
 def full_load_concurrency(dep: Deployment, n: int | None = None) -> int:
     """`--concurrency max`: sequences in flight hold input + output/2 tokens on average, capped by the
-    engine's batch limit."""
+    engine's batch limit. An engine whose scheduler reserves each request's whole length before admitting it
+    (TensorRT-LLM's default GUARANTEED_NO_EVICT) holds input + output per sequence."""
     n = n or dep.n_gpus
     plan = memory_plan(dep, n)
-    avg = dep.input_tokens + dep.output_tokens / 2.0
+    avg = dep.input_tokens + dep.output_tokens * (1.0 if dep.engine.reserves_whole_request else 0.5)
     per = float(kv_per_seq_per_gpu(dep, n, avg))
     if plan.kv_free <= 0 or per <= 0:
         return 0
@@ -354,14 +365,14 @@ def _performance(dep: Deployment, concurrency: int, fits: bool, offload: Offload
     if not fits and (offload is None or offload.gpu_layers <= 0):
         return PerformanceInfo()
     cost = model_cost(dep.model, dep.fmt)
-    hw = hardware_for(dep.gpu, dep.fmt, dep.n_gpus, dep.host_bandwidth, dep.expert_parallel)
+    hw = deployment_hardware(dep)
     c = max(concurrency, 1)
     if not fits and offload is not None:
         kv_seq = float(mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes,
                                                  dep.input_tokens + dep.output_tokens / 2, 1))
         step = float(offload_decode_seconds(cost, offload.gpu_layers, offload.total_layers, hw, dep.engine,
                                             kv_seq))
-        prefill = float(prefill_seconds(cost, dep.engine, hw, dep.input_tokens)) * (
+        prefill = float(prefill_seconds(cost, dep.engine, hw, dep.input_tokens, dep.model)) * (
             1 + 2 * (1 - offload.gpu_layers / offload.total_layers))
         decode = 1.0 / step
         latency = prefill + dep.output_tokens / decode

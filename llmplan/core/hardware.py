@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from llmplan.core.performance import DEFAULT_HOST_BANDWIDTH, Hardware
+from llmplan.catalog import kernels as measured
+from llmplan.core.performance import DEFAULT_HOST_BANDWIDTH, Hardware, Kernels
+from llmplan.engines.profiles import EngineProfile
 from llmplan.errors import UnsupportedError
 from llmplan.engines.formats import QuantFormat
 from llmplan.catalog.schemas import GpuEntry, efficiency_class
@@ -88,8 +90,32 @@ def check_runnable(gpu_id: str, gpu: GpuEntry, fmt: QuantFormat, engine: str) ->
     return warnings
 
 
+def kernel_dtype(gpu: GpuEntry, fmt: QuantFormat) -> str:
+    """The measured GEMM curve's dtype the format's math runs at on this GPU (weight-only formats: bf16)."""
+    if not has_native_math(gpu, fmt):
+        return "bf16"
+    if fmt.math == "fp4":
+        return "nvfp4"
+    if fmt.math == "fp8" or (fmt.math == "int8" and gpu.fp8_flops):
+        return "fp8"
+    return "bf16"
+
+
+def kernels_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, engine: EngineProfile | None = None) -> Kernels | None:
+    """Fits of the nearest measured GPU's kernels for this format, and its collectives for `n_gpus`."""
+    dtype = kernel_dtype(gpu, fmt)
+    gemm = measured.gemm_roofline(gpu, dtype)
+    moe = measured.moe_roofline(gpu, dtype)
+    if gemm is None or moe is None:
+        return None
+    source = engine.allreduce_kernel if engine is not None else "nccl"
+    return Kernels(gemm, moe, measured.collective(gpu, "all_reduce", source, n_gpus),
+                   measured.collective(gpu, "alltoall", "nccl", n_gpus))
+
+
 def hardware_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, host_bandwidth: float | None = None,
-                 expert_parallel: bool = False) -> Hardware:
+                 expert_parallel: bool = False, engine: EngineProfile | None = None,
+                 dp_attention: bool = False) -> Hardware:
     host = host_bandwidth or gpu.host_memory_bandwidth_bytes_per_s or DEFAULT_HOST_BANDWIDTH
     return Hardware(
         bandwidth=gpu.memory_bandwidth_bytes_per_s,
@@ -103,4 +129,6 @@ def hardware_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, host_bandwidth: f
         host_bandwidth=host,
         attention_flops=gpu.bf16_flops or peak_flops(gpu, fmt),
         expert_parallel=expert_parallel and n_gpus > 1,
+        dp_attention=dp_attention and expert_parallel and n_gpus > 1,
+        kernels=kernels_for(gpu, fmt, n_gpus, engine),
     )

@@ -18,7 +18,7 @@ GIB = 1 << 30
 # ------------------------------------------------------------------------------------------ weights
 
 
-def _format_bits(model: ModelSpec, fmt: QuantFormat) -> tuple[float, float, float, float]:
+def format_bits(model: ModelSpec, fmt: QuantFormat) -> tuple[float, float, float, float]:
     """Bits per weight for (body linear, experts, embeddings, lm_head) at `fmt`."""
     dense_bits = float(model.dtype_bytes * 8)
     gqa = model.num_heads // max(model.num_kv_heads, 1)
@@ -52,7 +52,7 @@ def weights_bytes(model: ModelSpec, fmt: QuantFormat) -> int:
     """
     if model.exact_weights and model.exact_weights[0] == fmt.name:
         return int(model.exact_weights[1])
-    linear_bits, expert_bits, embed_bits, head_bits = _format_bits(model, fmt)
+    linear_bits, expert_bits, embed_bits, head_bits = format_bits(model, fmt)
     body = model.body_params - model.expert_params
     bits = (
         body * linear_bits
@@ -65,13 +65,13 @@ def weights_bytes(model: ModelSpec, fmt: QuantFormat) -> int:
 
 
 def expert_weights_bytes(model: ModelSpec, fmt: QuantFormat) -> int:
-    _, expert_bits, _, _ = _format_bits(model, fmt)
+    _, expert_bits, _, _ = format_bits(model, fmt)
     return int(model.expert_params * expert_bits / 8)
 
 
 def layer_weights_bytes(model: ModelSpec, fmt: QuantFormat) -> float:
     """Weights of one decoder layer on average (what layer offload moves between GPU and host)."""
-    linear_bits, expert_bits, _, _ = _format_bits(model, fmt)
+    linear_bits, expert_bits, _, _ = format_bits(model, fmt)
     body = (model.body_params - model.expert_params) * linear_bits + model.expert_params * expert_bits
     return body / 8 / model.num_layers
 

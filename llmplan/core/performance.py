@@ -1,34 +1,45 @@
-"""How fast: decode, prefill, batched throughput, time to first token.
+"""How fast: one engine step composed from measured kernels, and serving composed from steps.
 
-A roofline per step. Decode reads the active weights once per step (MoE: the experts the batch
-touches) plus every sequence's cache, and does ~2 x active parameters FLOPs per token plus attention;
-its time is the larger of the memory and the compute time, plus per-layer launch latency and, under
-tensor parallel, two all-reduces per layer. Prefill is compute-bound. Under continuous batching the
-prefill of new requests shares the steps with decode. Every function takes numpy arrays, so a sweep
-over many configurations is one call.
+A decode step of B sequences, and a prefill chunk of T tokens, each cost on one GPU:
+- the model's GEMMs (core/gemm.py) with M = the tokens of the step on that GPU, timed by the roofline fitted
+  to that GPU generation's measured GEMM curve at the format's math;
+- attention (core/attention.py): decode reads every sequence's cache, prefill does the causal FLOPs;
+- routed experts (core/moe.py) as grouped GEMMs that stream the experts the step touches;
+- collectives (core/collectives.py): two all-reduces per layer under tensor parallel, all-to-all dispatch and
+  combine under expert parallel, from measured curves by message size;
+- the engine's framework cost per step and per request (fitted constants, data/kernels/speed_constants.json).
+
+Serving (`serve`) runs prefill as its own chunks between decode steps. Every function takes numpy arrays, so
+a sweep over many configurations is one call.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from llmplan.models.architecture import ModelSpec
-from llmplan.core.memory import (
-    expert_weights_bytes,
-    kv_bytes_per_sequence,
-    layer_weights_bytes,
-    weights_bytes,
-)
-from llmplan.engines.profiles import EngineProfile
+from llmplan.catalog.kernels import Collective, Roofline
+from llmplan.core import attention, collectives, gemm, moe
+from llmplan.core.memory import expert_weights_bytes, format_bits, layer_weights_bytes, weights_bytes
+from llmplan.core.speed_constants import SpeedConstants, speed_constants
 from llmplan.engines.formats import QuantFormat
+from llmplan.engines.profiles import EngineProfile
+from llmplan.models.architecture import ModelSpec
 
-ALLREDUCE_LATENCY_S = {"nvlink": 8e-6, "infinity-fabric": 10e-6, "pcie": 25e-6, "ethernet": 60e-6,
-                       "none": 25e-6, "unified": 0.0}
 LAYER_HOP_S = 2e-4  # llama.cpp layer split: handing activations to the next GPU each step
 DEFAULT_HOST_BANDWIDTH = 89.6e9  # dual-channel DDR5-5600
 HOST_EFFICIENCY = 0.6
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """How one GPU's kernels behave for one format: fits of measured curves (catalog/kernels.py)."""
+
+    gemm: Roofline
+    moe: Roofline
+    allreduce: Collective | None = None
+    alltoall: Collective | None = None
 
 
 @dataclass(frozen=True)
@@ -46,171 +57,237 @@ class Hardware:
     host_bandwidth: float = DEFAULT_HOST_BANDWIDTH
     attention_flops: float | np.ndarray | None = None  # 16-bit peak: attention runs at it whatever the weights
     expert_parallel: bool = False  # MoE experts spread whole over the GPUs instead of sliced
+    dp_attention: bool = False  # each GPU runs attention for its own sequences (with expert parallel)
+    kernels: Kernels | None = None  # None: no measured curve applies (Apple, CPU): the engine profile's factors
 
 
 @dataclass(frozen=True)
 class ModelCost:
-    """Per-token quantities of one model at one format (scalars, bytes and FLOPs)."""
+    """What one forward pass of a model at one format does, per token and per layer."""
 
+    gemms: tuple[gemm.Gemm, ...]  # dense GEMMs per forward (shared experts included), lm_head last
+    experts: moe.Experts | None
     dense_read_bytes: float  # weights every step reads regardless of batch (incl. lm_head)
     expert_bytes: float  # all routed expert weights
     expert_active_share: float  # k / E
-    moe_layers: int
-    flops_per_token: float  # 2 x active parameters outside the routed experts
-    expert_flops_per_token: float  # 2 x active routed-expert parameters
     attn_flops_per_ctx: float  # attention FLOPs per token per token of context (full layers)
     windowed: tuple[tuple[float, float], ...]  # (attention FLOPs per ctx token, window) for sliding
     layers: int
     hidden: int
     dtype_bytes: int
-    kernel_efficiency: float
     layer_bytes: float
     gguf: bool
+    math: str  # the GEMMs' arithmetic: bf16 | fp8 | fp4 | int8
+    kernel_efficiency: float  # bandwidth the format's decode kernels reach relative to 16-bit ones
     math_efficiency: float  # share of the format's math peak its GEMM kernels reach relative to 16-bit ones
+    flops_per_token: float = field(default=0.0)  # 2 x active parameters outside the routed experts
+    expert_flops_per_token: float = field(default=0.0)
 
 
 def model_cost(model: ModelSpec, fmt: QuantFormat) -> ModelCost:
     total = weights_bytes(model, fmt)
-    experts = expert_weights_bytes(model, fmt)
+    experts_total = expert_weights_bytes(model, fmt)
+    linear_bits, expert_bits, embed_bits, head_bits = format_bits(model, fmt)
     embed_bytes = model.embed_params * fmt.embed_bits / 8 if model.lm_head_params else 0.0
-    dense_read = total - experts - embed_bytes  # the embedding table is looked up, not streamed
-    attn = 0.0
-    windowed = []
-    for g in model.cache_groups:
-        if g.kind in ("linear", "mamba") or not g.q_heads:
-            continue
-        v = g.v_dim if g.v_dim else g.k_dim
-        per_ctx = 2.0 * g.layers * g.q_heads * (g.qk_dim + v) / g.tokens_per_entry
-        if g.window and g.kind == "sliding":
-            windowed.append((per_ctx, float(g.window)))
-        else:
-            attn += per_ctx
+    dense_read = total - experts_total - embed_bytes  # the embedding table is looked up, not streamed
+    gemms = gemm.model_gemms(model, linear_bits, head_bits if model.lm_head_params else embed_bits,
+                             dense_read)
+    experts = moe.model_experts(model, expert_bits)
+    attn, windowed = attention.flops_per_context_token(model)
     active_experts = model.expert_params * (model.experts_per_token / model.num_experts) if model.num_experts else 0.0
-    active_nonembed = max(model.params_active - model.embed_params + (model.embed_params if not model.lm_head_params else 0), 1)
+    active_nonembed = max(model.params_active - model.embed_params +
+                          (model.embed_params if not model.lm_head_params else 0), 1)
     return ModelCost(
+        gemms=gemms,
+        experts=experts,
         dense_read_bytes=float(dense_read),
-        expert_bytes=float(experts),
+        expert_bytes=float(experts_total),
         expert_active_share=(model.experts_per_token / model.num_experts) if model.num_experts else 1.0,
-        moe_layers=model.moe_layers,
-        flops_per_token=2.0 * max(active_nonembed - active_experts, 1.0),
-        expert_flops_per_token=2.0 * active_experts,
         attn_flops_per_ctx=attn,
-        windowed=tuple(windowed),
+        windowed=windowed,
         layers=model.num_layers,
         hidden=model.hidden_size,
         dtype_bytes=model.dtype_bytes,
-        kernel_efficiency=1.0 if fmt.is_gguf else fmt.kernel_efficiency,
         layer_bytes=layer_weights_bytes(model, fmt),
         gguf=fmt.is_gguf,
+        math=fmt.math,
+        kernel_efficiency=1.0 if fmt.is_gguf else fmt.kernel_efficiency,
         math_efficiency=fmt.math_efficiency,
+        flops_per_token=2.0 * max(active_nonembed - active_experts, 1.0),
+        expert_flops_per_token=2.0 * active_experts,
     )
 
 
 def attention_flops_per_token(cost: ModelCost, context):
-    ctx = np.asarray(context, dtype=np.float64)
-    flops = cost.attn_flops_per_ctx * ctx
-    for per_ctx, window in cost.windowed:
-        flops = flops + per_ctx * np.minimum(ctx, window)
-    return flops
+    return attention.flops_per_token(cost.attn_flops_per_ctx, cost.windowed, context)
 
 
-def weights_read_per_step(cost: ModelCost, batch):
-    """Bytes of weights one decode step streams: MoE layers touch 1-(1-k/E)^B of their experts."""
-    b = np.maximum(np.asarray(batch, dtype=np.float64), 1.0)
-    touched = 1.0 - (1.0 - cost.expert_active_share) ** b if cost.expert_bytes else 0.0
-    return cost.dense_read_bytes + cost.expert_bytes * touched
+# ------------------------------------------------------------------------------------------- kernels
 
 
-def allreduce_seconds(cost: ModelCost, hw: Hardware, tokens, tensor_parallel: bool):
-    """Two all-reduces per layer of tokens x hidden activations (ring: 2(N-1)/N of the data)."""
+@dataclass(frozen=True)
+class _Rates:
+    """What this engine's kernels reach on this hardware for this model (all per GPU)."""
+
+    gemm: Roofline
+    moe: Roofline
+    bandwidth: float | np.ndarray
+    gemm_peak: float | np.ndarray
+    attn_peak: float | np.ndarray  # FLOP/s attention kernels reach
+    kv_bandwidth: float | np.ndarray  # bytes/s paged or flat cache reads reach
+    layer_launch_s: float  # per layer per step, for kernels without CUDA graphs or fusion
+
+
+def _rates(engine: EngineProfile, hw: Hardware, cost: ModelCost, k: SpeedConstants) -> _Rates:
+    attn_peak16 = hw.attention_flops if hw.attention_flops is not None else hw.peak_flops
+    if hw.kernels is None or cost.gguf or not engine.measured_kernels:
+        # llama.cpp's own kernels: memory and math times add (p = 1; its mat-vec and mat-mat kernels do not
+        # overlap the two), at the fitted shares for the device class and the engine profile's fixed factors
+        e = engine.eff(hw.kind)
+        wg = engine.wgmma_factor if hw.wgmma else 1.0
+        quant_bw = e.quant_decode if cost.gguf else 1.0
+        quant_math = e.quant_prefill if cost.gguf else 1.0
+        roof = Roofline(0.0, k.llamacpp_bandwidth_eff(hw.kind) * e.bandwidth * quant_bw * cost.kernel_efficiency,
+                        k.llamacpp_math_eff(hw.kind) * quant_math * cost.math_efficiency * wg, 1.0, 0.0,
+                        f"{engine.name} {hw.kind}")
+        return _Rates(roof, roof, hw.bandwidth, hw.peak_flops, attn_peak16 * e.attention * wg,
+                      hw.bandwidth * e.kv_read, k.llamacpp_layer_s)
+    g, m = hw.kernels.gemm, hw.kernels.moe
+    g = Roofline(g.floor_s, g.bandwidth_eff * cost.kernel_efficiency, g.math_eff * cost.math_efficiency,
+                 g.smooth_p, 0.0, g.curve)
+    m = Roofline(m.floor_s, m.bandwidth_eff * cost.kernel_efficiency, m.math_eff * cost.math_efficiency,
+                 m.smooth_p, m.per_expert_s, m.curve)
+    return _Rates(g, m, hw.bandwidth, hw.peak_flops, attn_peak16 * k.flash_attention_eff,
+                  hw.bandwidth * k.kv_read_eff, 0.0)
+
+
+def kernel_note(engine: EngineProfile, hw: Hardware, cost: ModelCost) -> str:
+    """Which measured curves the figures come from (performance.model_note)."""
+    if hw.kernels is None or cost.gguf or not engine.measured_kernels:
+        return f"{engine.name} kernels: engine-profile efficiencies for {hw.kind} devices"
+    parts = [hw.kernels.gemm.curve]
+    if cost.experts is not None:
+        parts.append(hw.kernels.moe.curve)
+    return "step model on measured kernels: " + ", ".join(parts)
+
+
+# ------------------------------------------------------------------------------------------- steps
+
+
+def _layout(engine: EngineProfile, hw: Hardware, cost: ModelCost, tokens):
+    """(tensor-parallel slice, attention ranks, EP size, tokens per attention rank, tokens into the MoE)."""
     n = np.asarray(hw.n_gpus, dtype=np.float64)
-    if not tensor_parallel:
-        return np.where(n > 1, (n - 1) * LAYER_HOP_S / 4, 0.0)
-    size = np.asarray(tokens, dtype=np.float64) * cost.hidden * cost.dtype_bytes
-    per = 2.0 * (n - 1) / np.maximum(n, 1) * size / hw.link_bandwidth + ALLREDUCE_LATENCY_S.get(hw.link_kind, 25e-6)
-    return np.where(n > 1, 2 * cost.layers * per, 0.0)
-
-
-def _effective(engine: EngineProfile, hw: Hardware, cost: ModelCost):
-    """(weight-stream bandwidth, cache-read bandwidth, GEMM FLOP/s, attention FLOP/s) the engine reaches."""
-    e = engine.eff(hw.kind)
-    bw = hw.bandwidth * e.bandwidth
-    compute = hw.peak_flops * e.compute
-    if hw.wgmma:
-        compute = compute * engine.wgmma_factor
-    weights_bw = bw * cost.kernel_efficiency * (e.quant_decode if cost.gguf else 1.0)
-    gemm = compute * (e.quant_prefill if cost.gguf else 1.0) * cost.math_efficiency
-    attn_peak = hw.attention_flops if hw.attention_flops is not None else hw.peak_flops
-    attn = np.minimum(attn_peak * e.compute, compute) * e.attention
-    if hw.wgmma:
-        attn = attn * engine.wgmma_factor
-    return weights_bw, bw * e.kv_read, gemm, attn
-
-
-def step_seconds(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile,
-                 hw: Hardware, batch, context, prefill_tokens=0.0, prompt_tokens=0.0):
-    """Seconds for one engine step: one decode token for each of `batch` sequences (caches of `context`
-    tokens) plus `prefill_tokens` of new prompts (of `prompt_tokens` each) batched into the same step.
-
-    The step streams the weights once and every sequence's cache (memory), and does the FLOPs of all
-    its tokens (compute): its time is the larger of the two, divided over tensor-parallel GPUs.
-    """
-    b = np.maximum(np.asarray(batch, dtype=np.float64), 1.0)
-    pf = np.asarray(prefill_tokens, dtype=np.float64)
-    n = np.asarray(hw.n_gpus, dtype=np.float64)
+    t = np.asarray(tokens, dtype=np.float64)
     tp = n if engine.tensor_parallel else 1.0
-    weights_bw, kv_bw, gemm, attn = _effective(engine, hw, cost)
-    kv_seq = kv_bytes_per_sequence(model, kv_elem_bytes, context, 1)
-    tokens = b + pf
-    ep = bool(hw.expert_parallel and cost.expert_bytes)
-    # Grouped expert GEMMs are less efficient than dense ones; under expert parallel each GPU's experts
-    # receive n times more tokens each, which fills their GEMMs better.
-    moe_eff = engine.moe_compute_factor * (np.maximum(tp, 1.0) ** engine.ep_efficiency_gain if ep else 1.0)
-    moe_eff = np.minimum(moe_eff, 1.0)
-    # GEMMs stream the weights once for all tokens of the step: the larger of read and math time
-    dense_s = np.maximum(cost.dense_read_bytes / weights_bw, tokens * cost.flops_per_token / gemm)
-    expert_s = np.maximum(weights_read_per_step(cost, tokens) - cost.dense_read_bytes, 0.0) / (
-        weights_bw * engine.moe_bandwidth_factor)
-    expert_s = np.maximum(expert_s, tokens * cost.expert_flops_per_token / (gemm * moe_eff))
-    # attention kernels run after them: decode reads every cache, prefill does its quadratic math
-    attn_flops = b * attention_flops_per_token(cost, context) + pf * attention_flops_per_token(
-        cost, np.asarray(prompt_tokens, dtype=np.float64) / 2.0)
-    attn_s = np.maximum(b * kv_seq / kv_bw, attn_flops / attn)
-    # Tensor parallel divides the work, less the efficiency thinner slices lose; expert parallel hands
-    # each GPU whole experts (no slicing loss); layer split (llama.cpp) runs the GPUs one after another.
-    loss = 1.0 + engine.tp_scaling_loss * np.log2(np.maximum(tp, 1.0))
-    if ep:
-        step = (dense_s + attn_s) / tp * loss + expert_s / tp
-    else:
-        step = (dense_s + expert_s + attn_s) / tp * loss
-    launch = cost.layers * engine.eff(hw.kind).layer_overhead_s + engine.step_overhead_s
-    host = b * engine.sequence_overhead_s  # scheduling, sampling, detokenizing: host time per sequence
-    return step + launch + host + allreduce_seconds(cost, hw, tokens, engine.tensor_parallel)
+    ep = n if (hw.expert_parallel and cost.experts is not None) else 1.0
+    if hw.dp_attention and engine.tensor_parallel and cost.experts is not None:
+        ranks = n
+        return 1.0, ranks, ep, np.ceil(t / ranks), t  # the busiest rank sets the step
+    return tp, 1.0, ep, t, t
+
+
+def step_seconds(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile, hw: Hardware,
+                 batch, context, prefill_tokens=0.0, prompt_tokens=0.0, constants: SpeedConstants | None = None):
+    """Seconds for one engine step: one decode token for each of `batch` sequences (caches of `context`
+    tokens) plus `prefill_tokens` of new prompts (of `prompt_tokens` each) in the same step.
+
+    `batch` and `prefill_tokens` are the whole replica's; under attention data parallel they spread evenly
+    over the GPUs, and the step lasts as long as the busiest rank.
+    """
+    k = constants or speed_constants()
+    r = _rates(engine, hw, cost, k)
+    b = np.maximum(np.asarray(batch, dtype=np.float64), 0.0)
+    pf = np.asarray(prefill_tokens, dtype=np.float64)
+    tokens = np.maximum(b + pf, 1.0)
+    tp, ranks, ep, rank_tokens, moe_tokens = _layout(engine, hw, cost, tokens)
+    rank_share = np.maximum(rank_tokens / tokens, 0.0)  # this rank's share of the step's sequences
+    sequences = np.maximum(b + np.where(pf > 0, pf / np.maximum(np.asarray(prompt_tokens, dtype=np.float64), 1.0),
+                                        0.0), 1.0)
+    gemm_s = gemm.seconds(cost.gemms, rank_tokens, r.gemm, r.bandwidth, r.gemm_peak, tp,
+                          head_tokens=sequences * rank_share)
+    moe_s = 0.0
+    if cost.experts is not None:
+        moe_s = moe.seconds(cost.experts, moe_tokens, r.moe, r.bandwidth, r.gemm_peak, ep,
+                            1.0 if hw.expert_parallel else tp)
+    attn_tp = np.asarray(tp, dtype=np.float64)  # 1 under attention data parallel
+    attn_s = attention.decode_seconds(model, kv_elem_bytes, b * rank_share, context, r.kv_bandwidth, attn_tp)
+    attn_s = attn_s + attention.prefill_seconds(cost.attn_flops_per_ctx, cost.windowed, pf * rank_share,
+                                                prompt_tokens, r.attn_peak, attn_tp)
+    attn_s = attn_s + (b * rank_share) * attention_flops_per_token(cost, context) / (r.attn_peak * attn_tp)
+    comm_s = _communication_seconds(cost, engine, hw, rank_tokens, moe_tokens)
+    framework = _framework_seconds(cost, engine, b, pf, k, r)
+    return gemm_s + moe_s + attn_s + comm_s + framework
+
+
+def _communication_seconds(cost: ModelCost, engine: EngineProfile, hw: Hardware, rank_tokens, moe_tokens):
+    n = np.asarray(hw.n_gpus, dtype=np.float64)
+    if not engine.tensor_parallel:
+        return np.where(n > 1, (n - 1) * LAYER_HOP_S / 4, 0.0)
+    if hw.kernels is None:
+        return collectives.ring_allreduce_seconds(rank_tokens * cost.hidden * 2.0, n, hw.link_bandwidth,
+                                                  hw.link_kind) * 2 * cost.layers
+    dp = hw.dp_attention and cost.experts is not None
+    total = 0.0
+    if not dp:
+        total = 2 * cost.layers * collectives.seconds(hw.kernels.allreduce, rank_tokens * cost.hidden * 2.0, n)
+    if cost.experts is not None and hw.expert_parallel:
+        per_gpu = rank_tokens * cost.experts.top_k * cost.hidden * 2.0 / np.maximum(n, 1.0)
+        total = total + 2 * cost.experts.layers * collectives.seconds(hw.kernels.alltoall, per_gpu, n)
+    elif dp:
+        # attention ranks gather their tokens for the sliced MoE and scatter them back: one all-reduce's worth
+        total = total + 2 * cost.layers * collectives.seconds(hw.kernels.allreduce, moe_tokens * cost.hidden * 2.0,
+                                                              n)
+    return np.where(n > 1, total, 0.0)
+
+
+def _framework_seconds(cost: ModelCost, engine: EngineProfile, batch, prefill_tokens, k: SpeedConstants,
+                       r: _Rates):
+    """Scheduler, sampling and launches: decode steps replay CUDA graphs, prefill chunks launch every kernel."""
+    step = k.decode_step_s(engine.speed_group) + batch * k.per_sequence_s
+    launches = np.where(np.asarray(prefill_tokens) > 0, cost.layers * k.prefill_layer_s, 0.0)
+    if r.layer_launch_s:  # llama.cpp: its own per-layer cost at every step, no separate prefill launches
+        return step + cost.layers * r.layer_launch_s
+    return step + launches
 
 
 def decode_step_seconds(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile,
-                        hw: Hardware, batch, context):
+                        hw: Hardware, batch, context, constants: SpeedConstants | None = None):
     """Seconds for one pure decode step of `batch` sequences whose caches hold `context` tokens each."""
-    return step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, context)
+    return step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, context, constants=constants)
 
 
-def prefill_seconds(cost: ModelCost, engine: EngineProfile, hw: Hardware, prompt_tokens):
-    """Seconds to prefill one prompt of `prompt_tokens` (causal attention: mean context is half)."""
+def _chunks(engine: EngineProfile, prompt_tokens):
+    return np.maximum(np.ceil(np.asarray(prompt_tokens, dtype=np.float64) / engine.batch_tokens), 1.0)
+
+
+def prefill_seconds(cost: ModelCost, engine: EngineProfile, hw: Hardware, prompt_tokens, model: ModelSpec | None = None,
+                    constants: SpeedConstants | None = None):
+    """Seconds to prefill one prompt alone: its chunks of at most the engine's batched-token budget."""
     p = np.maximum(np.asarray(prompt_tokens, dtype=np.float64), 1.0)
-    n = np.asarray(hw.n_gpus, dtype=np.float64)
-    tp = n if engine.tensor_parallel else 1.0
-    weights_bw, _, gemm, attn = _effective(engine, hw, cost)
-    compute_s = p * (cost.flops_per_token + cost.expert_flops_per_token / engine.moe_compute_factor) / gemm + (
-        p * attention_flops_per_token(cost, p / 2.0) / attn)
-    read_s = (cost.dense_read_bytes + cost.expert_bytes) / weights_bw
-    chunks = np.ceil(p / engine.batch_tokens)
-    launch = chunks * (cost.layers * engine.eff(hw.kind).layer_overhead_s + engine.step_overhead_s)
-    comm = allreduce_seconds(cost, hw, p, engine.tensor_parallel)
+    chunks = _chunks(engine, p)
+    per_chunk = p / chunks
+    step = step_seconds(cost, model, 2.0, engine, hw, 0.0, 0.0, per_chunk, p, constants) if model is not None else (
+        _prefill_step_no_model(cost, engine, hw, per_chunk, p, constants))
     if not engine.tensor_parallel:
         # layer split pipelines the prompt's micro-batches through the GPUs: m chunks over n stages
-        speedup = chunks * n / (chunks + n - 1.0)
-        return np.maximum(compute_s, read_s) / speedup + launch + comm
-    return np.maximum(compute_s, read_s) / tp + launch + comm
+        n = np.asarray(hw.n_gpus, dtype=np.float64)
+        return chunks * step / (chunks * n / (chunks + n - 1.0))
+    return chunks * step
+
+
+def _prefill_step_no_model(cost, engine, hw, tokens, prompt, constants):
+    """A prefill chunk reads no cache, so callers without the model's cache layout get the same step."""
+    return step_seconds(cost, _NO_CACHE, 2.0, engine, hw, 0.0, 0.0, tokens, prompt, constants)
+
+
+class _NoCacheModel:
+    cache_groups = ()
+
+
+_NO_CACHE = _NoCacheModel()
+
+
+# ------------------------------------------------------------------------------------------- serving
 
 
 @dataclass(frozen=True)
@@ -222,59 +299,95 @@ class Throughput:
     request_latency_s: np.ndarray
 
 
-def serve(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile, hw: Hardware,
-          concurrency, input_tokens, output_tokens) -> Throughput:
-    """Steady serving of `concurrency` users, each sending requests of input/output tokens.
+@dataclass(frozen=True)
+class StepTimes:
+    """The step times serving is composed of (seconds; arrays over configurations)."""
 
-    A sequence in flight holds on average input + output/2 tokens of cache. Each step decodes one token
-    for every sequence and absorbs the prefill of the requests that replace finished ones: per output
-    token, input/output prompt tokens. Engines without continuous batching serve at most their slot
-    count at once and lose efficiency per extra slot.
-    """
-    c = np.maximum(np.asarray(concurrency, dtype=np.float64), 1.0)
+    decode_s: np.ndarray  # one decode step of the whole batch
+    prefill_all_s: np.ndarray  # the prefill chunks of one prompt from every user in the batch
+    alone_prefill_s: np.ndarray  # one prompt's chunks with nothing else in the engine
+
+
+def serving_steps(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile, hw: Hardware,
+                  batch, input_tokens, output_tokens, constants: SpeedConstants | None = None) -> StepTimes:
+    k = constants or speed_constants()
+    b = np.maximum(np.asarray(batch, dtype=np.float64), 1.0)
     i = np.maximum(np.asarray(input_tokens, dtype=np.float64), 1.0)
     o = np.maximum(np.asarray(output_tokens, dtype=np.float64), 1.0)
-    batch = np.minimum(c, engine.max_batch)
-    ctx = i + o / 2.0
-    prefill_s = prefill_seconds(cost, engine, hw, i)
-    if engine.continuous_batching:
-        # every step also prefills the prompts of the requests that replace finished ones
-        full = step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, ctx, batch * i / o, i)
-        # a user's stream is slowed by the other users' prompts, not by its own
-        step = step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, ctx, (batch - 1) * i / o, i)
-        decode = 1.0 / step
-        # alone, a user's request cycle is its own prefill then its decode
-        throughput = np.where(batch <= 1, o / (o * step + prefill_s), batch / full)
-    else:
-        # a few slots share one context; prompts are processed between decode steps
-        step = decode_step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, ctx)
-        cycle = (o * step + batch * prefill_s) / o
-        cycle = cycle * (1.0 + engine.concurrency_penalty * (batch - 1.0))
-        throughput = batch / cycle
-        decode = np.where(batch > 1, 1.0 / cycle, 1.0 / step)
-    # users beyond the engine's batch wait in its queue
-    decode = decode * np.minimum(1.0, batch / c)
-    ttft = prefill_s + np.where(batch > 1, step, 0.0)
-    latency = ttft + o / decode
+    decode = step_seconds(cost, model, kv_elem_bytes, engine, hw, b, i + o / 2.0, constants=k)
+    alone = prefill_seconds(cost, engine, hw, i, model, k)
+    prompt_tokens = b * i
+    steps = np.maximum(np.ceil(prompt_tokens / engine.batch_tokens), 1.0)
+    together = steps * step_seconds(cost, model, kv_elem_bytes, engine, hw, 0.0, 0.0, prompt_tokens / steps, i,
+                                    constants=k)
+    return StepTimes(decode, np.maximum(together, alone), alone)
+
+
+def serving_from_steps(steps: StepTimes, concurrency, batch, input_tokens, output_tokens, request_s,
+                       continuous, batch_tokens, concurrency_penalty) -> Throughput:
+    """Serving figures from step times: plain arithmetic over arrays (engine properties may be arrays too).
+
+    Continuous batching: one request cycle of every user costs the engine O decode steps of the whole batch
+    plus the prefill chunks of the batch's prompts, batched up to the engine's token budget per step, plus
+    the engine's per-request work (HTTP, tokenizing, scheduling, detokenizing). A stream sees the decode
+    steps and the other users' prefills between them. Its first token waits for its own prompt's chunks, the
+    step in flight, and the queue of other prompts (M/D/1 on the share of time the engine spends in
+    prefill). Engines without continuous batching (llama.cpp, Ollama) serve a few slots that share one
+    context, one prompt at a time. Users beyond the batch wait for a free sequence slot.
+    """
+    c = np.maximum(np.asarray(concurrency, dtype=np.float64), 1.0)
+    b = np.maximum(np.asarray(batch, dtype=np.float64), 1.0)
+    i = np.maximum(np.asarray(input_tokens, dtype=np.float64), 1.0)
+    o = np.maximum(np.asarray(output_tokens, dtype=np.float64), 1.0)
+    decode, prefill_all, alone = steps.decode_s, steps.prefill_all_s, steps.alone_prefill_s
+    busy = o * decode + prefill_all  # engine time for one request of every user
+    own = np.where(b * i <= batch_tokens, prefill_all, np.maximum(prefill_all / b, alone))
+    prefill_share = np.clip(prefill_all / (busy + request_s), 0.0, 0.95)
+    queue = np.where(b > 1, prefill_share / (2 * (1 - prefill_share)) * prefill_all / b + decode / 2, 0.0)
+    cb_ttft = request_s + own + queue
+    cb_throughput = b * o / (busy + request_s)
+    cb_per_user = o / np.maximum(busy - own, o * decode)
+    # slots: prompts one at a time between the shared decode steps, some efficiency lost per extra slot
+    cycle = (o * decode + b * alone) / o * (1.0 + concurrency_penalty * (b - 1.0))
+    slot_throughput = b / cycle
+    slot_per_user = np.where(b > 1, 1.0 / cycle, 1.0 / decode)
+    slot_ttft = request_s + alone + np.where(b > 1, decode, 0.0)
+    ttft = np.where(continuous, cb_ttft, slot_ttft)
+    throughput = np.where(continuous, cb_throughput, slot_throughput)
+    per_user = np.where(continuous, cb_per_user, slot_per_user) * np.minimum(1.0, b / c)
+    ttft = ttft + np.where(c > b, (c - b) / b * (o / np.maximum(per_user, 1e-12) + ttft), 0.0)
     return Throughput(
-        decode_tokens_per_s=decode,
+        decode_tokens_per_s=per_user,
         throughput_tokens_per_s=throughput,
-        prefill_tokens_per_s=i / prefill_s,
+        prefill_tokens_per_s=i / alone,
         ttft_s=ttft,
-        request_latency_s=latency,
+        request_latency_s=ttft + o / per_user,
     )
+
+
+def serve(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile, hw: Hardware,
+          concurrency, input_tokens, output_tokens, constants: SpeedConstants | None = None) -> Throughput:
+    """Steady serving of `concurrency` users, each sending a new request as soon as the last one ends."""
+    k = constants or speed_constants()
+    c = np.maximum(np.asarray(concurrency, dtype=np.float64), 1.0)
+    batch = np.minimum(c, engine.max_batch)
+    steps = serving_steps(cost, model, kv_elem_bytes, engine, hw, batch, input_tokens, output_tokens, k)
+    return serving_from_steps(steps, c, batch, input_tokens, output_tokens, k.request_s(engine.speed_group),
+                              engine.continuous_batching, engine.batch_tokens, engine.concurrency_penalty)
 
 
 def offload_decode_seconds(cost: ModelCost, gpu_layers, total_layers: int, hw: Hardware,
                            engine: EngineProfile, kv_seq_bytes):
     """Batch-1 decode with `gpu_layers` on the GPU and the rest read from host RAM by the CPU."""
     g = np.asarray(gpu_layers, dtype=np.float64)
-    weights_bw, kv_bw, _, _ = _effective(engine, hw, cost)
+    k = speed_constants()
+    r = _rates(engine, hw, cost, k)
+    weights_bw = r.bandwidth * r.gemm.bandwidth_eff
     host_bw = hw.host_bandwidth * HOST_EFFICIENCY
     per_layer = cost.layer_bytes * _moe_share(cost) + kv_seq_bytes / total_layers
     head = max(cost.dense_read_bytes + cost.expert_bytes - cost.layer_bytes * total_layers, 0.0)
     t = (g * per_layer + head) / weights_bw + (total_layers - g) * per_layer / host_bw
-    return t + total_layers * engine.eff(hw.kind).layer_overhead_s + engine.step_overhead_s
+    return t + total_layers * r.layer_launch_s + k.decode_step_s(engine.speed_group)
 
 
 def _moe_share(cost: ModelCost) -> float:

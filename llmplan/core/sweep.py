@@ -6,8 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from llmplan.core.fit import Deployment, _tp_valid, kv_per_seq_per_gpu, memory_plan
-from llmplan.core.hardware import hardware_for
+from llmplan.core.fit import Deployment, _tp_valid, deployment_hardware, kv_per_seq_per_gpu, memory_plan
 from llmplan.core.performance import model_cost, serve
 
 AXES = ("concurrency", "input-tokens", "output-tokens")
@@ -38,7 +37,7 @@ def sweep_table(dep: Deployment, axis: str, *, max_ttft_s: float | None = None,
     token axes keep the rest of the request fixed and run at full load."""
     values = _axis_values(dep, axis)
     cost = model_cost(dep.model, dep.fmt)
-    hw = hardware_for(dep.gpu, dep.fmt, dep.n_gpus, dep.host_bandwidth, dep.expert_parallel)
+    hw = deployment_hardware(dep)
     plan = memory_plan(dep)
     if axis == "concurrency":
         conc = values.astype(np.float64)

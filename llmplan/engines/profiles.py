@@ -58,24 +58,28 @@ class EngineProfile:
     tp_scaling_loss: float = 0.0  # extra step time per doubling of tensor parallel (thinner GEMMs)
     ep_efficiency_gain: float = 0.0  # expert GEMM efficiency grows as n_gpus ** this under expert parallel
     aliases: tuple[str, ...] = ()
+    measured_kernels: bool = True  # its GEMMs are the cuBLAS/CUTLASS kinds aiconfigurator measured
+    speed_group: str = "serving"  # which fitted framework constants apply (core/speed_constants.py)
+    allreduce_kernel: str = "nccl"  # measured all-reduce it runs: nccl or its own custom kernel
+    reserves_whole_request: bool = False  # admits a request only with cache for input + output reserved
 
     def eff(self, kind: str) -> Efficiency:
         return self.efficiency.get(kind) or self.efficiency["datacenter"]
 
 
-# llama.cpp (llama-bench, CUDA/Metal/CPU back-ends), measured across 16 devices: GDDR cards stream
-# weights at ~90% of datasheet bandwidth, HBM cards at ~55% (its mat-vec kernels keep too few bytes in
-# flight for HBM latency); prefill reaches ~90% of GeForce's fp32-accumulate tensor figure (it
-# accumulates in fp16, which runs at twice that rate on GeForce) and ~45% on pro/datacenter cards;
-# its CUDA attention (no flash attention by default in 2024 builds) runs far below GEMM speed, Metal's does not.
+# llama.cpp (llama-bench, CUDA/Metal/CPU back-ends). Its mat-vec and mat-mat kernels' shares of datasheet
+# bandwidth and tensor peak per device class are fitted constants (core/speed_constants.py); here, relative to
+# them: `bandwidth` (1.0; Ollama's build a little below), and in absolute terms the attention FLOP rate as a
+# share of the 16-bit peak (CUDA builds of 2024 ran attention without flash kernels, far below GEMM speed;
+# Metal's ran near it), the cache-read share of datasheet bandwidth, and GGUF's dequantizing kernels against
+# 16-bit ones (decode and prefill).
 _LLAMA_CPP = {
-    "consumer": Efficiency(0.90, 0.90, 0.15, 0.30, 40e-6, 0.85, 0.8),
-    "workstation": Efficiency(0.90, 0.45, 0.15, 0.30, 40e-6, 0.85, 0.8),
-    "datacenter": Efficiency(0.55, 0.42, 0.15, 0.30, 40e-6, 0.85, 0.8),
-    # Metal: flash-attention prefill, slow decode attention, k-quant mat-vec limited by ALU rate
-    "apple": Efficiency(0.80, 0.70, 0.70, 0.22, 60e-6, 0.75, 0.8),
-    "unified": Efficiency(0.85, 0.50, 0.30, 0.20, 50e-6, 0.90, 0.8),
-    "cpu": Efficiency(0.60, 0.50, 0.50, 0.50, 20e-6, 0.90, 0.8),
+    "consumer": Efficiency(1.0, 0.0, 0.135, 0.27, 0.0, 0.85, 0.8),
+    "workstation": Efficiency(1.0, 0.0, 0.0675, 0.27, 0.0, 0.85, 0.8),
+    "datacenter": Efficiency(1.0, 0.0, 0.063, 0.165, 0.0, 0.85, 0.8),
+    "apple": Efficiency(1.0, 0.0, 0.49, 0.176, 0.0, 0.75, 0.8),
+    "unified": Efficiency(1.0, 0.0, 0.15, 0.17, 0.0, 0.90, 0.8),
+    "cpu": Efficiency(1.0, 0.0, 0.25, 0.30, 0.0, 0.90, 0.8),
 }
 # Serving engines with paged/flash attention and CUDA graphs, calibrated on TensorRT-LLM 1.0 offline
 # full-load throughput (159 rows: 7 models, H100/B200/RTX PRO 6000, TP 1-8, ten request shapes) with
@@ -100,21 +104,22 @@ ENGINES: dict[str, EngineProfile] = {
     e.name: e
     for e in [
         EngineProfile("vllm", True, 0.90, False, 1 * GIB, 512 * MIB, 256, 8192, _SERVING, 4e-4, True,
-                      **_SERVING_KW),
+                      allreduce_kernel="vllm_custom", **_SERVING_KW),
         EngineProfile("sglang", True, 0.88, False, 1 * GIB, 512 * MIB, 1024, 8192, _SERVING, 4e-4, True,
-                      **_SERVING_KW),
+                      allreduce_kernel="sglang_custom", **_SERVING_KW),
         EngineProfile("tgi", True, 0.95, False, 1 * GIB, 512 * MIB, 512, 4096,
                       {k: replace(v, bandwidth=v.bandwidth * 0.95, compute=v.compute * 0.9, layer_overhead_s=5e-6)
                        for k, v in _SERVING.items()}, 6e-4, True, **_SERVING_KW),
         EngineProfile("tensorrt-llm", True, 0.90, True, 1 * GIB, 512 * MIB, 2048, 8192, _TRTLLM, 2e-4, True,
-                      aliases=("trtllm", "trt-llm", "tensorrt_llm"), **_SERVING_KW),
+                      aliases=("trtllm", "trt-llm", "tensorrt_llm"), speed_group="tensorrt-llm",
+                      allreduce_kernel="trtllm_custom", reserves_whole_request=True, **_SERVING_KW),
         EngineProfile("llama.cpp", False, 1.0, False, 400 * MIB, 0, 4, 512, _LLAMA_CPP, 3e-4, False,
-                      wgmma_factor=0.55,
-                      concurrency_penalty=0.08, aliases=("llamacpp", "llama-cpp")),
+                      wgmma_factor=0.55, concurrency_penalty=0.08, aliases=("llamacpp", "llama-cpp"),
+                      measured_kernels=False, speed_group="llama.cpp"),
         EngineProfile("ollama", False, 1.0, False, 500 * MIB, 0, 4, 512,
                       {k: replace(v, bandwidth=v.bandwidth * 0.97) for k, v in _LLAMA_CPP.items()}, 5e-4, False,
-                      wgmma_factor=0.55,
-                      concurrency_penalty=0.15),
+                      wgmma_factor=0.55, concurrency_penalty=0.15, measured_kernels=False,
+                      speed_group="llama.cpp"),
     ]
 }
 

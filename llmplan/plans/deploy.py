@@ -75,6 +75,7 @@ def build_deployment(
     refresh: bool = False,
     expert_parallel: bool = False,
     settings: EngineSettings | None = None,
+    dp_attention: bool = False,
 ) -> tuple[Deployment, ResolvedModel]:
     resolved = model if isinstance(model, ResolvedModel) else resolve_model(
         model, catalog, offline=offline, refresh=refresh)
@@ -94,6 +95,9 @@ def build_deployment(
         raise InputError(f"unknown engine {engine_name!r}; choose one of: {', '.join(ENGINES)}")
     settings = settings or EngineSettings()
     check_settings(ekey, settings)
+    if dp_attention and not expert_parallel:
+        raise InputError("--dp-attention spreads attention over the GPUs of an expert-parallel MoE; "
+                         "add --expert-parallel, or drop --dp-attention")
     tp = n_gpus if ENGINES[ekey].tensor_parallel else 1
     profile = effective_profile(ENGINES[ekey], settings, gpu_memory_bytes(gpu_entry), tp)
 
@@ -134,5 +138,6 @@ def build_deployment(
         host_bandwidth=host_bandwidth_gbs * 1e9 if host_bandwidth_gbs else None,
         expert_parallel=expert_parallel,
         settings=settings,
+        dp_attention=dp_attention and n_gpus > 1,
     )
     return dep, resolved
