@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from llmplan import __version__
+from llmplan.errors import EXIT_CODES_HELP
 from llmplan.cli.catalog_cmd import apis_command, gpus_command, models_app
 from llmplan.cli.fit_cmd import FIT_HELP, fit_command
 from llmplan.cli.metavars import ReadableGroup
@@ -17,6 +18,7 @@ app = typer.Typer(
     name="llmplan",
     help="Capacity and cost planner for self-hosted LLMs: will it fit, how fast, and what it costs against APIs.",
     no_args_is_help=True,
+    epilog=EXIT_CODES_HELP,
     add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -47,9 +49,12 @@ from llmplan.cli import breakeven_cmd, check_cmd, compare_cmd, finetune_cmd, sch
 
 
 def main() -> None:
-    """The console script: usage errors become one line on stderr (exit 2); a closed pipe ends quietly."""
+    """The console script: usage errors become one line on stderr (exit 2); a closed pipe ends quietly;
+    anything else is a bug: one line saying where to report it (exit 3)."""
     import os
     import sys
+
+    from llmplan.errors import EXIT_INTERNAL, internal_error_message
 
     try:
         code = app(standalone_mode=False)
@@ -66,5 +71,8 @@ def main() -> None:
         if type(exc).__name__ == "Abort":
             sys.stderr.write("error: aborted\n")
             sys.exit(130)
-        raise
+        if os.environ.get("LLMPLAN_DEBUG"):
+            raise
+        sys.stderr.write(f"error: {internal_error_message(exc)}\n")
+        sys.exit(EXIT_INTERNAL)
     sys.exit(code if isinstance(code, int) else 0)

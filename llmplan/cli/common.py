@@ -79,10 +79,11 @@ def handle_errors(func: F) -> F:
         except Exception as exc:  # a bug: still one line, the traceback on request
             import os
 
+            from llmplan.errors import EXIT_INTERNAL, internal_error_message
+
             if os.environ.get("LLMPLAN_DEBUG"):
                 raise
-            fail(f"internal error ({type(exc).__name__}: {exc}); rerun with LLMPLAN_DEBUG=1 for the traceback "
-                 "and report it", 1)
+            fail(internal_error_message(exc), EXIT_INTERNAL)
 
     return wrapper  # type: ignore[return-value]
 
