@@ -224,3 +224,13 @@ def test_console_script_errors_are_one_line_and_pipes_close_quietly(tmp_path):
     r = subprocess.run(f"'{exe}' compare qwen3-8b --gpu all --format csv | head -1", shell=True,
                        capture_output=True, text=True, env=env)
     assert r.stderr == "" and r.stdout.startswith("option,")
+
+
+@pytest.mark.parametrize("spelled, canonical, gpu", [
+    ("gptq_int4", "gptq-int4", "h100-sxm"), ("GPTQ-INT4", "gptq-int4", "h100-sxm"), ("bnb_nf4", "bnb-nf4", "h100-sxm"),
+    ("q4-k-m", "q4_k_m", "rtx-4090"), ("Q4-K-M", "q4_k_m", "rtx-4090"), ("iq4-xs", "iq4_xs", "rtx-4090"),
+    ("fp8-e4m3", "fp8", "h100-sxm"),
+])
+def test_quant_names_take_hyphens_and_underscores_alike(run, spelled, canonical, gpu):
+    data = fit_json(run, "llama-3.1-8b-instruct", "--gpu", gpu, "--quant", spelled)
+    assert data["quant"] == canonical

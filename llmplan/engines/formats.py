@@ -216,11 +216,17 @@ def closest_formats(name: str) -> list[str]:
     return [f.name for f in sorted((f for f in FORMATS.values() if f.name != target.name), key=key)]
 
 
+def _spelling(name: str) -> str:
+    """One spelling for every way people write a format: case, `-` and `_` do not matter."""
+    return name.strip().lower().replace("-", "_")
+
+
+# every name and alias under its one spelling (`gptq_int4` and `q4-k-m` find `gptq-int4` and `q4_k_m`)
+_BY_SPELLING = {_spelling(k): v for k, v in {**_ALIASES, **{name: name for name in FORMATS}}.items()}
+
+
 def canonical_quant(name: str) -> str | None:
-    key = name.strip().lower().replace("_", "_")
-    if key in FORMATS:
-        return key
-    return _ALIASES.get(key)
+    return _BY_SPELLING.get(_spelling(name))
 
 
 def get_format(name: str) -> QuantFormat:
