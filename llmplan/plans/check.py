@@ -289,9 +289,30 @@ def _field_of(message: str) -> str:
     return "model"
 
 
+# plan keys that may name a file on disk; a relative one is read from the plan file's folder
+PATH_KEYS = ("model",)
+
+
+def resolve_relative_paths(plan: PlanDeployment, plan_file: Path) -> PlanDeployment:
+    """Relative file paths in a plan are relative to the plan file, not to where `check` runs, so a plan in a
+    subfolder passes from any directory. A value is a path when it is written as one (`./`, `../`, a .gguf
+    file) or names something that exists beside the plan; catalog ids and hub repo ids stay as they are."""
+    folder = Path(plan_file).parent
+    updates = {}
+    for key in PATH_KEYS:
+        value = getattr(plan, key)
+        if not isinstance(value, str) or not value or value.startswith("~") or Path(value).is_absolute():
+            continue
+        written_as_path = value.startswith(("./", "../", ".\\", "..\\")) or value.lower().endswith(".gguf")
+        beside = folder / value
+        if written_as_path or beside.exists():
+            updates[key] = str(beside)
+    return plan.model_copy(update=updates) if updates else plan
+
+
 def run_check(paths: list[Path], catalog, today: dt.date | None = None) -> list[DeploymentResult]:
     located = [loc for f in plan_files(paths) for loc in load_plan(f)]
-    plans = [validate(loc) for loc in located]  # every plan valid before any estimate
+    plans = [resolve_relative_paths(validate(loc), loc.path) for loc in located]  # all valid before any estimate
     return [check_deployment(loc, plan, catalog, today) for loc, plan in zip(located, plans)]
 
 
