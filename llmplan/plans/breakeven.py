@@ -111,9 +111,12 @@ class SelfHostTerms(BaseModel):
     mode: str = Field(default="rent", pattern="^(rent|own)$")
     rental_tier: str = Field(default="on_demand", pattern="^(on_demand|reserved|spot)$")
     gpu_hourly_usd: Range | None = None
-    engineering_hours: Range = Field(default_factory=lambda: Range(low=10, high=20))
-    engineering_rate_usd: Range = Field(default_factory=lambda: Range(low=100, high=100))
-    monitoring_usd: Range = Field(default_factory=lambda: Range(low=100, high=200))
+    engineering_hours: Range = Field(default_factory=lambda: Range(low=C.DEFAULT_ENGINEERING_HOURS_PER_MONTH[0],
+                                                                   high=C.DEFAULT_ENGINEERING_HOURS_PER_MONTH[1]))
+    engineering_rate_usd: Range = Field(default_factory=lambda: Range(low=C.DEFAULT_ENGINEERING_RATE_USD[0],
+                                                                      high=C.DEFAULT_ENGINEERING_RATE_USD[1]))
+    monitoring_usd: Range = Field(default_factory=lambda: Range(low=C.DEFAULT_MONITORING_USD_PER_MONTH[0],
+                                                                high=C.DEFAULT_MONITORING_USD_PER_MONTH[1]))
     redundancy: int = Field(default=0, ge=0, description="spare replicas (1 = N+1)")
     years: float = Field(default=3.0, gt=0)
     usd_per_kwh: float = Field(default=0.13, ge=0)
@@ -239,6 +242,12 @@ def price_age_warnings(items: list[tuple[str, str]], max_age_days: int, today: d
 # ----------------------------------------------------------------------------------------- planner
 
 
+def people_monthly_usd(terms: SelfHostTerms) -> float:
+    """Engineering time plus monitoring a month, base case: the part of the bill that is not GPUs."""
+    return float(C.engineering_monthly_usd(terms.engineering_hours.base, terms.engineering_rate_usd.base)
+                 + terms.monitoring_usd.base)
+
+
 def _gpu_month_usd(terms: SelfHostTerms, gpus, hourly, dep: Deployment, price: GpuPrice):
     if terms.mode == "own":
         if not price.purchase_usd:
@@ -307,8 +316,7 @@ def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, ap
     mc_cost, _, _ = selfhost(rpd, draws["peak_ratio"], draws["hourly"], draws["eng_h"], draws["eng_rate"],
                              draws["monitoring"])
 
-    fixed = float(C.engineering_monthly_usd(terms.engineering_hours.base, terms.engineering_rate_usd.base)
-                  + terms.monitoring_usd.base)
+    fixed = people_monthly_usd(terms)
     per_replica_month = float(_gpu_month_usd(terms, cap.gpus_per_replica, hourly_base, dep, price))
     fixed += terms.redundancy * per_replica_month
 
