@@ -143,6 +143,12 @@ def fit_command(
         from llmplan.cli.fit_render import print_fit
 
         print_fit(report)
+    if emit and report.launch is None:
+        # the engine would not start this layout: say so, print no command, and fail the script that asked
+        from llmplan.core.fit import tp_problem
+
+        typer.echo(f"note: no launch command: {tp_problem(dep)}", err=True)
+        raise typer.Exit(1)
 
 
 def _engines_with_emit(engine: list[str] | None, emit: str | None) -> list[str | None]:

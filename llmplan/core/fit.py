@@ -16,6 +16,7 @@ from llmplan.core.performance import (
     serve,
 )
 from llmplan.engines.memory_rules import EngineSettings, block_tokens
+from llmplan.engines.parallel import nearest_runnable_tp, tp_refusal
 from llmplan.engines.profiles import EngineProfile
 from llmplan.errors import LlmplanError
 from llmplan.engines.formats import FORMATS, KV_DTYPE_BYTES, QuantFormat
@@ -67,9 +68,23 @@ class MemoryPlan:
 
 
 def _tp_valid(model: ModelSpec, n: int, engine: EngineProfile) -> bool:
+    """Whether the engine starts with tensor parallel `n` (its rule lives in llmplan.engines.parallel)."""
     if n == 1 or not engine.tensor_parallel:
         return True
-    return model.num_heads % n == 0
+    return tp_refusal(engine.name, model.num_heads, model.num_kv_heads, n) is None
+
+
+def tp_problem(dep: Deployment) -> str | None:
+    """Why the deployment's engine refuses its tensor-parallel size, naming the nearest sizes that run."""
+    if not dep.engine.tensor_parallel:
+        return None
+    why = tp_refusal(dep.engine.name, dep.model.num_heads, dep.model.num_kv_heads, dep.n_gpus)
+    if why is None:
+        return None
+    below, above = nearest_runnable_tp(dep.engine.name, dep.model.num_heads, dep.model.num_kv_heads, dep.n_gpus)
+    sizes = " or ".join(f"{n}x{dep.gpu_id}" if n > 1 else dep.gpu_id for n in (below, above) if n)
+    return (f"{dep.engine.name} refuses tensor parallel {dep.n_gpus}: {why}"
+            + (f"; nearest sizes that run: {sizes}" if sizes else ""))
 
 
 def weights_per_gpu(dep: Deployment, n: int | None = None) -> float:
@@ -207,10 +222,17 @@ def offload_plan(dep: Deployment, concurrency: int) -> OffloadInfo | None:
 
 
 def _suggestions(dep: Deployment, concurrency: int, fits: bool, best_n: int | None,
-                 max_ctx: int) -> list[str]:
+                 max_ctx: int, refused: str | None = None) -> list[str]:
     if fits:
         return []
     tips: list[str] = []
+    if refused:
+        below, above = nearest_runnable_tp(dep.engine.name, dep.model.num_heads, dep.model.num_kv_heads,
+                                           dep.n_gpus)
+        runnable = [n for n in (below, above) if n and fits_on(dep, n, concurrency)]
+        if runnable:
+            return [f"use {' or '.join(f'{n}x{dep.gpu_id}' if n > 1 else dep.gpu_id for n in runnable)} "
+                    f"({dep.engine.name} runs tensor parallel {' or '.join(str(n) for n in runnable)})"]
     if best_n and best_n != dep.n_gpus:
         where = "" if best_n <= MAX_PER_BOX else " (more than one 8-GPU box: multi-node)"
         tips.append(f"use {best_n}x{dep.gpu_id}{where}")
@@ -253,9 +275,9 @@ def fit(dep: Deployment) -> FitReport:
     warnings = list(dep.model.approximations)
     warnings += check_runnable(dep.gpu_id, dep.gpu, dep.fmt, dep.engine.name)
     n = dep.n_gpus
-    if not _tp_valid(dep.model, n, dep.engine):
-        warnings.append(f"tensor parallel {n} does not divide {dep.model.num_heads} attention heads; "
-                        "engines refuse it")
+    refused = tp_problem(dep)
+    if refused:
+        warnings.append(refused)
     if dep.input_tokens + dep.output_tokens > dep.context:
         warnings.append(f"input + output tokens ({dep.input_tokens + dep.output_tokens}) exceed the "
                         f"context ({dep.context}); requests that long will be refused")
@@ -280,7 +302,7 @@ def fit(dep: Deployment) -> FitReport:
     kv_seq = float(kv_per_seq_per_gpu(dep, n, kv_ctx))
     kv_cache = kv_seq * max(concurrency, 0)
     total = plan.weights_per_gpu + plan.overhead + kv_cache
-    fits = plan.kv_free > 0 and kv_cache <= plan.kv_free and concurrency >= 1
+    fits = plan.kv_free > 0 and kv_cache <= plan.kv_free and concurrency >= 1 and not refused
     if mode == "max":
         # engines refuse to start unless one sequence of the full --context (max-model-len) fits
         fits = fits and plan.kv_free >= plan.kv_per_seq
@@ -305,7 +327,7 @@ def fit(dep: Deployment) -> FitReport:
                         "(MLA latent or fewer KV heads than GPUs)")
 
     perf = _performance(dep, concurrency, fits, offload, warnings)
-    verdict = _verdict(dep, fits, offload, best_n, concurrency, mode, headroom)
+    verdict = _verdict(dep, fits, offload, best_n, concurrency, mode, headroom, refused)
     kv_bpt = mem.kv_bytes_per_token(dep.model, dep.kv_elem_bytes)
     return FitReport(
         model=ModelInfo(id=dep.model.id, params=dep.model.params_total, active_params=dep.model.params_active,
@@ -344,7 +366,7 @@ def fit(dep: Deployment) -> FitReport:
         max_concurrency=int(max_conc),
         performance=perf,
         verdict=verdict,
-        suggestions=_suggestions(dep, conc_for_limits, fits, best_n, max_ctx),
+        suggestions=_suggestions(dep, conc_for_limits, fits, best_n, max_ctx, refused),
         warnings=warnings,
     )
 
@@ -400,9 +422,11 @@ def _gb(x: float) -> str:
 
 
 def _verdict(dep: Deployment, fits: bool, offload: OffloadInfo | None, best_n: int | None,
-             concurrency: int, mode: str, headroom: float) -> str:
+             concurrency: int, mode: str, headroom: float, refused: str | None = None) -> str:
     where = f"{dep.n_gpus}x{dep.gpu_id}" if dep.n_gpus > 1 else dep.gpu_id
     what = f"{dep.model.id} in {dep.fmt.name}"
+    if refused:
+        return f"{what} cannot run on {where}: {refused}"
     if fits:
         if mode == "max":
             return (f"{what} fits on {where}; at full load it holds {concurrency} sequences of "
