@@ -54,7 +54,7 @@ def fit_command(
     gpu: Annotated[str, typer.Option("--gpu", "-g", help="GPU id, or NxID for N GPUs in one box.")] = "h100-sxm",
     quant: Annotated[str | None, typer.Option("--quant", "-q", help="Weight format (default: the checkpoint's).")] = None,
     context: Annotated[int | None, typer.Option("--context", "-c", "--max-model-len",
-                                                help="Tokens per sequence the cache is sized for [default: 8192 or the model's max].")] = None,
+                                                help="Tokens per sequence the cache is sized for [default: 8192 or the model's max, at least input + output].")] = None,
     concurrency: Annotated[str, typer.Option("--concurrency", "-n", help="Sequences at once, or 'max' for steady full load.")] = "1",
     engine: Annotated[list[str] | None, typer.Option("--engine", "-e", help="vllm, sglang, tgi, tensorrt-llm, llama.cpp or ollama [default: llama.cpp for GGUF/Apple/CPU, else vllm]. Repeat with --sweep for one series per engine.")] = None,
     kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV cache dtype: bf16, fp16, fp8, q8_0, q4_0 [default: the model's dtype].")] = None,

@@ -114,9 +114,11 @@ def build_deployment(
             raise InputError(f"{name} must be a positive whole number, got {value}")
     if host_bandwidth_gbs is not None and not (math.isfinite(host_bandwidth_gbs) and host_bandwidth_gbs > 0):
         raise InputError(f"host bandwidth must be a positive number of GB/s, got {host_bandwidth_gbs}")
-    ctx = context or min(DEFAULT_CONTEXT, spec.max_context)
-    inp = input_tokens or min(DEFAULT_INPUT_TOKENS, max(ctx // 2, 1))
-    out = output_tokens or min(DEFAULT_OUTPUT_TOKENS, max(ctx // 4, 1))
+    base_ctx = context or min(DEFAULT_CONTEXT, spec.max_context)
+    inp = input_tokens or min(DEFAULT_INPUT_TOKENS, max(base_ctx // 2, 1))
+    out = output_tokens or min(DEFAULT_OUTPUT_TOKENS, max(base_ctx // 4, 1))
+    # without --context the cache holds at least one whole request (8,000 in + 1,000 out: 9,000 tokens)
+    ctx = context or max(base_ctx, inp + out)
     dep = Deployment(
         model=spec,
         model_source=resolved.source,
