@@ -113,7 +113,7 @@ def finetune_command(
     optimizer: Annotated[Optim, typer.Option("--optimizer", help="adamw, adamw-8bit, paged-adamw-8bit or sgd.")] = Optim.adamw,
     gradient_checkpointing: Annotated[bool, typer.Option("--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations in the backward pass.")] = True,
     zero: Annotated[Zero, typer.Option("--zero", help="DeepSpeed ZeRO stage 0-3, or fsdp (shards like ZeRO-3).")] = Zero.z0,
-    precision: Annotated[Precision, typer.Option("--precision", help="bf16 (mixed, fp32 master + Adam), pure-bf16, fp16 or fp32.")] = Precision.bf16,
+    precision: Annotated[Precision | None, typer.Option("--precision", help="bf16 (mixed, fp32 master + Adam), pure-bf16, fp16 or fp32 [default: bf16; fp16 on GPUs without bf16].")] = None,
     framework: Annotated[Framework, typer.Option("--framework", help="transformers (+PEFT, bitsandbytes, DeepSpeed), unsloth or torchtune.")] = Framework.transformers,
     mode: Annotated[Mode, typer.Option("--mode", help="rent (cheapest catalog provider) or own (purchase amortized + power).")] = Mode.rent,
     rental_tier: Annotated[str, typer.Option("--rental-tier", help="on_demand, spot, reserved_1y ...")] = "on_demand",
@@ -138,11 +138,12 @@ def finetune_command(
         resolved = resolve_model(model, catalog, offline=offline)
     setup = TrainingSetup(
         method=method.value, seq_len=seq_len, micro_batch=micro_batch, grad_accum=grad_accum,
-        precision=precision.value, optimizer=optimizer.value, gradient_checkpointing=gradient_checkpointing,
+        precision=(precision or Precision.bf16).value, optimizer=optimizer.value, gradient_checkpointing=gradient_checkpointing,
         zero=zero.value, lora_rank=lora_rank, lora_targets=lora_targets.value, framework=framework.value,
     )
     report = plan_finetune(catalog, resolved, gpu, setup, total_tokens, mode=mode.value, tier=rental_tier,
-                           engineering_hours=engineering_hours, engineering_rate_usd=engineering_rate_usd)
+                           engineering_hours=engineering_hours, engineering_rate_usd=engineering_rate_usd,
+                           precision_given=precision is not None)
     if str(getattr(fmt, "value", fmt)) == "json":
         emit_json(report.model_dump(mode="json"))
         return

@@ -52,6 +52,7 @@ class Deployment:
     host_bandwidth: float | None = None
     expert_parallel: bool = False
     settings: EngineSettings = EngineSettings()
+    notes: tuple[str, ...] = ()  # what the planner changed from what was asked, shown as warnings
 
     @property
     def kv_elem_bytes(self) -> float:
@@ -272,7 +273,7 @@ def _suggestions(dep: Deployment, concurrency: int, fits: bool, best_n: int | No
 
 
 def fit(dep: Deployment) -> FitReport:
-    warnings = list(dep.model.approximations)
+    warnings = list(dep.model.approximations) + list(dep.notes)
     warnings += check_runnable(dep.gpu_id, dep.gpu, dep.fmt, dep.engine.name)
     n = dep.n_gpus
     refused = tp_problem(dep)

@@ -181,6 +181,15 @@ FORMATS: dict[str, QuantFormat] = {
     ]
 }
 
+# bf16 arithmetic arrived with Ampere (sm 8.0); V100 (7.0) and T4 (7.5) run 16-bit models in fp16
+BF16_MIN_COMPUTE_CAPABILITY = 8.0
+
+
+def lacks_bf16(vendor: str, compute_capability: float | None) -> bool:
+    """NVIDIA GPUs before Ampere have no bf16 math: a bf16 model runs there as fp16 (same bytes)."""
+    return vendor == "nvidia" and compute_capability is not None and compute_capability < BF16_MIN_COMPUTE_CAPABILITY
+
+
 _ALIASES = {alias: f.name for f in FORMATS.values() for alias in f.aliases}
 _ALIASES.update({"float16": "fp16", "bfloat16": "bf16", "float32": "fp32", "e4m3": "fp8", "fp8_e4m3": "fp8"})
 

@@ -9,11 +9,11 @@ import math
 
 from llmplan.catalog.loader import Catalog
 from llmplan.core.fit import Deployment
-from llmplan.core.hardware import gpu_memory_bytes
+from llmplan.core.hardware import compute_capability, gpu_memory_bytes
 from llmplan.engines.memory_rules import EngineSettings, check_settings, effective_profile
 from llmplan.engines.profiles import ENGINES, canonical_engine
-from llmplan.errors import InputError
-from llmplan.engines.formats import FORMATS, canonical_kv_dtype, canonical_quant
+from llmplan.errors import InputError, UnsupportedError
+from llmplan.engines.formats import FORMATS, canonical_kv_dtype, canonical_quant, lacks_bf16
 from llmplan.models.resolved import ResolvedModel
 from llmplan.models.sources import resolve_model
 
@@ -58,6 +58,12 @@ def default_engine(quant: str, gpu_vendor: str) -> str:
     return "vllm"
 
 
+def no_bf16(gpu_entry) -> float | None:
+    """The compute capability of an NVIDIA GPU without bf16 math (V100, T4), else None."""
+    cc = compute_capability(gpu_entry)
+    return cc if lacks_bf16(gpu_entry.vendor, cc) else None
+
+
 def build_deployment(
     catalog: Catalog,
     model: str | ResolvedModel,
@@ -86,6 +92,14 @@ def build_deployment(
     key = canonical_quant(quant_name)
     if key is None:
         raise InputError(f"unknown quantization format {quant_name!r}; choose one of: {', '.join(FORMATS)}")
+    notes: list[str] = []
+    cc = no_bf16(gpu_entry)
+    if cc is not None and key == "bf16":
+        if quant is not None and canonical_quant(quant) == "bf16":
+            raise UnsupportedError(f"{gpu_id} (compute capability {cc:.1f}) has no bf16 math; use the fp16 format "
+                                   "instead (--quant fp16: the same bytes, run in fp16)")
+        key = "fp16"
+        notes.append(f"{gpu_id} has no bf16 math (compute capability {cc:.1f}): the bf16 checkpoint runs as fp16")
     fmt = FORMATS[key]
 
     engine_name = engine or default_engine(key, gpu_entry.vendor)
@@ -99,10 +113,14 @@ def build_deployment(
 
     if kv_dtype is None or kv_dtype == "auto":
         kv = spec.native_kv_dtype or spec.dtype
+        if kv == "bf16" and cc is not None:
+            kv = "fp16"  # the same 2 bytes; said in the note above when the weights moved too
     else:
         kv = canonical_kv_dtype(kv_dtype)
         if kv is None:
             raise InputError(f"unknown KV cache dtype {kv_dtype!r}; choose bf16, fp16, fp8, int8, q8_0 or q4_0")
+        if kv == "bf16" and cc is not None:
+            raise UnsupportedError(f"{gpu_id} (compute capability {cc:.1f}) has no bf16 math; use --kv-dtype fp16")
     if kv in ("q8_0", "q4_0") and ekey not in ("llama.cpp", "ollama"):
         raise InputError(f"a {kv} KV cache is a llama.cpp/Ollama feature; with {ekey} use --kv-dtype fp8")
     if kv == "fp8" and ekey in ("llama.cpp", "ollama"):
@@ -136,5 +154,6 @@ def build_deployment(
         host_bandwidth=host_bandwidth_gbs * 1e9 if host_bandwidth_gbs else None,
         expert_parallel=expert_parallel,
         settings=settings,
+        notes=tuple(notes),
     )
     return dep, resolved

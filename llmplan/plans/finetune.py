@@ -18,7 +18,7 @@ from llmplan.core.hardware import gpu_memory_bytes
 from llmplan.errors import InputError, UnsupportedError
 from llmplan.models.architecture import ModelSpec
 from llmplan.models.resolved import ResolvedModel
-from llmplan.plans.deploy import parse_gpu_spec
+from llmplan.plans.deploy import no_bf16, parse_gpu_spec
 
 # Model FLOPs utilization of the training step (useful FLOPs over the GPUs' dense 16-bit peak), per
 # method and device class. Fitted by benchmarks/fit_finetune_mfu.py to the published runs in
@@ -201,10 +201,18 @@ def suggestions(model: ModelSpec, setup: T.TrainingSetup, gpu: GpuEntry, gpu_id:
 
 def plan_finetune(catalog: Catalog, resolved: ResolvedModel, gpu: str, setup: T.TrainingSetup, tokens: int,
                   mode: str = "rent", tier: str = "on_demand", engineering_hours: float = 0.0,
-                  engineering_rate_usd: float = 100.0) -> FinetuneReport:
+                  engineering_rate_usd: float = 100.0, precision_given: bool = True) -> FinetuneReport:
     n_gpus, gpu_name = parse_gpu_spec(gpu)
     gpu_id, entry = catalog.gpu_entry(gpu_name)
     setup = replace(setup, n_gpus=n_gpus)
+    notes: list[str] = []
+    cc = no_bf16(entry)
+    if cc is not None and setup.precision in ("bf16", "pure-bf16"):
+        if precision_given:
+            raise UnsupportedError(f"{gpu_id} (compute capability {cc:.1f}) has no bf16 math; use --precision fp16 "
+                                   "(mixed precision with loss scaling)")
+        setup = replace(setup, precision="fp16")
+        notes.append(f"{gpu_id} has no bf16 math (compute capability {cc:.1f}): training in fp16 mixed precision")
     for name, value in (("--seq-len", setup.seq_len), ("--micro-batch", setup.micro_batch),
                         ("--grad-accum", setup.grad_accum), ("tokens", tokens)):
         if value < 1:
@@ -218,7 +226,7 @@ def plan_finetune(catalog: Catalog, resolved: ResolvedModel, gpu: str, setup: T.
     fits = memory.total_bytes <= capacity
     time = training_time(spec, setup, entry, tokens)
     cost = training_cost(entry, gpu_id, n_gpus, time.hours, mode, tier, engineering_hours, engineering_rate_usd)
-    warnings = list(spec.approximations)
+    warnings = notes + list(spec.approximations)
     if setup.seq_len > spec.max_context:
         warnings.append(f"--seq-len {setup.seq_len} is beyond the model's {spec.max_context:,}-token context")
     if setup.method != "full" and spec.layer_kinds.get("linear", 0) + spec.layer_kinds.get("mamba", 0):
