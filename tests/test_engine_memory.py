@@ -137,3 +137,22 @@ def test_emit_in_table_and_in_check(run):
     assert "vllm serve meta-llama/Llama-3.1-8B-Instruct" in r.stdout
     c = run("check", Path(__file__).parents[1] / "examples" / "plans" / "passing.yaml", "--emit")
     assert c.exit_code == 0 and c.stdout.count("vllm serve") == 2
+
+
+@pytest.mark.parametrize("engine, slot_flag", [("ollama", "OLLAMA_NUM_PARALLEL=4"), ("llama.cpp", "-np 4")])
+def test_emitted_slots_are_the_planned_slots_and_the_rest_queue(run, engine, slot_flag):
+    """--concurrency 8 on an engine with 4 slots: 4 are served (and hold cache), 4 queue; the command agrees."""
+    d = fit_json(run, "llama-3.1-8b", "--gpu", "rtx-4090", "--quant", "q4_k_m", "--concurrency", "8",
+                 "--emit", engine)
+    assert slot_flag in d["launch"]["command"]
+    assert any("other 4 of 8" in n and "queue" in n for n in d["launch"]["notes"])
+    assert any("the other 4 wait" in w for w in d["warnings"])
+    # cache for 4 slots of 8,192 tokens at 131,072 bytes per token, not 8
+    assert d["memory"]["kv_cache_bytes"] == 4 * 8192 * 131_072
+    assert d["memory"]["kv_pool_bytes"] == 4 * 8192 * 131_072
+    if engine == "llama.cpp":
+        assert "-c 32768" in d["launch"]["command"]  # -c is the 4 slots' context
+    more = fit_json(run, "llama-3.1-8b", "--gpu", "rtx-4090", "--quant", "q4_k_m", "--concurrency", "8",
+                    "--parallel", "8", "--emit", engine)
+    assert slot_flag.replace("4", "8") in more["launch"]["command"]
+    assert more["memory"]["kv_cache_bytes"] == 8 * 8192 * 131_072

@@ -15,7 +15,7 @@ from llmplan.core.performance import (
     prefill_seconds,
     serve,
 )
-from llmplan.engines.memory_rules import EngineSettings, block_tokens
+from llmplan.engines.memory_rules import EngineSettings, block_tokens, parallel_slots
 from llmplan.engines.parallel import nearest_runnable_tp, tp_refusal
 from llmplan.engines.profiles import EngineProfile
 from llmplan.errors import LlmplanError
@@ -105,6 +105,8 @@ def memory_plan(dep: Deployment, n: int | None = None, context: float | None = N
     tp = n if dep.engine.tensor_parallel else 1
     w = weights_per_gpu(dep, n)
     n_ctx = int(dep.context * max(dep.concurrency or dep.engine.max_batch, 1))  # llama.cpp's -c: all slots
+    if not dep.engine.continuous_batching:
+        n_ctx = int(dep.context * parallel_slots(dep.concurrency, dep.engine.max_batch))
     overhead = mem.engine_overhead_bytes(dep.model, dep.engine, tp, n_ctx=n_ctx,
                                          flash_attn=dep.settings.flash_attn is not False)
     usable = float(mem.usable_bytes(gpu_memory_bytes(dep.gpu), dep.engine, w, overhead))
@@ -183,7 +185,7 @@ def kv_pool(dep: Deployment, plan: MemoryPlan | None = None) -> KvPool:
     per_token = float(kv_per_seq_per_gpu(dep, n, dep.context)) / max(dep.context, 1)
     block = block_tokens(dep.engine.name, dep.settings)
     if not dep.engine.continuous_batching or dep.engine.name in ("llama.cpp", "ollama"):
-        slots = max(dep.concurrency or dep.engine.max_batch, 1)
+        slots = parallel_slots(dep.concurrency, dep.engine.max_batch)
         cells = -(-dep.context * slots // block) * block  # -c padded to whole 256-cell blocks
         return KvPool(int(cells * per_token), int(cells), round(cells / max(dep.context, 1), 2))
     if plan.kv_free <= 0 or per_token <= 0:
@@ -301,7 +303,9 @@ def fit(dep: Deployment) -> FitReport:
     plan = memory_plan(dep)
     tp = n if dep.engine.tensor_parallel else 1
     kv_seq = float(kv_per_seq_per_gpu(dep, n, kv_ctx))
-    kv_cache = kv_seq * max(concurrency, 0)
+    # engines with fixed slots (llama.cpp, Ollama) hold cache for their slots only; the rest queue
+    held = min(concurrency, dep.engine.max_batch) if not dep.engine.continuous_batching else concurrency
+    kv_cache = kv_seq * max(held, 0)
     total = plan.weights_per_gpu + plan.overhead + kv_cache
     fits = plan.kv_free > 0 and kv_cache <= plan.kv_free and concurrency >= 1 and not refused
     if mode == "max":

@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from llmplan.engines.memory_rules import sglang_default_fraction
+from llmplan.engines.memory_rules import parallel_slots, sglang_default_fraction
 
 if TYPE_CHECKING:  # the deployment is built by the core; this module only reads it
     from llmplan.core.fit import Deployment
@@ -35,7 +35,15 @@ class Launch:
 
 
 def _slots(dep: Deployment) -> int:
-    return max(dep.concurrency or dep.engine.max_batch, 1)
+    return parallel_slots(dep.concurrency, dep.engine.max_batch)
+
+
+def _queue_note(dep: Deployment, slots: int, flag: str) -> list[str]:
+    """Said where the planned concurrency is more than the engine's slots: the rest wait."""
+    if dep.concurrency and dep.concurrency > slots:
+        return [f"{slots} slots as planned: the other {dep.concurrency - slots} of {dep.concurrency} concurrent "
+                f"requests queue ({flag} {dep.concurrency} to serve them at once, with more memory)"]
+    return []
 
 
 def _checkpoint_notes(dep: Deployment) -> tuple[bool, list[str]]:
@@ -116,7 +124,7 @@ def _llama_cpp(dep: Deployment, gpu_layers: int | None) -> Launch:
     if dep.n_gpus > 1:
         argv += ["-sm", "layer"]
     notes = [] if dep.model_source == "gguf" else [f"download a {dep.fmt.name} GGUF of {dep.model.id} as that file"]
-    return Launch("llama.cpp", argv, notes)
+    return Launch("llama.cpp", argv, notes + _queue_note(dep, slots, "plan with --parallel"))
 
 
 def _ollama(dep: Deployment) -> Launch:
@@ -126,7 +134,7 @@ def _ollama(dep: Deployment) -> Launch:
     if dep.kv_dtype in ("q8_0", "q4_0"):
         env.append(f"OLLAMA_KV_CACHE_TYPE={dep.kv_dtype}")
     notes = [f"requests (or a Modelfile PARAMETER) may set num_ctx {dep.context}; Ollama allocates num_ctx x "
-             f"{slots} parallel slots"]
+             f"{slots} parallel slots"] + _queue_note(dep, slots, "plan with --parallel")
     return Launch("ollama", ["env", *env, "ollama", "serve"], notes)
 
 
