@@ -116,7 +116,7 @@ def finetune_command(
     precision: Annotated[Precision | None, typer.Option("--precision", help="bf16 (mixed, fp32 master + Adam), pure-bf16, fp16 or fp32 [default: bf16; fp16 on GPUs without bf16].")] = None,
     framework: Annotated[Framework, typer.Option("--framework", help="transformers (+PEFT, bitsandbytes, DeepSpeed), unsloth or torchtune.")] = Framework.transformers,
     mode: Annotated[Mode, typer.Option("--mode", help="rent (cheapest catalog provider) or own (purchase amortized + power).")] = Mode.rent,
-    rental_tier: Annotated[str, typer.Option("--rental-tier", help="on_demand, spot, reserved_1y ...")] = "on_demand",
+    rental_tier: Annotated[str, typer.Option("--rental-tier", help="on_demand, reserved or spot (a tier the catalog prices for the GPU).")] = "on_demand",
     engineering_hours: Annotated[float, typer.Option("--engineering-hours", help="People's hours for the run.")] = 0.0,
     engineering_rate_usd: Annotated[float, typer.Option("--engineering-rate-usd", help="USD per engineering hour.")] = 100.0,
     fmt: FormatOpt = "table",  # type: ignore[assignment]

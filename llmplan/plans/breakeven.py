@@ -18,7 +18,7 @@ from llmplan.core import cost as C
 from llmplan.core.capacity import best_replica, replicas_needed
 from llmplan.core.fit import Deployment, fit
 from llmplan.errors import InputError
-from llmplan.catalog.schemas import ApiEntry
+from llmplan.catalog.schemas import ApiEntry, GpuEntry
 
 SAMPLES = 4000
 SEED = 20261125
@@ -209,9 +209,31 @@ class GpuPrice:
     purchase_ref: PriceRef | None
 
 
-def gpu_price(dep: Deployment, tier: str = "on_demand") -> GpuPrice:
-    """Cheapest catalog rental of the tier (per GPU-hour) and the purchase price, with sources."""
-    rentals = [r for r in dep.gpu.rental if r.tier == tier] or [r for r in dep.gpu.rental if r.tier == "on_demand"]
+RENTAL_TIERS = ("on_demand", "reserved", "spot")
+
+
+def rentals_of_tier(gpu_id: str, gpu: GpuEntry, tier: str) -> list:
+    """The catalog's rental prices of `tier` for the GPU. A tier it has no price for is an error listing the
+    tiers it has (pricing spot as on-demand without a word would mislead); a GPU with no rental at all gives
+    an empty list, for the caller to say what to pass instead."""
+    if tier not in RENTAL_TIERS:
+        raise InputError(f"unknown rental tier {tier!r}; choose one of: {', '.join(RENTAL_TIERS)}")
+    rentals = [r for r in gpu.rental if r.tier == tier]
+    if not rentals and gpu.rental:
+        have = sorted({r.tier for r in gpu.rental})
+        raise InputError(f"the catalog has no {tier} price for {gpu_id}; tiers it has: {', '.join(have)} "
+                         f"(use --rental-tier {have[0]}, or give a price with --gpu-hourly-usd or --prices FILE)")
+    return rentals
+
+
+def gpu_price(dep: Deployment, tier: str = "on_demand", strict: bool = False) -> GpuPrice:
+    """Cheapest catalog rental of the tier (per GPU-hour) and the purchase price, with sources. `strict`: a tier
+    without a catalog price is an error (see rentals_of_tier), else it falls back to on-demand."""
+    if strict:
+        rentals = rentals_of_tier(dep.gpu_id, dep.gpu, tier)
+    else:
+        rentals = ([r for r in dep.gpu.rental if r.tier == tier]
+                   or [r for r in dep.gpu.rental if r.tier == "on_demand"])
     hourly = ref = None
     if rentals:
         best = min(rentals, key=lambda r: r.usd_per_gpu_hour)
@@ -271,7 +293,8 @@ def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, ap
     if not cap.meets_target:
         warnings.append("no concurrency meets the latency target on this GPU; sized at concurrency 1")
 
-    price = gpu_price(dep, terms.rental_tier)
+    # the tier matters only where the catalog prices the GPUs
+    price = gpu_price(dep, terms.rental_tier, strict=terms.mode == "rent" and terms.gpu_hourly_usd is None)
     hourly_range = terms.gpu_hourly_usd
     if terms.mode == "rent" and hourly_range is None:
         if price.hourly_usd is None:

@@ -18,6 +18,7 @@ from llmplan.core.hardware import gpu_memory_bytes
 from llmplan.errors import InputError, UnsupportedError
 from llmplan.models.architecture import ModelSpec
 from llmplan.models.resolved import ResolvedModel
+from llmplan.plans.breakeven import rentals_of_tier
 from llmplan.plans.deploy import no_bf16, parse_gpu_spec
 
 # Model FLOPs utilization of the training step (useful FLOPs over the GPUs' dense 16-bit peak), per
@@ -150,7 +151,7 @@ def training_cost(gpu: GpuEntry, gpu_id: str, n_gpus: int, hours: float, mode: s
         return FinetuneCost(mode=mode, gpu_hours=gpu_hours, usd=gpu_usd + engineering, usd_low=gpu_usd + engineering,
                             usd_high=gpu_usd + engineering, gpu_usd=gpu_usd, engineering_usd=engineering,
                             usd_per_gpu_hour=per_hour, price_source=gpu.purchase_source)
-    rentals = [r for r in gpu.rental if r.tier == tier] or [r for r in gpu.rental if r.tier == "on_demand"]
+    rentals = rentals_of_tier(gpu_id, gpu, tier)
     if not rentals:
         return FinetuneCost(mode=mode, gpu_hours=gpu_hours, usd=None, usd_low=None, usd_high=None, gpu_usd=None,
                             engineering_usd=engineering, usd_per_gpu_hour=None, price_source=None)
