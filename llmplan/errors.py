@@ -66,3 +66,102 @@ class PlanError(LlmplanError):
 
 class InputError(LlmplanError):
     """A command-line value that is out of range or malformed."""
+
+
+def _model_in(annotation):
+    """The pydantic model inside a field's type (`X | None`, `dict[str, X]`, `list[X]`), or None."""
+    import typing
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _fields_at(model, loc: tuple) -> list[str]:
+    """The field names valid where `loc` points, walking nested models (dict keys and list indexes skipped)."""
+    current = model
+    for part in loc[:-1]:
+        if current is None:
+            return []
+        if isinstance(part, str) and part in current.model_fields:
+            current = _model_in(current.model_fields[part].annotation)
+    return list(current.model_fields) if current is not None else []
+
+
+def closest_key(key: str, valid: list[str]) -> str | None:
+    import difflib
+
+    hits = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.6)
+    return hits[0] if hits else None
+
+
+_UNION_TAGS = {"int", "float", "str", "bool", "list", "dict", "none", "date", "datetime"}
+
+
+def clean_loc(loc) -> tuple:
+    """An error location as the user wrote it: without the type tags pydantic adds for `int | str` fields."""
+    return tuple(p for p in (loc or ()) if not (isinstance(p, str) and (p in _UNION_TAGS or "[" in p)))
+
+
+def explain_error(err: dict, model=None) -> str:
+    """One pydantic error as a phrase without its location: "must be at least 1, got 0", "unknown key; did
+    you mean 'context'?". `model` (the validated class) lets an unknown key name the closest valid one."""
+    import re
+
+    loc = clean_loc(err.get("loc"))
+    kind = err.get("type", "")
+    given = err.get("input")
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        valid = _fields_at(model, loc) if model is not None and loc else []
+        best = closest_key(str(loc[-1]), valid) if valid else None
+        if best:
+            return f"unknown key; did you mean {best!r}?"
+        return f"unknown key; valid keys: {', '.join(valid)}" if valid else "unknown key"
+    if kind == "missing":
+        return "is required"
+    if kind in ("value_error", "assertion_error"):
+        return str(ctx.get("error") or err.get("msg", "")).removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch":
+        m = re.fullmatch(r"\^\(([\w|.-]+)\)\$", str(ctx.get("pattern", "")))
+        return f"must be {' or '.join(m.group(1).split('|')) if m else 'a valid value'}, got {given!r}"
+    if kind in ("literal_error", "enum"):
+        return f"must be {ctx.get('expected', 'one of the listed values')}, got {given!r}"
+    bounds = {"greater_than": "greater than", "greater_than_equal": "at least", "less_than": "less than",
+              "less_than_equal": "at most"}
+    if kind in bounds:
+        return f"must be {bounds[kind]} {next(iter(ctx.values()), '?')}, got {given!r}"
+    if kind.endswith(("_parsing", "_type")):
+        wanted = {"int": "a whole number", "float": "a number", "bool": "true or false", "string": "text",
+                  "dict": "a mapping", "list": "a list", "date": "a date (YYYY-MM-DD)", "model": "a mapping"}
+        what = next((v for k, v in wanted.items() if kind.startswith(k)), "another kind of value")
+        return f"must be {what}, got {given!r}"
+    return str(err.get("msg", "invalid value"))
+
+
+def describe_validation(exc, model=None, name=None, limit: int = 3) -> str:
+    """A pydantic ValidationError in the user's words, one phrase per problem: which key or flag (`name(loc)`,
+    by default the dotted path), what is wrong, how to fix it. No validator boilerplate ("Value error, ",
+    "Extra inputs are not permitted", regular expressions) reaches the user."""
+    name = name or (lambda loc: ".".join(str(x) for x in loc))
+    parts = []
+    for err in exc.errors()[:limit]:
+        loc = clean_loc(err.get("loc"))
+        where = name(loc) if loc else ""
+        phrase = explain_error(err, model)
+        if err.get("type") == "extra_forbidden":
+            parts.append(f"unknown key {where!r}" + phrase.removeprefix("unknown key"))
+        elif not where:
+            parts.append(phrase)
+        elif phrase.startswith(("must ", "is required")):
+            parts.append(f"{where} {phrase}")
+        else:
+            parts.append(f"{where}: {phrase}")
+    more = len(exc.errors()) - limit
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

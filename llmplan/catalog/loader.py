@@ -55,16 +55,19 @@ def user_models_path() -> Path:
     return Path(base) / MODELS_FILE
 
 
-def describe_validation_error(path: Path | str, exc: ValidationError, top_key: str) -> str:
-    """One line per problem: file, entry, field, message."""
+def describe_validation_error(path: Path | str, exc: ValidationError, top_key: str, schema=None) -> str:
+    """One line per problem: file, entry, field, what is wrong (an unknown field names the closest valid one)."""
+    from llmplan.errors import clean_loc, explain_error
+
     parts = []
     for err in exc.errors()[:5]:
-        loc = [str(x) for x in err["loc"]]
+        loc = [str(x) for x in clean_loc(err["loc"])]
+        phrase = explain_error(err, schema)
         if loc and loc[0] == top_key and len(loc) >= 2:
             entry, field = loc[1], ".".join(loc[2:]) or "(entry)"
-            parts.append(f"entry {entry!r} field {field!r}: {err['msg']}")
+            parts.append(f"entry {entry!r} field {field!r}: {phrase}")
         else:
-            parts.append(f"{'.'.join(loc) or '(file)'}: {err['msg']}")
+            parts.append(f"{'.'.join(loc) or '(file)'}: {phrase}")
     more = f" (+{len(exc.errors()) - 5} more)" if len(exc.errors()) > 5 else ""
     return f"{path}: " + "; ".join(parts) + more
 
@@ -81,7 +84,7 @@ def _load_data(path: Path, raw: Any, schema: type[T], top_key: str) -> dict[str,
     try:
         parsed = schema.model_validate(raw)
     except ValidationError as exc:
-        raise CatalogError(describe_validation_error(path, exc, top_key)) from None
+        raise CatalogError(describe_validation_error(path, exc, top_key, schema)) from None
     return dict(getattr(parsed, top_key))
 
 
@@ -231,10 +234,11 @@ def _load_gpu_overrides(path: Path, base: dict[str, GpuEntry]) -> dict[str, GpuE
         try:
             out[gpu_id] = GpuEntry.model_validate({**base[gpu_id].model_dump(), **update})
         except ValidationError as exc:
-            wrapped = [(["gpus", key, *err["loc"]], err["msg"]) for err in exc.errors()]
+            from llmplan.errors import explain_error
+
             raise CatalogError(f"{path}: " + "; ".join(
-                f"entry {loc[1]!r} field {'.'.join(str(x) for x in loc[2:]) or '(entry)'!r}: {msg}"
-                for loc, msg in wrapped[:5])) from None
+                f"entry {key!r} field {'.'.join(str(x) for x in err['loc']) or '(entry)'!r}: "
+                f"{explain_error(err, GpuEntry)}" for err in exc.errors()[:5])) from None
     return out
 
 

@@ -56,13 +56,25 @@ def main() -> None:
 
     from llmplan.errors import EXIT_INTERNAL, internal_error_message
 
+    from llmplan.cli.common import quiet_stdout
+
     try:
         code = app(standalone_mode=False)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's own flush at exit
     except BrokenPipeError:
         # `llmplan ... | head`: the reader left; stop without a traceback
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        quiet_stdout()
         sys.exit(0)
+    except SystemExit:
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # the CLI framework met a closed pipe (--help | head)
+            quiet_stdout()
+            sys.exit(0)
+        raise
     except Exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # bare `llmplan` (or `llmplan models`): the help, as asked for, not an error
+            sys.stdout.write(exc.ctx.get_help() + "\n")
+            sys.exit(0)
         # the CLI framework's usage errors (bad option, missing argument) carry these two attributes
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             command = getattr(getattr(exc, "ctx", None), "command_path", "llmplan")

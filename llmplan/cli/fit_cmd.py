@@ -10,6 +10,7 @@ import typer
 
 from llmplan.cli.common import (
     ModelsOpt,
+    check_plot_path,
     OfflineOpt,
     PricesOpt,
     TabularFormat,
@@ -109,6 +110,7 @@ def fit_command(
         raise InputError("repeated --engine, --plot and --compare-layouts need --sweep (e.g. --sweep concurrency)")
     if plot is not None and sweep != Sweep.concurrency:
         raise InputError("--plot draws the concurrency sweep: use --sweep concurrency")
+    check_plot_path(plot)
     catalog = Catalog(models_files=models, gpus_files=prices)
     with hub_spinner(model, catalog, fmt):
         resolved = resolve_model(model, catalog, offline=offline, refresh=refresh)

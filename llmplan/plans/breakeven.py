@@ -91,7 +91,8 @@ class Workload(BaseModel):
     @model_validator(mode="after")
     def _volume(self) -> "Workload":
         if self.requests_per_day is None and self.tokens_per_month is None:
-            raise ValueError("give requests_per_day or tokens_per_month")
+            raise ValueError("no volume: give --requests-per-day N or --tokens-per-month N (in a --workload "
+                             "file: workload.requests_per_day or workload.tokens_per_month)")
         if self.requests_per_day is None:
             per_request = self.input_tokens + self.output_tokens
             self.requests_per_day = self.tokens_per_month / per_request / C.DAYS_PER_MONTH

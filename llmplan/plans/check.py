@@ -167,12 +167,20 @@ def validate(loc: Located) -> PlanDeployment:
     try:
         dep = PlanDeployment.model_validate(loc.raw)
     except ValidationError as exc:
+        from llmplan.errors import clean_loc, explain_error
+
         err = exc.errors()[0]
-        parts = [str(x) for x in err["loc"]]
+        parts = [str(x) for x in clean_loc(err["loc"])]
         dotted = ".".join(parts)
-        line = loc.key_lines.get(dotted) or loc.key_lines.get(parts[0]) or loc.line
+        line = loc.key_lines.get(dotted) or (loc.key_lines.get(parts[0]) if parts else None) or loc.line
         name = loc.raw.get("name", "?")
-        raise PlanError(f"{loc.path}:{line}: deployment {name!r} field {dotted!r}: {err['msg']}") from None
+        phrase = explain_error(err, PlanDeployment)
+        if err["type"] == "extra_forbidden":  # a typo: name the key it meant
+            raise PlanError(f"{loc.path}:{line}: deployment {name!r}: unknown key {dotted!r}"
+                            + phrase.removeprefix("unknown key")) from None
+        raise PlanError(f"{loc.path}:{line}: deployment {name!r} field {dotted!r} {phrase}"
+                        if phrase.startswith(("must ", "is required")) else
+                        f"{loc.path}:{line}: deployment {name!r} field {dotted!r}: {phrase}") from None
     return dep
 
 
