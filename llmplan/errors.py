@@ -10,6 +10,10 @@ EXIT_OK = 0
 EXIT_LIMIT = 1
 EXIT_INPUT = 2
 EXIT_INTERNAL = 3
+# the largest count or rate llmplan takes (tokens, requests, sequences): beyond it a figure is a typo
+# (1e30 tokens is more text than exists), and float arithmetic on it would print nonsense
+MAX_COUNT = 1e15
+
 ISSUES_URL = "https://github.com/your-org/llmplan/issues"
 
 # `\b` keeps the help formatter from re-wrapping the lines (and cutting the address in two)
@@ -136,7 +140,10 @@ def explain_error(err: dict, model=None) -> str:
     bounds = {"greater_than": "greater than", "greater_than_equal": "at least", "less_than": "less than",
               "less_than_equal": "at most"}
     if kind in bounds:
-        return f"must be {bounds[kind]} {next(iter(ctx.values()), '?')}, got {given!r}"
+        bound = next(iter(ctx.values()), "?")
+        shown = f"{bound:g}" if isinstance(bound, float) else str(bound)
+        got = f"{given:g}" if isinstance(given, float) else repr(given)
+        return f"must be {bounds[kind]} {shown}, got {got}"
     if kind.endswith(("_parsing", "_type")):
         wanted = {"int": "a whole number", "float": "a number", "bool": "true or false", "string": "text",
                   "dict": "a mapping", "list": "a list", "date": "a date (YYYY-MM-DD)", "model": "a mapping"}
@@ -165,3 +172,14 @@ def describe_validation(exc, model=None, name=None, limit: int = 3) -> str:
             parts.append(f"{where}: {phrase}")
     more = len(exc.errors()) - limit
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def check_magnitude(name: str, value: float | int | None) -> None:
+    """Bad input when a count or rate is not a finite number up to MAX_COUNT (1e15)."""
+    import math
+
+    if value is None:
+        return
+    if not math.isfinite(float(value)) or abs(float(value)) > MAX_COUNT:
+        raise InputError(f"{name} {float(value):g} is beyond {MAX_COUNT:g}, more than any real workload; "
+                         "check the figure (e.g. 1e9, not 1e30)")

@@ -56,7 +56,7 @@ def fit_command(
     quant: Annotated[str | None, typer.Option("--quant", "-q", help="Weight format (default: the checkpoint's).")] = None,
     context: Annotated[int | None, typer.Option("--context", "-c", "--max-model-len",
                                                 help="Tokens per sequence the cache is sized for [default: 8192 or the model's max, at least input + output].")] = None,
-    concurrency: Annotated[str, typer.Option("--concurrency", "-n", help="Sequences at once, or 'max' for steady full load.")] = "1",
+    concurrency: Annotated[str | None, typer.Option("--concurrency", "-n", help="Sequences at once, or 'max' for steady full load [default: 1].")] = None,
     engine: Annotated[list[str] | None, typer.Option("--engine", "-e", help="vllm, sglang, tgi, tensorrt-llm, llama.cpp or ollama [default: llama.cpp for GGUF/Apple/CPU, else vllm]. Repeat with --sweep for one series per engine.")] = None,
     kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV cache dtype: bf16, fp16, fp8, q8_0, q4_0 [default: the model's dtype].")] = None,
     input_tokens: Annotated[int | None, typer.Option("--input-tokens", help="Prompt tokens per request [default: 1024].")] = None,
@@ -108,6 +108,11 @@ def fit_command(
                               engine_version=engine_version)
     if sweep is None and (len(engines) > 1 or plot or compare_layouts):
         raise InputError("repeated --engine, --plot and --compare-layouts need --sweep (e.g. --sweep concurrency)")
+    if sweep is not None and concurrency is not None:
+        what = ("varies the concurrency itself (1 to what fits)" if sweep == Sweep.concurrency
+                else "runs each point at full load")
+        raise InputError(f"--sweep {sweep.value} {what}; drop --concurrency {concurrency}")
+    concurrency = concurrency or "1"
     if plot is not None and sweep != Sweep.concurrency:
         raise InputError("--plot draws the concurrency sweep: use --sweep concurrency")
     check_plot_path(plot)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from llmplan.core import cost as C
 from llmplan.core.capacity import best_replica, replicas_needed
 from llmplan.core.fit import Deployment, fit
-from llmplan.errors import InputError
+from llmplan.errors import MAX_COUNT, InputError
 from llmplan.catalog.schemas import ApiEntry, GpuEntry
 
 SAMPLES = 4000
@@ -72,10 +72,10 @@ class Workload(BaseModel):
     """What the service must carry. From flags or a workload YAML file."""
 
     model_config = ConfigDict(extra="forbid")
-    requests_per_day: float | None = Field(default=None, gt=0)
-    tokens_per_month: float | None = Field(default=None, gt=0, description="input + output tokens a month")
-    input_tokens: int = Field(default=500, gt=0)
-    output_tokens: int = Field(default=500, gt=0)
+    requests_per_day: float | None = Field(default=None, gt=0, le=MAX_COUNT)
+    tokens_per_month: float | None = Field(default=None, gt=0, le=MAX_COUNT, description="input + output tokens a month")
+    input_tokens: int = Field(default=500, gt=0, le=MAX_COUNT)
+    output_tokens: int = Field(default=500, gt=0, le=MAX_COUNT)
     cacheable_share: float = Field(default=0.0, ge=0, le=1, description="share of prompt tokens an API caches")
     batch_share: float = Field(default=0.0, ge=0, le=1, description="share of traffic eligible for batch APIs")
     peak_to_average: Range = Field(default_factory=lambda: Range(low=2.0, high=2.0))

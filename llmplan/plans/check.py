@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from llmplan.errors import LlmplanError, PlanError
+from llmplan.errors import MAX_COUNT, LlmplanError, PlanError
 from llmplan.textfiles import SafeLoader, parse_yaml, read_text_input, yaml_error_line
 
 LIMIT_KEYS = ("fits", "min_headroom_pct", "min_decode_tokens_per_s", "max_ttft_s", "max_request_latency_s",
@@ -35,9 +35,9 @@ class Require(BaseModel):
 
 class PlanWorkload(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    requests_per_day: float = Field(gt=0)
-    input_tokens: int | None = Field(default=None, gt=0)
-    output_tokens: int | None = Field(default=None, gt=0)
+    requests_per_day: float = Field(gt=0, le=MAX_COUNT)
+    input_tokens: int | None = Field(default=None, gt=0, le=MAX_COUNT)
+    output_tokens: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     peak_to_average: float = Field(default=2.0, ge=1)
     hours_per_day: float = Field(default=24.0, gt=0, le=24)
     cacheable_share: float = Field(default=0.0, ge=0, le=1)
@@ -51,10 +51,10 @@ class PlanDeployment(BaseModel):
     quant: str | None = None
     engine: str | None = None
     kv_dtype: str | None = None
-    context: int | None = Field(default=None, gt=0)
+    context: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     concurrency: int | str = 1
-    input_tokens: int | None = Field(default=None, gt=0)
-    output_tokens: int | None = Field(default=None, gt=0)
+    input_tokens: int | None = Field(default=None, gt=0, le=MAX_COUNT)
+    output_tokens: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     replicas: int = Field(default=1, ge=1)
     gpu_hourly_usd: float | None = Field(default=None, gt=0)
     # None: breakeven's defaults (llmplan.core.cost), so both commands price a deployment alike

@@ -12,7 +12,7 @@ from llmplan.core.fit import Deployment
 from llmplan.core.hardware import compute_capability, gpu_memory_bytes
 from llmplan.engines.memory_rules import EngineSettings, check_settings, effective_profile
 from llmplan.engines.profiles import ENGINES, canonical_engine
-from llmplan.errors import InputError, UnsupportedError
+from llmplan.errors import InputError, UnsupportedError, check_magnitude
 from llmplan.engines.formats import FORMATS, canonical_kv_dtype, canonical_quant, lacks_bf16
 from llmplan.models.resolved import ResolvedModel
 from llmplan.models.sources import resolve_model
@@ -35,6 +35,7 @@ def parse_concurrency(value: str | int | None) -> int | None:
         raise InputError(f"concurrency must be a positive whole number or 'max', got {value!r}") from None
     if n < 1:
         raise InputError(f"concurrency must be at least 1, got {n}")
+    check_magnitude("concurrency", n)
     return n
 
 
@@ -130,6 +131,10 @@ def build_deployment(
                         ("replicas", replicas)):
         if value is not None and value < 1:
             raise InputError(f"{name} must be a positive whole number, got {value}")
+        check_magnitude(name, value)
+    if expert_parallel and not spec.is_moe:
+        raise InputError(f"--expert-parallel spreads the experts of a mixture-of-experts model, and {spec.id} is "
+                         "dense (no experts); drop --expert-parallel")
     if host_bandwidth_gbs is not None and not (math.isfinite(host_bandwidth_gbs) and host_bandwidth_gbs > 0):
         raise InputError(f"host bandwidth must be a positive number of GB/s, got {host_bandwidth_gbs}")
     base_ctx = context or min(DEFAULT_CONTEXT, spec.max_context)

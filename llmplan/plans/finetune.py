@@ -219,6 +219,8 @@ def plan_finetune(catalog: Catalog, resolved: ResolvedModel, gpu: str, setup: T.
         if value < 1:
             raise InputError(f"{name} must be a positive whole number, got {value}")
     if setup.zero != "0" and n_gpus == 1:
+        notes.append(f"--zero {setup.zero} shards training state across GPUs; on one GPU there is nothing to "
+                     "shard, so it is planned without ZeRO (use --gpu Nx... to shard)")
         setup = replace(setup, zero="0")
     check_method(resolved, setup)
     spec = resolved.spec
