@@ -156,3 +156,30 @@ def test_emitted_slots_are_the_planned_slots_and_the_rest_queue(run, engine, slo
                     "--parallel", "8", "--emit", engine)
     assert slot_flag.replace("4", "8") in more["launch"]["command"]
     assert more["memory"]["kv_cache_bytes"] == 8 * 8192 * 131_072
+
+
+def test_engines_do_not_import_the_core():
+    """Layers: engines sit below core; the launch builders take plain values (no Deployment, not even for typing)."""
+    import ast
+
+    root = Path(__file__).parents[1] / "llmplan" / "engines"
+    for path in root.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            for name in names:
+                assert not name.startswith(("llmplan.core", "llmplan.plans", "llmplan.cli")), (path.name, name)
+
+
+def test_launch_builders_take_plain_values():
+    from llmplan.engines.launch import LaunchPlan, launch_for
+
+    plan = LaunchPlan(model_id="org/m", model_source="catalog", native_quant="bf16", is_moe=False, quant="fp8",
+                      kv_dtype="fp8", context=4096, concurrency=8, n_gpus=2, expert_parallel=False,
+                      memory_fraction=0.9, max_batch=256, batch_tokens=8192)
+    argv = launch_for(plan, "vllm").argv
+    assert argv[:3] == ["vllm", "serve", "org/m"]
+    text = " ".join(argv)
+    assert "--tensor-parallel-size 2" in text and "--max-model-len 4096" in text
+    assert "--kv-cache-dtype fp8" in text and "--quantization fp8" in text  # fp8 made on the fly from bf16
