@@ -14,7 +14,7 @@ HELP = """Memory per GPU, training time and cost of fine-tuning MODEL (full, LoR
 
 Memory is itemized as the frameworks hold it (weights, adapters, gradients, optimizer states, fp32
 master weights, activations, logits, CUDA context); time is training FLOPs over the GPUs' 16-bit peak
-at a published utilization; cost is GPU-hours at the catalog's cheapest rental (or owned) plus the
+at an assumed, not yet calibrated utilization; cost is GPU-hours at the catalog's cheapest rental (or owned) plus the
 engineering hours you give.
 
 Examples:

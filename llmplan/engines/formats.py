@@ -238,16 +238,6 @@ def canonical_quant(name: str) -> str | None:
     return _BY_SPELLING.get(_spelling(name))
 
 
-def get_format(name: str) -> QuantFormat:
-    from llmplan.errors import InputError
-
-    key = canonical_quant(name)
-    if key is None:
-        known = ", ".join(sorted(FORMATS))
-        raise InputError(f"unknown quantization format {name!r}; choose one of: {known}")
-    return FORMATS[key]
-
-
 def canonical_kv_dtype(name: str) -> str | None:
     key = name.strip().lower()
     key = _KV_ALIASES.get(key, key)

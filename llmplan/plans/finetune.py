@@ -22,15 +22,18 @@ from llmplan.plans.breakeven import rentals_of_tier
 from llmplan.plans.deploy import no_bf16, parse_gpu_spec
 
 # Model FLOPs utilization of the training step (useful FLOPs over the GPUs' dense 16-bit peak), per
-# method and device class. Fitted by benchmarks/fit_finetune_mfu.py to the published runs in
-# tests/data/finetune_measurements.csv; see that script for the cross-validated error.
+# method and device class. Uncalibrated placeholders: round figures, the same for every device class, not
+# fitted to any measurement. The published runs in tests/data/finetune/measurements.csv are there to fit
+# them against; until that is done, training times carry this assumption.
 MFU = {
     ("full", "datacenter"): 0.38, ("lora", "datacenter"): 0.33, ("qlora", "datacenter"): 0.30,
     ("full", "workstation"): 0.38, ("lora", "workstation"): 0.33, ("qlora", "workstation"): 0.30,
     ("full", "consumer"): 0.38, ("lora", "consumer"): 0.33, ("qlora", "consumer"): 0.30,
 }
-# Unsloth's hand-written Triton kernels (fused LoRA MLP/attention, RoPE, cross-entropy) and torchtune's
-# compiled recipes reach a higher share of the peak than transformers + PEFT on the same run.
+# Speed of each framework relative to transformers + PEFT: none is applied yet. Unsloth (fused Triton
+# kernels) and torchtune (compiled recipes) claim faster training, but llmplan has not measured by how much,
+# so every framework times the same (1.0); where they differ in memory (chunked loss) core/training.py
+# models it.
 FRAMEWORK_SPEEDUP = {"transformers": 1.0, "torchtune": 1.0, "unsloth": 1.0}
 QUANTIZED_CHECKPOINTS = ("awq", "gptq-int4", "gptq-int8", "bnb-nf4", "bnb-int8", "nvfp4", "mxfp4", "fp8", "int8")
 
