@@ -119,6 +119,10 @@ def fit_command(
     catalog = Catalog(models_files=models, gpus_files=prices)
     with hub_spinner(model, catalog, fmt):
         resolved = resolve_model(model, catalog, offline=offline, refresh=refresh)
+    if expert_parallel and not resolved.spec.is_moe:
+        # (the library keeps accepting it as a no-op: validation sets it for every multi-GPU TensorRT-LLM row)
+        raise InputError(f"--expert-parallel spreads the experts of a mixture-of-experts model, and "
+                         f"{resolved.spec.id} is dense (no experts); drop --expert-parallel")
     built = [build_deployment(
         catalog, resolved, gpu=gpu, quant=quant, engine=e, kv_dtype=kv_dtype, context=context,
         concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens, replicas=replicas,

@@ -132,9 +132,6 @@ def build_deployment(
         if value is not None and value < 1:
             raise InputError(f"{name} must be a positive whole number, got {value}")
         check_magnitude(name, value)
-    if expert_parallel and not spec.is_moe:
-        raise InputError(f"--expert-parallel spreads the experts of a mixture-of-experts model, and {spec.id} is "
-                         "dense (no experts); drop --expert-parallel")
     if host_bandwidth_gbs is not None and not (math.isfinite(host_bandwidth_gbs) and host_bandwidth_gbs > 0):
         raise InputError(f"host bandwidth must be a positive number of GB/s, got {host_bandwidth_gbs}")
     base_ctx = context or min(DEFAULT_CONTEXT, spec.max_context)
