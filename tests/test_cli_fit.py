@@ -224,3 +224,27 @@ def test_console_script_errors_are_one_line_and_pipes_close_quietly(tmp_path):
     r = subprocess.run(f"'{exe}' compare qwen3-8b --gpu all --format csv | head -1", shell=True,
                        capture_output=True, text=True, env=env)
     assert r.stderr == "" and r.stdout.startswith("option,")
+
+
+@pytest.mark.parametrize("spelled, canonical, gpu", [
+    ("gptq_int4", "gptq-int4", "h100-sxm"), ("GPTQ-INT4", "gptq-int4", "h100-sxm"), ("bnb_nf4", "bnb-nf4", "h100-sxm"),
+    ("q4-k-m", "q4_k_m", "rtx-4090"), ("Q4-K-M", "q4_k_m", "rtx-4090"), ("iq4-xs", "iq4_xs", "rtx-4090"),
+    ("fp8-e4m3", "fp8", "h100-sxm"),
+])
+def test_quant_names_take_hyphens_and_underscores_alike(run, spelled, canonical, gpu):
+    data = fit_json(run, "llama-3.1-8b-instruct", "--gpu", gpu, "--quant", spelled)
+    assert data["quant"] == canonical
+
+
+def test_default_context_covers_the_request(run):
+    long = fit_json(run, "llama-3.1-8b-instruct", "--gpu", "h100-sxm", "--input-tokens", "8000",
+                    "--output-tokens", "1000")
+    assert long["context"] == 9000  # 8,000 + 1,000, not the default 8,192
+    assert long["memory"]["kv_cache_bytes"] == 131_072 * 9000
+    assert not any("exceed the context" in w for w in long["warnings"])
+    short = fit_json(run, "llama-3.1-8b-instruct", "--gpu", "h100-sxm", "--input-tokens", "2000",
+                     "--output-tokens", "500")
+    assert short["context"] == 8192  # a smaller request keeps the default
+    given = fit_json(run, "llama-3.1-8b-instruct", "--gpu", "h100-sxm", "--input-tokens", "8000",
+                     "--output-tokens", "1000", "--context", "4096")
+    assert given["context"] == 4096 and any("exceed the context" in w for w in given["warnings"])

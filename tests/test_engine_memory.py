@@ -137,3 +137,49 @@ def test_emit_in_table_and_in_check(run):
     assert "vllm serve meta-llama/Llama-3.1-8B-Instruct" in r.stdout
     c = run("check", Path(__file__).parents[1] / "examples" / "plans" / "passing.yaml", "--emit")
     assert c.exit_code == 0 and c.stdout.count("vllm serve") == 2
+
+
+@pytest.mark.parametrize("engine, slot_flag", [("ollama", "OLLAMA_NUM_PARALLEL=4"), ("llama.cpp", "-np 4")])
+def test_emitted_slots_are_the_planned_slots_and_the_rest_queue(run, engine, slot_flag):
+    """--concurrency 8 on an engine with 4 slots: 4 are served (and hold cache), 4 queue; the command agrees."""
+    d = fit_json(run, "llama-3.1-8b", "--gpu", "rtx-4090", "--quant", "q4_k_m", "--concurrency", "8",
+                 "--emit", engine)
+    assert slot_flag in d["launch"]["command"]
+    assert any("other 4 of 8" in n and "queue" in n for n in d["launch"]["notes"])
+    assert any("the other 4 wait" in w for w in d["warnings"])
+    # cache for 4 slots of 8,192 tokens at 131,072 bytes per token, not 8
+    assert d["memory"]["kv_cache_bytes"] == 4 * 8192 * 131_072
+    assert d["memory"]["kv_pool_bytes"] == 4 * 8192 * 131_072
+    if engine == "llama.cpp":
+        assert "-c 32768" in d["launch"]["command"]  # -c is the 4 slots' context
+    more = fit_json(run, "llama-3.1-8b", "--gpu", "rtx-4090", "--quant", "q4_k_m", "--concurrency", "8",
+                    "--parallel", "8", "--emit", engine)
+    assert slot_flag.replace("4", "8") in more["launch"]["command"]
+    assert more["memory"]["kv_cache_bytes"] == 8 * 8192 * 131_072
+
+
+def test_engines_do_not_import_the_core():
+    """Layers: engines sit below core; the launch builders take plain values (no Deployment, not even for typing)."""
+    import ast
+
+    root = Path(__file__).parents[1] / "llmplan" / "engines"
+    for path in root.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            for name in names:
+                assert not name.startswith(("llmplan.core", "llmplan.plans", "llmplan.cli")), (path.name, name)
+
+
+def test_launch_builders_take_plain_values():
+    from llmplan.engines.launch import LaunchPlan, launch_for
+
+    plan = LaunchPlan(model_id="org/m", model_source="catalog", native_quant="bf16", is_moe=False, quant="fp8",
+                      kv_dtype="fp8", context=4096, concurrency=8, n_gpus=2, expert_parallel=False,
+                      memory_fraction=0.9, max_batch=256, batch_tokens=8192)
+    argv = launch_for(plan, "vllm").argv
+    assert argv[:3] == ["vllm", "serve", "org/m"]
+    text = " ".join(argv)
+    assert "--tensor-parallel-size 2" in text and "--max-model-len 4096" in text
+    assert "--kv-cache-dtype fp8" in text and "--quantization fp8" in text  # fp8 made on the fly from bf16

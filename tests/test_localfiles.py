@@ -121,7 +121,6 @@ def test_gguf_figures_are_read_back(tmp_path):
     assert spec.params_total == written["params"]
     assert spec.params_computed is False
     assert resolved.gguf_quant == "q8_0"
-    assert resolved.gguf_weights_bytes == written["bytes"]
     assert spec.exact_weights == ("q8_0", written["bytes"])
     assert spec.native_quant == "q8_0"
 
@@ -237,7 +236,7 @@ def test_split_gguf_reads_every_part(tmp_path):
         resolved = read_gguf(tmp_path / start)
         assert resolved.spec.id == "split"
         assert resolved.spec.params_total == written["params"]
-        assert resolved.gguf_weights_bytes == written["bytes"]
+        assert resolved.spec.exact_weights[1] == written["bytes"]
     (tmp_path / "split-00002-of-00002.gguf").unlink()
     from llmplan.errors import ConfigError
 

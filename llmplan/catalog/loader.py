@@ -55,22 +55,28 @@ def user_models_path() -> Path:
     return Path(base) / MODELS_FILE
 
 
-def describe_validation_error(path: Path | str, exc: ValidationError, top_key: str) -> str:
-    """One line per problem: file, entry, field, message."""
+def describe_validation_error(path: Path | str, exc: ValidationError, top_key: str, schema=None) -> str:
+    """One line per problem: file, entry, field, what is wrong (an unknown field names the closest valid one)."""
+    from llmplan.errors import clean_loc, explain_error
+
     parts = []
     for err in exc.errors()[:5]:
-        loc = [str(x) for x in err["loc"]]
+        loc = [str(x) for x in clean_loc(err["loc"])]
+        phrase = explain_error(err, schema)
         if loc and loc[0] == top_key and len(loc) >= 2:
             entry, field = loc[1], ".".join(loc[2:]) or "(entry)"
-            parts.append(f"entry {entry!r} field {field!r}: {err['msg']}")
+            parts.append(f"entry {entry!r} field {field!r}: {phrase}")
         else:
-            parts.append(f"{'.'.join(loc) or '(file)'}: {err['msg']}")
+            parts.append(f"{'.'.join(loc) or '(file)'}: {phrase}")
     more = f" (+{len(exc.errors()) - 5} more)" if len(exc.errors()) > 5 else ""
     return f"{path}: " + "; ".join(parts) + more
 
 
 def _load(path: Path, schema: type[T], top_key: str) -> dict[str, Any]:
-    raw = cached_yaml(path, "catalog", CatalogError)
+    return _load_data(path, cached_yaml(path, "catalog", CatalogError), schema, top_key)
+
+
+def _load_data(path: Path, raw: Any, schema: type[T], top_key: str) -> dict[str, Any]:
     if not isinstance(raw, dict) or top_key not in raw:
         raise CatalogError(f"{path}: expected a mapping with a top-level '{top_key}:' key")
     if raw[top_key] is None:
@@ -78,7 +84,7 @@ def _load(path: Path, schema: type[T], top_key: str) -> dict[str, Any]:
     try:
         parsed = schema.model_validate(raw)
     except ValidationError as exc:
-        raise CatalogError(describe_validation_error(path, exc, top_key)) from None
+        raise CatalogError(describe_validation_error(path, exc, top_key, schema)) from None
     return dict(getattr(parsed, top_key))
 
 
@@ -127,7 +133,7 @@ class Catalog:
     def gpus(self) -> dict[str, GpuEntry]:
         merged = dict(_shipped("gpus"))
         for path in self._gpus_files:
-            merged.update(_load(Path(path), GpusFile, "gpus"))
+            merged.update(_load_gpu_overrides(Path(path), merged))
         return merged
 
     @functools.cached_property
@@ -193,6 +199,47 @@ class Catalog:
         index = {k.lower(): k for k in self.apis}
         raise CatalogError(f"unknown API offering {name!r}" + did_you_mean(name, index) +
                            "; `llmplan apis` lists them")
+
+
+# a price changed without its own source and date is sourced to the override file, dated the day it is read
+_PRICE_SOURCES = {"purchase_usd": ("purchase_source", "purchase_as_of")}
+
+
+def _load_gpu_overrides(path: Path, base: dict[str, GpuEntry]) -> dict[str, GpuEntry]:
+    """A `--prices FILE`: entries for GPUs the catalog knows (by id or alias) merge field by field over them
+    (`gpus: {h100-sxm: {purchase_usd: 25000}}`); new GPUs must be complete entries."""
+    import datetime as dt
+
+    raw = cached_yaml(path, "catalog", CatalogError)
+    if not isinstance(raw, dict) or "gpus" not in raw:
+        raise CatalogError(f"{path}: expected a mapping with a top-level 'gpus:' key")
+    entries = raw["gpus"] or {}
+    if not isinstance(entries, dict):
+        raise CatalogError(f"{path}: 'gpus:' must map GPU ids to entries")
+    index = {gpu_id: gpu_id for gpu_id in base}
+    index.update({alias.lower(): gpu_id for gpu_id, entry in base.items() for alias in entry.aliases})
+    new = {k: v for k, v in entries.items() if str(k).lower() not in index}
+    out = _load_data(path, {**{k: v for k, v in raw.items() if k != "gpus"}, "gpus": new}, GpusFile, "gpus")
+    for key, fields in entries.items():
+        gpu_id = index.get(str(key).lower())
+        if gpu_id is None:
+            continue
+        if not isinstance(fields, dict):
+            raise CatalogError(f"{path}: entry {key!r}: expected a mapping of fields to merge over the catalog's")
+        update = dict(fields)
+        for price, (source, as_of) in _PRICE_SOURCES.items():
+            if price in update:
+                update.setdefault(source, f"{path} (override)")
+                update.setdefault(as_of, dt.date.today())
+        try:
+            out[gpu_id] = GpuEntry.model_validate({**base[gpu_id].model_dump(), **update})
+        except ValidationError as exc:
+            from llmplan.errors import explain_error
+
+            raise CatalogError(f"{path}: " + "; ".join(
+                f"entry {key!r} field {'.'.join(str(x) for x in err['loc']) or '(entry)'!r}: "
+                f"{explain_error(err, GpuEntry)}" for err in exc.errors()[:5])) from None
+    return out
 
 
 def close_matches(name: str, index: dict[str, str], n: int = 3) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from llmplan import __version__
+from llmplan.errors import EXIT_CODES_HELP
 from llmplan.cli.catalog_cmd import apis_command, gpus_command, models_app
 from llmplan.cli.fit_cmd import FIT_HELP, fit_command
 from llmplan.cli.metavars import ReadableGroup
@@ -17,6 +18,7 @@ app = typer.Typer(
     name="llmplan",
     help="Capacity and cost planner for self-hosted LLMs: will it fit, how fast, and what it costs against APIs.",
     no_args_is_help=True,
+    epilog=EXIT_CODES_HELP,
     add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -47,17 +49,32 @@ from llmplan.cli import breakeven_cmd, check_cmd, compare_cmd, finetune_cmd, sch
 
 
 def main() -> None:
-    """The console script: usage errors become one line on stderr (exit 2); a closed pipe ends quietly."""
+    """The console script: usage errors become one line on stderr (exit 2); a closed pipe ends quietly;
+    anything else is a bug: one line saying where to report it (exit 3)."""
     import os
     import sys
 
+    from llmplan.errors import EXIT_INTERNAL, internal_error_message
+
+    from llmplan.cli.common import quiet_stdout
+
     try:
         code = app(standalone_mode=False)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's own flush at exit
     except BrokenPipeError:
         # `llmplan ... | head`: the reader left; stop without a traceback
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        quiet_stdout()
         sys.exit(0)
+    except SystemExit:
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # the CLI framework met a closed pipe (--help | head)
+            quiet_stdout()
+            sys.exit(0)
+        raise
     except Exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # bare `llmplan` (or `llmplan models`): the help, as asked for, not an error
+            sys.stdout.write(exc.ctx.get_help() + "\n")
+            sys.exit(0)
         # the CLI framework's usage errors (bad option, missing argument) carry these two attributes
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             command = getattr(getattr(exc, "ctx", None), "command_path", "llmplan")
@@ -66,5 +83,8 @@ def main() -> None:
         if type(exc).__name__ == "Abort":
             sys.stderr.write("error: aborted\n")
             sys.exit(130)
-        raise
+        if os.environ.get("LLMPLAN_DEBUG"):
+            raise
+        sys.stderr.write(f"error: {internal_error_message(exc)}\n")
+        sys.exit(EXIT_INTERNAL)
     sys.exit(code if isinstance(code, int) else 0)

@@ -14,6 +14,7 @@ from llmplan.cli.common import (
     ModelsOpt,
     OfflineOpt,
     PricesOpt,
+    check_plot_path,
     console,
     emit_json,
     handle_errors,
@@ -33,7 +34,16 @@ Examples:
   llmplan breakeven --workload examples/seed-breakeven.yaml --format markdown --plot cost.png
 """
 
+# keys of the workload / self_hosted sections that also have a flag of the same name
+FLAGS = {"requests_per_day", "tokens_per_month", "input_tokens", "output_tokens", "cacheable_share", "batch_share",
+         "peak_to_average", "hours_per_day", "max_ttft_s", "min_tokens_per_s", "mode", "rental_tier",
+         "gpu_hourly_usd", "engineering_hours", "engineering_rate_usd", "monitoring_usd", "redundancy", "years",
+         "usd_per_kwh"}
 DEFAULT_APIS = ("openai/gpt-4o-mini", "google/gemini-2.5-flash-lite", "openai/gpt-4o")
+
+
+WORKLOAD_FILE_KEYS = {"model", "gpu", "quant", "engine", "apis", "workload", "self_hosted", "description",
+                      "max_price_age_days"}
 
 
 def _load_workload_file(path: Path) -> dict:
@@ -43,11 +53,32 @@ def _load_workload_file(path: Path) -> dict:
     data = parse_yaml(read_text_input(path, "workload", InputError), path, InputError)
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping with model, gpu, workload, self_hosted, apis")
-    unknown = set(data) - {"model", "gpu", "quant", "engine", "apis", "workload", "self_hosted", "description",
-                           "max_price_age_days"}
+    unknown = set(data) - WORKLOAD_FILE_KEYS
     if unknown:
-        raise InputError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+        from llmplan.errors import closest_key
+
+        key = sorted(unknown)[0]
+        best = closest_key(key, sorted(WORKLOAD_FILE_KEYS))
+        hint = f"; did you mean {best!r}?" if best else f"; valid keys: {', '.join(sorted(WORKLOAD_FILE_KEYS))}"
+        raise InputError(f"{path}: unknown key {key!r}{hint}")
     return data
+
+
+def _validated(schema, values: dict, section: str):
+    """The workload or self-hosting terms, their errors in the user's words: a key that has a flag is named as
+    the flag, any other as the --workload file's `section.key`; an unknown key gets the closest valid one."""
+    from pydantic import ValidationError
+
+    from llmplan.errors import InputError, describe_validation
+
+    def name(loc) -> str:
+        key = str(loc[0])
+        return f"--{key.replace('_', '-')}" if key in FLAGS and key in schema.model_fields else f"{section}.{key}"
+
+    try:
+        return schema(**values)
+    except ValidationError as exc:
+        raise InputError(describe_validation(exc, schema, name)) from None
 
 
 @app.command("breakeven", help=HELP)
@@ -91,6 +122,7 @@ def breakeven_command(
     from llmplan.plans.deploy import build_deployment
     from llmplan.errors import InputError
 
+    check_plot_path(plot_path)
     data = _load_workload_file(workload_file) if workload_file else {}
     catalog = Catalog(models_files=models, gpus_files=prices, apis_files=api_prices)
     model = model or data.get("model")
@@ -108,7 +140,7 @@ def breakeven_command(
         wl.pop("tokens_per_month", None)
     elif tokens_per_month is not None:
         wl.pop("requests_per_day", None)
-    workload = Workload(**wl)
+    workload = _validated(Workload, wl, "workload")
     sh = dict(data.get("self_hosted") or {})
     for key, value in (("mode", mode), ("rental_tier", rental_tier), ("gpu_hourly_usd", gpu_hourly_usd),
                        ("engineering_hours", engineering_hours), ("engineering_rate_usd", engineering_rate_usd),
@@ -116,7 +148,7 @@ def breakeven_command(
                        ("usd_per_kwh", usd_per_kwh)):
         if value is not None:
             sh[key] = value
-    terms = SelfHostTerms(**sh)
+    terms = _validated(SelfHostTerms, sh, "self_hosted")
     api_ids = list(api or data.get("apis") or [])
     dep, resolved = build_deployment(catalog, model, gpu=gpu or data.get("gpu") or "h100-sxm",
                                      quant=quant or data.get("quant"), engine=engine or data.get("engine"),

@@ -72,17 +72,18 @@ def check_command(
             {"name": r.name, "file": r.path, "line": r.line, "passed": r.passed,
              "limits": [{"limit": x.limit, "required": x.required, "actual": x.actual, "passed": x.passed,
                          "note": x.note} for x in r.limits],
-             "estimate": r.estimate, "cost": r.cost} for r in results]}))
+             "estimate": r.estimate, "cost": r.cost, "warnings": r.warnings} for r in results]}))
     elif fmt == CheckFormat.junit:
         sys.stdout.write(_junit(results))
     elif fmt == CheckFormat.github:
         for r in results:
-            for x in r.limits:
-                if not x.passed:
-                    msg = f"{r.name}: {x.limit} requires {_fmt(x.required)}, estimate is {_fmt(x.actual)}"
-                    if x.note:
-                        msg += f" ({x.note})"
-                    sys.stdout.write(f"::error file={r.path},line={r.line},title=llmplan check::{msg}\n")
+            for x in r.failures:
+                msg = f"{r.name}: {x.limit} requires {_fmt(x.required)}, estimate is {_fmt(x.actual)}"
+                if x.note:
+                    msg += f" ({x.note})"
+                sys.stdout.write(f"::error file={r.path},line={r.line},title=llmplan check::{_gh(msg)}\n")
+            for w in r.warnings:
+                sys.stdout.write(f"::warning file={r.path},line={r.line},title=llmplan check::{_gh(f'{r.name}: {w}')}\n")
         ok = sum(r.passed for r in results)
         sys.stdout.write(f"llmplan check: {ok}/{len(results)} deployments pass\n")
     else:
@@ -103,11 +104,16 @@ def check_command(
                 t.add_row(name, x.limit, _fmt(x.actual), _fmt(x.required),
                           "[green]pass[/]" if x.passed else "[red]FAIL[/]")
         out.print(t)
+        from rich.markup import escape as plain
+
         for r in results:
-            for x in r.limits:
-                if not x.passed:
-                    out.print(f"[red]FAIL[/] {r.name} ({r.path}:{r.line}): {x.limit} requires {_fmt(x.required)}, "
-                              f"estimate {_fmt(x.actual)}" + (f"; {x.note}" if x.note else ""))
+            for x in r.failures:
+                out.print(f"[red]FAIL[/] " + plain(f"{r.name} ({r.path}:{r.line}): {x.limit} requires "
+                                                   f"{_fmt(x.required)}, estimate {_fmt(x.actual)}"
+                                                   + (f"; {x.note}" if x.note else "")))
+        for r in results:
+            for w in r.warnings:  # everything the JSON carries
+                out.print("[yellow]warning[/] " + plain(f"{r.name}: {w}"))
         ok = sum(r.passed for r in results)
         out.print(f"{ok}/{len(results)} deployments pass")
         if emit:
@@ -120,6 +126,11 @@ def check_command(
         raise typer.Exit(1)
 
 
+def _gh(text: str) -> str:
+    """A GitHub workflow command's message: %, CR and LF escaped as the runner expects."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
 def _junit(results) -> str:
     from xml.sax.saxutils import escape, quoteattr
 
@@ -129,12 +140,16 @@ def _junit(results) -> str:
     for r in results:
         lines.append(f'  <testcase classname={quoteattr(r.path)} name={quoteattr(r.name)} file={quoteattr(r.path)} '
                      f'line="{r.line}">')
-        for x in r.limits:
-            if not x.passed:
-                msg = f"{x.limit}: estimate {_fmt(x.actual)}, required {_fmt(x.required)}"
-                lines.append(f"    <failure message={quoteattr(msg)} type=\"limit\">{escape(x.note or msg)}</failure>")
-        body = "; ".join(f"{x.limit}={_fmt(x.actual)} (required {_fmt(x.required)})" for x in r.limits)
-        lines.append(f"    <system-out>{escape(body)}</system-out>")
+        if r.failures:  # one <failure> per test case (JUnit readers show only the first), every reason in it
+            reasons = [f"{x.limit}: estimate {_fmt(x.actual)}, required {_fmt(x.required)}"
+                       + (f" ({x.note})" if x.note else "") for x in r.failures]
+            message = "; ".join(f"{x.limit}: estimate {_fmt(x.actual)}, required {_fmt(x.required)}"
+                                for x in r.failures)
+            lines.append(f"    <failure message={quoteattr(message)} type=\"limit\">"
+                         f"{escape(chr(10).join(reasons))}</failure>")
+        body = ["; ".join(f"{x.limit}={_fmt(x.actual)} (required {_fmt(x.required)})" for x in r.limits)]
+        body += [f"warning: {w}" for w in r.warnings]
+        lines.append(f"    <system-out>{escape(chr(10).join(body))}</system-out>")
         lines.append("  </testcase>")
     lines.append("</testsuite>")
     return "\n".join(lines) + "\n"

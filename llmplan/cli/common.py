@@ -55,6 +55,16 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def quiet_stdout() -> None:
+    """Point stdout at the null device, so nothing more (not even the flush at exit) hits a closed pipe."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def handle_errors(func: F) -> F:
     """The error boundary: project errors and validation errors become one line and exit code 2."""
 
@@ -69,22 +79,37 @@ def handle_errors(func: F) -> F:
         except LlmplanError as exc:
             fail(str(exc), exc.exit_code)
         except ValidationError as exc:
-            errs = exc.errors()
-            parts = [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in errs[:3]]
-            fail("invalid input: " + "; ".join(parts))
+            from llmplan.errors import describe_validation
+
+            fail(describe_validation(exc))
         except KeyboardInterrupt:
             fail("interrupted", 130)
         except BrokenPipeError:
-            raise
+            # `llmplan ... | head`: the reader left; end quietly and successfully (the CLI framework would exit 1)
+            quiet_stdout()
+            raise typer.Exit(0) from None
         except Exception as exc:  # a bug: still one line, the traceback on request
             import os
 
+            from llmplan.errors import EXIT_INTERNAL, internal_error_message
+
             if os.environ.get("LLMPLAN_DEBUG"):
                 raise
-            fail(f"internal error ({type(exc).__name__}: {exc}); rerun with LLMPLAN_DEBUG=1 for the traceback "
-                 "and report it", 1)
+            fail(internal_error_message(exc), EXIT_INTERNAL)
 
     return wrapper  # type: ignore[return-value]
+
+
+PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
+def check_plot_path(path: Path | None) -> None:
+    """`--plot FILE`: an image format matplotlib writes, said before any work is done."""
+    if path is not None and path.suffix.lower() not in PLOT_FORMATS:
+        from llmplan.errors import InputError
+
+        raise InputError(f"--plot writes {', '.join(PLOT_FORMATS[:-1])} or {PLOT_FORMATS[-1]} files, got "
+                         f"{str(path)!r}; give a name such as curve.png")
 
 
 def emit_json(data: Any) -> None:
@@ -94,7 +119,12 @@ def emit_json(data: Any) -> None:
 def console(width: int | None = None):
     from rich.console import Console
 
-    return Console(width=width, soft_wrap=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich would exit 1; a reader that left (`| head`) is no failure: the error boundary ends with 0
+            raise BrokenPipeError
+
+    return _Console(width=width, soft_wrap=False)
 
 
 def gb(x: float | int | None, digits: int = 1) -> str:

@@ -14,7 +14,7 @@ HELP = """Memory per GPU, training time and cost of fine-tuning MODEL (full, LoR
 
 Memory is itemized as the frameworks hold it (weights, adapters, gradients, optimizer states, fp32
 master weights, activations, logits, CUDA context); time is training FLOPs over the GPUs' 16-bit peak
-at a published utilization; cost is GPU-hours at the catalog's cheapest rental (or owned) plus the
+at an assumed, not yet calibrated utilization; cost is GPU-hours at the catalog's cheapest rental (or owned) plus the
 engineering hours you give.
 
 Examples:
@@ -75,8 +75,11 @@ class Mode(str, Enum):
 
 
 def _token_count(tokens: float | None, examples: int | None, avg_tokens: float | None, epochs: float) -> int:
-    from llmplan.errors import InputError
+    from llmplan.errors import InputError, check_magnitude
 
+    for name, value in (("--tokens", tokens), ("--dataset-examples", examples), ("--avg-tokens", avg_tokens),
+                        ("--epochs", epochs)):
+        check_magnitude(name, value)
     if tokens is not None and (examples is not None or avg_tokens is not None):
         raise InputError("give --tokens, or --dataset-examples with --avg-tokens, not both")
     if tokens is None:
@@ -92,6 +95,7 @@ def _token_count(tokens: float | None, examples: int | None, avg_tokens: float |
         raise InputError(f"--tokens must be a positive number of tokens per epoch, got {tokens:g}")
     if not epochs > 0:
         raise InputError(f"--epochs must be positive, got {epochs:g}")
+    check_magnitude("tokens x epochs", tokens * epochs)
     return int(round(tokens * epochs))
 
 
@@ -108,15 +112,15 @@ def finetune_command(
     dataset_examples: Annotated[int | None, typer.Option("--dataset-examples", help="Examples per epoch (with --avg-tokens).")] = None,
     avg_tokens: Annotated[float | None, typer.Option("--avg-tokens", help="Average tokens per example.")] = None,
     epochs: Annotated[float, typer.Option("--epochs", help="Passes over the data.")] = 1.0,
-    lora_rank: Annotated[int, typer.Option("--lora-rank", "-r", help="LoRA rank (lora and qlora).")] = 16,
+    lora_rank: Annotated[int | None, typer.Option("--lora-rank", "-r", help="LoRA rank (lora and qlora) [default: 16].")] = None,
     lora_targets: Annotated[Targets, typer.Option("--lora-targets", help="attn (q,k,v,o), mlp (gate,up,down, experts too) or all.")] = Targets.all,
     optimizer: Annotated[Optim, typer.Option("--optimizer", help="adamw, adamw-8bit, paged-adamw-8bit or sgd.")] = Optim.adamw,
     gradient_checkpointing: Annotated[bool, typer.Option("--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations in the backward pass.")] = True,
     zero: Annotated[Zero, typer.Option("--zero", help="DeepSpeed ZeRO stage 0-3, or fsdp (shards like ZeRO-3).")] = Zero.z0,
-    precision: Annotated[Precision, typer.Option("--precision", help="bf16 (mixed, fp32 master + Adam), pure-bf16, fp16 or fp32.")] = Precision.bf16,
+    precision: Annotated[Precision | None, typer.Option("--precision", help="bf16 (mixed, fp32 master + Adam), pure-bf16, fp16 or fp32 [default: bf16; fp16 on GPUs without bf16].")] = None,
     framework: Annotated[Framework, typer.Option("--framework", help="transformers (+PEFT, bitsandbytes, DeepSpeed), unsloth or torchtune.")] = Framework.transformers,
     mode: Annotated[Mode, typer.Option("--mode", help="rent (cheapest catalog provider) or own (purchase amortized + power).")] = Mode.rent,
-    rental_tier: Annotated[str, typer.Option("--rental-tier", help="on_demand, spot, reserved_1y ...")] = "on_demand",
+    rental_tier: Annotated[str, typer.Option("--rental-tier", help="on_demand, reserved or spot (a tier the catalog prices for the GPU).")] = "on_demand",
     engineering_hours: Annotated[float, typer.Option("--engineering-hours", help="People's hours for the run.")] = 0.0,
     engineering_rate_usd: Annotated[float, typer.Option("--engineering-rate-usd", help="USD per engineering hour.")] = 100.0,
     fmt: FormatOpt = "table",  # type: ignore[assignment]
@@ -132,17 +136,21 @@ def finetune_command(
 
     if engineering_hours < 0 or engineering_rate_usd < 0:
         raise InputError("--engineering-hours and --engineering-rate-usd must not be negative")
+    if method == Method.full and lora_rank is not None:
+        raise InputError(f"--lora-rank is for --method lora or qlora; --method full trains every weight: drop "
+                         f"--lora-rank {lora_rank} or use --method lora")
     total_tokens = _token_count(tokens, dataset_examples, avg_tokens, epochs)
     catalog = Catalog(models_files=models, gpus_files=prices)
     with hub_spinner(model, catalog, fmt):
         resolved = resolve_model(model, catalog, offline=offline)
     setup = TrainingSetup(
         method=method.value, seq_len=seq_len, micro_batch=micro_batch, grad_accum=grad_accum,
-        precision=precision.value, optimizer=optimizer.value, gradient_checkpointing=gradient_checkpointing,
-        zero=zero.value, lora_rank=lora_rank, lora_targets=lora_targets.value, framework=framework.value,
+        precision=(precision or Precision.bf16).value, optimizer=optimizer.value, gradient_checkpointing=gradient_checkpointing,
+        zero=zero.value, lora_rank=16 if lora_rank is None else lora_rank, lora_targets=lora_targets.value, framework=framework.value,
     )
     report = plan_finetune(catalog, resolved, gpu, setup, total_tokens, mode=mode.value, tier=rental_tier,
-                           engineering_hours=engineering_hours, engineering_rate_usd=engineering_rate_usd)
+                           engineering_hours=engineering_hours, engineering_rate_usd=engineering_rate_usd,
+                           precision_given=precision is not None)
     if str(getattr(fmt, "value", fmt)) == "json":
         emit_json(report.model_dump(mode="json"))
         return

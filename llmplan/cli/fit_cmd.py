@@ -10,6 +10,7 @@ import typer
 
 from llmplan.cli.common import (
     ModelsOpt,
+    check_plot_path,
     OfflineOpt,
     PricesOpt,
     TabularFormat,
@@ -54,8 +55,8 @@ def fit_command(
     gpu: Annotated[str, typer.Option("--gpu", "-g", help="GPU id, or NxID for N GPUs in one box.")] = "h100-sxm",
     quant: Annotated[str | None, typer.Option("--quant", "-q", help="Weight format (default: the checkpoint's).")] = None,
     context: Annotated[int | None, typer.Option("--context", "-c", "--max-model-len",
-                                                help="Tokens per sequence the cache is sized for [default: 8192 or the model's max].")] = None,
-    concurrency: Annotated[str, typer.Option("--concurrency", "-n", help="Sequences at once, or 'max' for steady full load.")] = "1",
+                                                help="Tokens per sequence the cache is sized for [default: 8192 or the model's max, at least input + output].")] = None,
+    concurrency: Annotated[str | None, typer.Option("--concurrency", "-n", help="Sequences at once, or 'max' for steady full load [default: 1].")] = None,
     engine: Annotated[list[str] | None, typer.Option("--engine", "-e", help="vllm, sglang, tgi, tensorrt-llm, llama.cpp or ollama [default: llama.cpp for GGUF/Apple/CPU, else vllm]. Repeat with --sweep for one series per engine.")] = None,
     kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV cache dtype: bf16, fp16, fp8, q8_0, q4_0 [default: the model's dtype].")] = None,
     input_tokens: Annotated[int | None, typer.Option("--input-tokens", help="Prompt tokens per request [default: 1024].")] = None,
@@ -107,11 +108,21 @@ def fit_command(
                               engine_version=engine_version)
     if sweep is None and (len(engines) > 1 or plot or compare_layouts):
         raise InputError("repeated --engine, --plot and --compare-layouts need --sweep (e.g. --sweep concurrency)")
+    if sweep is not None and concurrency is not None:
+        what = ("varies the concurrency itself (1 to what fits)" if sweep == Sweep.concurrency
+                else "runs each point at full load")
+        raise InputError(f"--sweep {sweep.value} {what}; drop --concurrency {concurrency}")
+    concurrency = concurrency or "1"
     if plot is not None and sweep != Sweep.concurrency:
         raise InputError("--plot draws the concurrency sweep: use --sweep concurrency")
+    check_plot_path(plot)
     catalog = Catalog(models_files=models, gpus_files=prices)
     with hub_spinner(model, catalog, fmt):
         resolved = resolve_model(model, catalog, offline=offline, refresh=refresh)
+    if expert_parallel and not resolved.spec.is_moe:
+        # (the library keeps accepting it as a no-op: validation sets it for every multi-GPU TensorRT-LLM row)
+        raise InputError(f"--expert-parallel spreads the experts of a mixture-of-experts model, and "
+                         f"{resolved.spec.id} is dense (no experts); drop --expert-parallel")
     built = [build_deployment(
         catalog, resolved, gpu=gpu, quant=quant, engine=e, kv_dtype=kv_dtype, context=context,
         concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens, replicas=replicas,
@@ -143,6 +154,12 @@ def fit_command(
         from llmplan.cli.fit_render import print_fit
 
         print_fit(report)
+    if emit and report.launch is None:
+        # the engine would not start this layout: say so, print no command, and fail the script that asked
+        from llmplan.core.fit import tp_problem
+
+        typer.echo(f"note: no launch command: {tp_problem(dep)}", err=True)
+        raise typer.Exit(1)
 
 
 def _engines_with_emit(engine: list[str] | None, emit: str | None) -> list[str | None]:

@@ -13,6 +13,12 @@ import numpy as np
 MONTH_HOURS = 730.0
 DAYS_PER_MONTH = MONTH_HOURS / 24.0
 
+# What running a deployment costs besides its GPUs when the user says nothing: the one set of defaults
+# `breakeven` and `check` share (LOW, HIGH; the base case is the midpoint).
+DEFAULT_ENGINEERING_HOURS_PER_MONTH = (10.0, 20.0)
+DEFAULT_ENGINEERING_RATE_USD = (100.0, 100.0)
+DEFAULT_MONITORING_USD_PER_MONTH = (100.0, 200.0)
+
 
 @dataclass(frozen=True)
 class OwnershipTerms:

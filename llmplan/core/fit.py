@@ -15,7 +15,8 @@ from llmplan.core.performance import (
     prefill_seconds,
     serve,
 )
-from llmplan.engines.memory_rules import EngineSettings, block_tokens
+from llmplan.engines.memory_rules import EngineSettings, block_tokens, parallel_slots
+from llmplan.engines.parallel import nearest_runnable_tp, tp_refusal
 from llmplan.engines.profiles import EngineProfile
 from llmplan.errors import LlmplanError
 from llmplan.engines.formats import FORMATS, KV_DTYPE_BYTES, QuantFormat
@@ -52,6 +53,7 @@ class Deployment:
     expert_parallel: bool = False
     settings: EngineSettings = EngineSettings()
     dp_attention: bool = False  # with expert parallel: each GPU runs attention for its own sequences
+    notes: tuple[str, ...] = ()  # what the planner changed from what was asked, shown as warnings
 
     @property
     def kv_elem_bytes(self) -> float:
@@ -74,9 +76,23 @@ def deployment_hardware(dep: Deployment, n: int | None = None):
 
 
 def _tp_valid(model: ModelSpec, n: int, engine: EngineProfile) -> bool:
+    """Whether the engine starts with tensor parallel `n` (its rule lives in llmplan.engines.parallel)."""
     if n == 1 or not engine.tensor_parallel:
         return True
-    return model.num_heads % n == 0
+    return tp_refusal(engine.name, model.num_heads, model.num_kv_heads, n) is None
+
+
+def tp_problem(dep: Deployment) -> str | None:
+    """Why the deployment's engine refuses its tensor-parallel size, naming the nearest sizes that run."""
+    if not dep.engine.tensor_parallel:
+        return None
+    why = tp_refusal(dep.engine.name, dep.model.num_heads, dep.model.num_kv_heads, dep.n_gpus)
+    if why is None:
+        return None
+    below, above = nearest_runnable_tp(dep.engine.name, dep.model.num_heads, dep.model.num_kv_heads, dep.n_gpus)
+    sizes = " or ".join(f"{n}x{dep.gpu_id}" if n > 1 else dep.gpu_id for n in (below, above) if n)
+    return (f"{dep.engine.name} refuses tensor parallel {dep.n_gpus}: {why}"
+            + (f"; nearest sizes that run: {sizes}" if sizes else ""))
 
 
 def weights_per_gpu(dep: Deployment, n: int | None = None) -> float:
@@ -96,6 +112,8 @@ def memory_plan(dep: Deployment, n: int | None = None, context: float | None = N
     tp = n if dep.engine.tensor_parallel else 1
     w = weights_per_gpu(dep, n)
     n_ctx = int(dep.context * max(dep.concurrency or dep.engine.max_batch, 1))  # llama.cpp's -c: all slots
+    if not dep.engine.continuous_batching:
+        n_ctx = int(dep.context * parallel_slots(dep.concurrency, dep.engine.max_batch))
     overhead = mem.engine_overhead_bytes(dep.model, dep.engine, tp, n_ctx=n_ctx,
                                          flash_attn=dep.settings.flash_attn is not False)
     usable = float(mem.usable_bytes(gpu_memory_bytes(dep.gpu), dep.engine, w, overhead))
@@ -178,7 +196,7 @@ def kv_pool(dep: Deployment, plan: MemoryPlan | None = None) -> KvPool:
     per_token = float(kv_per_seq_per_gpu(dep, n, dep.context)) / max(dep.context, 1)
     block = block_tokens(dep.engine.name, dep.settings)
     if not dep.engine.continuous_batching or dep.engine.name in ("llama.cpp", "ollama"):
-        slots = max(dep.concurrency or dep.engine.max_batch, 1)
+        slots = parallel_slots(dep.concurrency, dep.engine.max_batch)
         cells = -(-dep.context * slots // block) * block  # -c padded to whole 256-cell blocks
         return KvPool(int(cells * per_token), int(cells), round(cells / max(dep.context, 1), 2))
     if plan.kv_free <= 0 or per_token <= 0:
@@ -218,10 +236,17 @@ def offload_plan(dep: Deployment, concurrency: int) -> OffloadInfo | None:
 
 
 def _suggestions(dep: Deployment, concurrency: int, fits: bool, best_n: int | None,
-                 max_ctx: int) -> list[str]:
+                 max_ctx: int, refused: str | None = None) -> list[str]:
     if fits:
         return []
     tips: list[str] = []
+    if refused:
+        below, above = nearest_runnable_tp(dep.engine.name, dep.model.num_heads, dep.model.num_kv_heads,
+                                           dep.n_gpus)
+        runnable = [n for n in (below, above) if n and fits_on(dep, n, concurrency)]
+        if runnable:
+            return [f"use {' or '.join(f'{n}x{dep.gpu_id}' if n > 1 else dep.gpu_id for n in runnable)} "
+                    f"({dep.engine.name} runs tensor parallel {' or '.join(str(n) for n in runnable)})"]
     if best_n and best_n != dep.n_gpus:
         where = "" if best_n <= MAX_PER_BOX else " (more than one 8-GPU box: multi-node)"
         tips.append(f"use {best_n}x{dep.gpu_id}{where}")
@@ -261,12 +286,12 @@ def _suggestions(dep: Deployment, concurrency: int, fits: bool, best_n: int | No
 
 
 def fit(dep: Deployment) -> FitReport:
-    warnings = list(dep.model.approximations)
+    warnings = list(dep.model.approximations) + list(dep.notes)
     warnings += check_runnable(dep.gpu_id, dep.gpu, dep.fmt, dep.engine.name)
     n = dep.n_gpus
-    if not _tp_valid(dep.model, n, dep.engine):
-        warnings.append(f"tensor parallel {n} does not divide {dep.model.num_heads} attention heads; "
-                        "engines refuse it")
+    refused = tp_problem(dep)
+    if refused:
+        warnings.append(refused)
     if dep.input_tokens + dep.output_tokens > dep.context:
         warnings.append(f"input + output tokens ({dep.input_tokens + dep.output_tokens}) exceed the "
                         f"context ({dep.context}); requests that long will be refused")
@@ -289,9 +314,11 @@ def fit(dep: Deployment) -> FitReport:
     plan = memory_plan(dep)
     tp = n if dep.engine.tensor_parallel else 1
     kv_seq = float(kv_per_seq_per_gpu(dep, n, kv_ctx))
-    kv_cache = kv_seq * max(concurrency, 0)
+    # engines with fixed slots (llama.cpp, Ollama) hold cache for their slots only; the rest queue
+    held = min(concurrency, dep.engine.max_batch) if not dep.engine.continuous_batching else concurrency
+    kv_cache = kv_seq * max(held, 0)
     total = plan.weights_per_gpu + plan.overhead + kv_cache
-    fits = plan.kv_free > 0 and kv_cache <= plan.kv_free and concurrency >= 1
+    fits = plan.kv_free > 0 and kv_cache <= plan.kv_free and concurrency >= 1 and not refused
     if mode == "max":
         # engines refuse to start unless one sequence of the full --context (max-model-len) fits
         fits = fits and plan.kv_free >= plan.kv_per_seq
@@ -316,7 +343,7 @@ def fit(dep: Deployment) -> FitReport:
                         "(MLA latent or fewer KV heads than GPUs)")
 
     perf = _performance(dep, concurrency, fits, offload, warnings)
-    verdict = _verdict(dep, fits, offload, best_n, concurrency, mode, headroom)
+    verdict = _verdict(dep, fits, offload, best_n, concurrency, mode, headroom, refused)
     kv_bpt = mem.kv_bytes_per_token(dep.model, dep.kv_elem_bytes)
     return FitReport(
         model=ModelInfo(id=dep.model.id, params=dep.model.params_total, active_params=dep.model.params_active,
@@ -355,7 +382,7 @@ def fit(dep: Deployment) -> FitReport:
         max_concurrency=int(max_conc),
         performance=perf,
         verdict=verdict,
-        suggestions=_suggestions(dep, conc_for_limits, fits, best_n, max_ctx),
+        suggestions=_suggestions(dep, conc_for_limits, fits, best_n, max_ctx, refused),
         warnings=warnings,
     )
 
@@ -411,9 +438,11 @@ def _gb(x: float) -> str:
 
 
 def _verdict(dep: Deployment, fits: bool, offload: OffloadInfo | None, best_n: int | None,
-             concurrency: int, mode: str, headroom: float) -> str:
+             concurrency: int, mode: str, headroom: float, refused: str | None = None) -> str:
     where = f"{dep.n_gpus}x{dep.gpu_id}" if dep.n_gpus > 1 else dep.gpu_id
     what = f"{dep.model.id} in {dep.fmt.name}"
+    if refused:
+        return f"{what} cannot run on {where}: {refused}"
     if fits:
         if mode == "max":
             return (f"{what} fits on {where}; at full load it holds {concurrency} sequences of "

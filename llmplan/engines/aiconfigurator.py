@@ -24,7 +24,6 @@ from typing import Any
 
 from llmplan.errors import InputError
 
-PINNED_VERSION = "0.12.0"
 INSTALL_HINT = "pip install 'llmplan[aiconfigurator]'"
 
 # llmplan catalog GPU id -> aiconfigurator system name (its silicon tables are per system).

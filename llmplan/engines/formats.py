@@ -181,6 +181,15 @@ FORMATS: dict[str, QuantFormat] = {
     ]
 }
 
+# bf16 arithmetic arrived with Ampere (sm 8.0); V100 (7.0) and T4 (7.5) run 16-bit models in fp16
+BF16_MIN_COMPUTE_CAPABILITY = 8.0
+
+
+def lacks_bf16(vendor: str, compute_capability: float | None) -> bool:
+    """NVIDIA GPUs before Ampere have no bf16 math: a bf16 model runs there as fp16 (same bytes)."""
+    return vendor == "nvidia" and compute_capability is not None and compute_capability < BF16_MIN_COMPUTE_CAPABILITY
+
+
 _ALIASES = {alias: f.name for f in FORMATS.values() for alias in f.aliases}
 _ALIASES.update({"float16": "fp16", "bfloat16": "bf16", "float32": "fp32", "e4m3": "fp8", "fp8_e4m3": "fp8"})
 
@@ -216,21 +225,17 @@ def closest_formats(name: str) -> list[str]:
     return [f.name for f in sorted((f for f in FORMATS.values() if f.name != target.name), key=key)]
 
 
+def _spelling(name: str) -> str:
+    """One spelling for every way people write a format: case, `-` and `_` do not matter."""
+    return name.strip().lower().replace("-", "_")
+
+
+# every name and alias under its one spelling (`gptq_int4` and `q4-k-m` find `gptq-int4` and `q4_k_m`)
+_BY_SPELLING = {_spelling(k): v for k, v in {**_ALIASES, **{name: name for name in FORMATS}}.items()}
+
+
 def canonical_quant(name: str) -> str | None:
-    key = name.strip().lower().replace("_", "_")
-    if key in FORMATS:
-        return key
-    return _ALIASES.get(key)
-
-
-def get_format(name: str) -> QuantFormat:
-    from llmplan.errors import InputError
-
-    key = canonical_quant(name)
-    if key is None:
-        known = ", ".join(sorted(FORMATS))
-        raise InputError(f"unknown quantization format {name!r}; choose one of: {known}")
-    return FORMATS[key]
+    return _BY_SPELLING.get(_spelling(name))
 
 
 def canonical_kv_dtype(name: str) -> str | None:

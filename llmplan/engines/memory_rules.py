@@ -111,5 +111,11 @@ def effective_profile(profile, settings: EngineSettings, gpu_memory_bytes: float
     return replace(profile, memory_fraction=fraction, max_batch=max_batch, batch_tokens=batch_tokens)
 
 
+def parallel_slots(concurrency: int | None, max_batch: int) -> int:
+    """Slots llama.cpp (`-np`) and Ollama (OLLAMA_NUM_PARALLEL) allocate: the planned concurrency up to the
+    engine's slot count (default 4, `--parallel N`); requests beyond it wait in the queue and hold no cache."""
+    return max(min(concurrency or max_batch, max_batch), 1)
+
+
 def block_tokens(engine: str, settings: EngineSettings) -> int:
     return settings.block_size or BLOCK_TOKENS.get(engine, 16)

@@ -73,10 +73,6 @@ class CacheGroup(BaseModel):
     q_heads: int = 0  # query heads (attention FLOPs)
     qk_dim: int = 0  # query-key dot product size per head (attention FLOPs)
 
-    @property
-    def per_token_elems(self) -> int:
-        return self.layers * self.kv_heads * (self.k_dim + self.v_dim)
-
 
 class ModelSpec(BaseModel):
     """Architecture numbers only; the core never knows where a model came from."""

@@ -490,7 +490,7 @@ def read_gguf(path: str | Path) -> ResolvedModel:
     if note:
         update["approximations"] = (*spec.approximations, note)
     spec = spec.model_copy(update=update)
-    return ResolvedModel(spec=spec, source="gguf", gguf_weights_bytes=weight_bytes, gguf_quant=quant)
+    return ResolvedModel(spec=spec, source="gguf", gguf_quant=quant)
 
 
 def _check_complete(path: Path, reader: Any) -> None:

@@ -13,5 +13,4 @@ class ResolvedModel:
     spec: ModelSpec
     source: str  # catalog | hub | hub-cache | local | gguf
     entry: ModelEntry | None = None
-    gguf_weights_bytes: int | None = None  # exact tensor bytes of a GGUF file
     gguf_quant: str | None = None

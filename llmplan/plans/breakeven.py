@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from llmplan.core import cost as C
 from llmplan.core.capacity import best_replica, replicas_needed
 from llmplan.core.fit import Deployment, fit
-from llmplan.errors import InputError
-from llmplan.catalog.schemas import ApiEntry
+from llmplan.errors import MAX_COUNT, InputError
+from llmplan.catalog.schemas import ApiEntry, GpuEntry
 
 SAMPLES = 4000
 SEED = 20261125
@@ -72,10 +72,10 @@ class Workload(BaseModel):
     """What the service must carry. From flags or a workload YAML file."""
 
     model_config = ConfigDict(extra="forbid")
-    requests_per_day: float | None = Field(default=None, gt=0)
-    tokens_per_month: float | None = Field(default=None, gt=0, description="input + output tokens a month")
-    input_tokens: int = Field(default=500, gt=0)
-    output_tokens: int = Field(default=500, gt=0)
+    requests_per_day: float | None = Field(default=None, gt=0, le=MAX_COUNT)
+    tokens_per_month: float | None = Field(default=None, gt=0, le=MAX_COUNT, description="input + output tokens a month")
+    input_tokens: int = Field(default=500, gt=0, le=MAX_COUNT)
+    output_tokens: int = Field(default=500, gt=0, le=MAX_COUNT)
     cacheable_share: float = Field(default=0.0, ge=0, le=1, description="share of prompt tokens an API caches")
     batch_share: float = Field(default=0.0, ge=0, le=1, description="share of traffic eligible for batch APIs")
     peak_to_average: Range = Field(default_factory=lambda: Range(low=2.0, high=2.0))
@@ -91,7 +91,8 @@ class Workload(BaseModel):
     @model_validator(mode="after")
     def _volume(self) -> "Workload":
         if self.requests_per_day is None and self.tokens_per_month is None:
-            raise ValueError("give requests_per_day or tokens_per_month")
+            raise ValueError("no volume: give --requests-per-day N or --tokens-per-month N (in a --workload "
+                             "file: workload.requests_per_day or workload.tokens_per_month)")
         if self.requests_per_day is None:
             per_request = self.input_tokens + self.output_tokens
             self.requests_per_day = self.tokens_per_month / per_request / C.DAYS_PER_MONTH
@@ -111,9 +112,12 @@ class SelfHostTerms(BaseModel):
     mode: str = Field(default="rent", pattern="^(rent|own)$")
     rental_tier: str = Field(default="on_demand", pattern="^(on_demand|reserved|spot)$")
     gpu_hourly_usd: Range | None = None
-    engineering_hours: Range = Field(default_factory=lambda: Range(low=10, high=20))
-    engineering_rate_usd: Range = Field(default_factory=lambda: Range(low=100, high=100))
-    monitoring_usd: Range = Field(default_factory=lambda: Range(low=100, high=200))
+    engineering_hours: Range = Field(default_factory=lambda: Range(low=C.DEFAULT_ENGINEERING_HOURS_PER_MONTH[0],
+                                                                   high=C.DEFAULT_ENGINEERING_HOURS_PER_MONTH[1]))
+    engineering_rate_usd: Range = Field(default_factory=lambda: Range(low=C.DEFAULT_ENGINEERING_RATE_USD[0],
+                                                                      high=C.DEFAULT_ENGINEERING_RATE_USD[1]))
+    monitoring_usd: Range = Field(default_factory=lambda: Range(low=C.DEFAULT_MONITORING_USD_PER_MONTH[0],
+                                                                high=C.DEFAULT_MONITORING_USD_PER_MONTH[1]))
     redundancy: int = Field(default=0, ge=0, description="spare replicas (1 = N+1)")
     years: float = Field(default=3.0, gt=0)
     usd_per_kwh: float = Field(default=0.13, ge=0)
@@ -206,9 +210,31 @@ class GpuPrice:
     purchase_ref: PriceRef | None
 
 
-def gpu_price(dep: Deployment, tier: str = "on_demand") -> GpuPrice:
-    """Cheapest catalog rental of the tier (per GPU-hour) and the purchase price, with sources."""
-    rentals = [r for r in dep.gpu.rental if r.tier == tier] or [r for r in dep.gpu.rental if r.tier == "on_demand"]
+RENTAL_TIERS = ("on_demand", "reserved", "spot")
+
+
+def rentals_of_tier(gpu_id: str, gpu: GpuEntry, tier: str) -> list:
+    """The catalog's rental prices of `tier` for the GPU. A tier it has no price for is an error listing the
+    tiers it has (pricing spot as on-demand without a word would mislead); a GPU with no rental at all gives
+    an empty list, for the caller to say what to pass instead."""
+    if tier not in RENTAL_TIERS:
+        raise InputError(f"unknown rental tier {tier!r}; choose one of: {', '.join(RENTAL_TIERS)}")
+    rentals = [r for r in gpu.rental if r.tier == tier]
+    if not rentals and gpu.rental:
+        have = sorted({r.tier for r in gpu.rental})
+        raise InputError(f"the catalog has no {tier} price for {gpu_id}; tiers it has: {', '.join(have)} "
+                         f"(use --rental-tier {have[0]}, or give a price with --gpu-hourly-usd or --prices FILE)")
+    return rentals
+
+
+def gpu_price(dep: Deployment, tier: str = "on_demand", strict: bool = False) -> GpuPrice:
+    """Cheapest catalog rental of the tier (per GPU-hour) and the purchase price, with sources. `strict`: a tier
+    without a catalog price is an error (see rentals_of_tier), else it falls back to on-demand."""
+    if strict:
+        rentals = rentals_of_tier(dep.gpu_id, dep.gpu, tier)
+    else:
+        rentals = ([r for r in dep.gpu.rental if r.tier == tier]
+                   or [r for r in dep.gpu.rental if r.tier == "on_demand"])
     hourly = ref = None
     if rentals:
         best = min(rentals, key=lambda r: r.usd_per_gpu_hour)
@@ -239,6 +265,12 @@ def price_age_warnings(items: list[tuple[str, str]], max_age_days: int, today: d
 # ----------------------------------------------------------------------------------------- planner
 
 
+def people_monthly_usd(terms: SelfHostTerms) -> float:
+    """Engineering time plus monitoring a month, base case: the part of the bill that is not GPUs."""
+    return float(C.engineering_monthly_usd(terms.engineering_hours.base, terms.engineering_rate_usd.base)
+                 + terms.monitoring_usd.base)
+
+
 def _gpu_month_usd(terms: SelfHostTerms, gpus, hourly, dep: Deployment, price: GpuPrice):
     if terms.mode == "own":
         if not price.purchase_usd:
@@ -262,7 +294,8 @@ def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, ap
     if not cap.meets_target:
         warnings.append("no concurrency meets the latency target on this GPU; sized at concurrency 1")
 
-    price = gpu_price(dep, terms.rental_tier)
+    # the tier matters only where the catalog prices the GPUs
+    price = gpu_price(dep, terms.rental_tier, strict=terms.mode == "rent" and terms.gpu_hourly_usd is None)
     hourly_range = terms.gpu_hourly_usd
     if terms.mode == "rent" and hourly_range is None:
         if price.hourly_usd is None:
@@ -307,8 +340,7 @@ def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, ap
     mc_cost, _, _ = selfhost(rpd, draws["peak_ratio"], draws["hourly"], draws["eng_h"], draws["eng_rate"],
                              draws["monitoring"])
 
-    fixed = float(C.engineering_monthly_usd(terms.engineering_hours.base, terms.engineering_rate_usd.base)
-                  + terms.monitoring_usd.base)
+    fixed = people_monthly_usd(terms)
     per_replica_month = float(_gpu_month_usd(terms, cap.gpus_per_replica, hourly_base, dep, price))
     fixed += terms.redundancy * per_replica_month
 

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from llmplan.errors import LlmplanError, PlanError
+from llmplan.errors import MAX_COUNT, LlmplanError, PlanError
 from llmplan.textfiles import SafeLoader, parse_yaml, read_text_input, yaml_error_line
 
 LIMIT_KEYS = ("fits", "min_headroom_pct", "min_decode_tokens_per_s", "max_ttft_s", "max_request_latency_s",
@@ -35,9 +35,9 @@ class Require(BaseModel):
 
 class PlanWorkload(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    requests_per_day: float = Field(gt=0)
-    input_tokens: int | None = Field(default=None, gt=0)
-    output_tokens: int | None = Field(default=None, gt=0)
+    requests_per_day: float = Field(gt=0, le=MAX_COUNT)
+    input_tokens: int | None = Field(default=None, gt=0, le=MAX_COUNT)
+    output_tokens: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     peak_to_average: float = Field(default=2.0, ge=1)
     hours_per_day: float = Field(default=24.0, gt=0, le=24)
     cacheable_share: float = Field(default=0.0, ge=0, le=1)
@@ -51,15 +51,16 @@ class PlanDeployment(BaseModel):
     quant: str | None = None
     engine: str | None = None
     kv_dtype: str | None = None
-    context: int | None = Field(default=None, gt=0)
+    context: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     concurrency: int | str = 1
-    input_tokens: int | None = Field(default=None, gt=0)
-    output_tokens: int | None = Field(default=None, gt=0)
+    input_tokens: int | None = Field(default=None, gt=0, le=MAX_COUNT)
+    output_tokens: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     replicas: int = Field(default=1, ge=1)
     gpu_hourly_usd: float | None = Field(default=None, gt=0)
-    engineering_hours: float = Field(default=0.0, ge=0)
-    engineering_rate_usd: float = Field(default=100.0, ge=0)
-    monitoring_usd: float = Field(default=0.0, ge=0)
+    # None: breakeven's defaults (llmplan.core.cost), so both commands price a deployment alike
+    engineering_hours: float | None = Field(default=None, ge=0)
+    engineering_rate_usd: float | None = Field(default=None, ge=0)
+    monitoring_usd: float | None = Field(default=None, ge=0)
     workload: PlanWorkload | None = None
     require: Require = Field(default_factory=Require)
 
@@ -92,6 +93,11 @@ class DeploymentResult:
     limits: list[LimitResult] = field(default_factory=list)
     estimate: dict | None = None
     cost: dict | None = None
+    warnings: list[str] = field(default_factory=list)  # every warning of the estimate and the cost
+
+    @property
+    def failures(self) -> list[LimitResult]:
+        return [x for x in self.limits if not x.passed]
 
 
 # ------------------------------------------------------------------------------------------ loading
@@ -161,12 +167,20 @@ def validate(loc: Located) -> PlanDeployment:
     try:
         dep = PlanDeployment.model_validate(loc.raw)
     except ValidationError as exc:
+        from llmplan.errors import clean_loc, explain_error
+
         err = exc.errors()[0]
-        parts = [str(x) for x in err["loc"]]
+        parts = [str(x) for x in clean_loc(err["loc"])]
         dotted = ".".join(parts)
-        line = loc.key_lines.get(dotted) or loc.key_lines.get(parts[0]) or loc.line
+        line = loc.key_lines.get(dotted) or (loc.key_lines.get(parts[0]) if parts else None) or loc.line
         name = loc.raw.get("name", "?")
-        raise PlanError(f"{loc.path}:{line}: deployment {name!r} field {dotted!r}: {err['msg']}") from None
+        phrase = explain_error(err, PlanDeployment)
+        if err["type"] == "extra_forbidden":  # a typo: name the key it meant
+            raise PlanError(f"{loc.path}:{line}: deployment {name!r}: unknown key {dotted!r}"
+                            + phrase.removeprefix("unknown key")) from None
+        raise PlanError(f"{loc.path}:{line}: deployment {name!r} field {dotted!r} {phrase}"
+                        if phrase.startswith(("must ", "is required")) else
+                        f"{loc.path}:{line}: deployment {name!r} field {dotted!r}: {phrase}") from None
     return dep
 
 
@@ -181,7 +195,7 @@ def _age_days(as_of: str, today: dt.date) -> int | None:
 
 
 def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date | None = None) -> DeploymentResult:
-    from llmplan.plans.breakeven import SelfHostTerms, Workload, gpu_price, plan_breakeven
+    from llmplan.plans.breakeven import SelfHostTerms, Workload, gpu_price, people_monthly_usd, plan_breakeven
     from llmplan.core import cost as C
     from llmplan.core.capacity import replica_capacity
     from llmplan.core.fit import fit
@@ -211,8 +225,22 @@ def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date
     def add(limit: str, required, actual, ok: bool, note: str = "") -> None:
         results.append(LimitResult(limit, required, actual, bool(ok), note))
 
-    if req.fits is not None:
-        add("fits", req.fits, report.fits, report.fits == req.fits or (not req.fits))
+    # a deployment that cannot run never passes: fitting is implied unless the plan says `fits: false`
+    # (e.g. llama.cpp with partial offload), and the request must fit a context the model has
+    if req.fits is None:
+        add("fits", True, report.fits, report.fits, "" if report.fits else
+            "implied for every deployment; set require.fits: false to accept one that does not fit")
+    elif req.fits:
+        add("fits", True, report.fits, report.fits)
+    request_tokens = dep.input_tokens + dep.output_tokens
+    if request_tokens > dep.context:
+        add("max_request_tokens", dep.context, request_tokens, False,
+            f"input + output tokens ({request_tokens}) exceed the context ({dep.context}): raise context or "
+            "shorten the request")
+    if dep.context > dep.model.max_context:
+        add("max_context", dep.model.max_context, dep.context, False,
+            f"context {dep.context} is beyond the model's maximum of {dep.model.max_context} tokens "
+            "(max_position_embeddings)")
     if req.min_headroom_pct is not None:
         add("min_headroom_pct", req.min_headroom_pct, report.memory.headroom_pct,
             report.fits and report.memory.headroom_pct >= req.min_headroom_pct)
@@ -228,9 +256,12 @@ def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date
             add(limit, wanted, actual, actual >= wanted if better == "high" else actual <= wanted)
 
     cost_info = None
+    cost_warnings: list[str] = []
     price = gpu_price(dep)
     needs_cost = req.max_monthly_cost_usd is not None or req.max_usd_per_mtok is not None
     if needs_cost:
+        given = {k: getattr(plan, k) for k in ("engineering_hours", "engineering_rate_usd", "monitoring_usd")
+                 if getattr(plan, k) is not None}
         hourly = plan.gpu_hourly_usd or price.hourly_usd
         if hourly is None:
             raise PlanError(f"{loc.path}:{loc.line}: deployment {plan.name!r}: {dep.gpu_id} has no rental price in "
@@ -243,17 +274,17 @@ def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date
                                 peak_to_average=wl.peak_to_average, hours_per_day=wl.hours_per_day,
                                 cacheable_share=wl.cacheable_share,
                                 max_ttft_s=req.max_ttft_s, min_tokens_per_s=req.min_decode_tokens_per_s)
-            terms = SelfHostTerms(gpu_hourly_usd=hourly, engineering_hours=plan.engineering_hours,
-                                  engineering_rate_usd=plan.engineering_rate_usd, monitoring_usd=plan.monitoring_usd)
+            terms = SelfHostTerms(gpu_hourly_usd=hourly, **given)
             be = plan_breakeven(replace(dep), workload, terms, [], max_price_age_days=10**6, today=today)
             monthly = be.self_hosted.monthly_cost_usd
             per_mtok = be.self_hosted.usd_per_mtok
             cost_info = be.self_hosted.model_dump(mode="json")
+            cost_warnings = [w for w in be.warnings if w not in report.warnings]
             basis = "workload"
         else:
+            terms = SelfHostTerms(gpu_hourly_usd=hourly, **given)
             gpus = dep.n_gpus * dep.replicas
-            monthly = float(C.rent_monthly_usd(gpus, hourly) + C.engineering_monthly_usd(
-                plan.engineering_hours, plan.engineering_rate_usd) + plan.monitoring_usd)
+            monthly = float(C.rent_monthly_usd(gpus, hourly)) + people_monthly_usd(terms)
             cap = replica_capacity(replace(dep, concurrency=None))
             per_mtok = float(C.full_load_usd_per_mtok(hourly * dep.n_gpus, cap.output_tokens_per_s,
                                                       dep.input_tokens, dep.output_tokens))
@@ -276,7 +307,7 @@ def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date
             add("max_price_age_days", req.max_price_age_days, age, age <= req.max_price_age_days,
                 f"{dep.gpu_id} price as of {ref.as_of}")
     return DeploymentResult(plan.name, str(loc.path), loc.line, all(r.passed for r in results), results, estimate,
-                            cost_info)
+                            cost_info, list(report.warnings) + cost_warnings)
 
 
 def _field_of(message: str) -> str:
@@ -289,9 +320,30 @@ def _field_of(message: str) -> str:
     return "model"
 
 
+# plan keys that may name a file on disk; a relative one is read from the plan file's folder
+PATH_KEYS = ("model",)
+
+
+def resolve_relative_paths(plan: PlanDeployment, plan_file: Path) -> PlanDeployment:
+    """Relative file paths in a plan are relative to the plan file, not to where `check` runs, so a plan in a
+    subfolder passes from any directory. A value is a path when it is written as one (`./`, `../`, a .gguf
+    file) or names something that exists beside the plan; catalog ids and hub repo ids stay as they are."""
+    folder = Path(plan_file).parent
+    updates = {}
+    for key in PATH_KEYS:
+        value = getattr(plan, key)
+        if not isinstance(value, str) or not value or value.startswith("~") or Path(value).is_absolute():
+            continue
+        written_as_path = value.startswith(("./", "../", ".\\", "..\\")) or value.lower().endswith(".gguf")
+        beside = folder / value
+        if written_as_path or beside.exists():
+            updates[key] = str(beside)
+    return plan.model_copy(update=updates) if updates else plan
+
+
 def run_check(paths: list[Path], catalog, today: dt.date | None = None) -> list[DeploymentResult]:
     located = [loc for f in plan_files(paths) for loc in load_plan(f)]
-    plans = [validate(loc) for loc in located]  # every plan valid before any estimate
+    plans = [resolve_relative_paths(validate(loc), loc.path) for loc in located]  # all valid before any estimate
     return [check_deployment(loc, plan, catalog, today) for loc, plan in zip(located, plans)]
 
 

@@ -9,11 +9,11 @@ import math
 
 from llmplan.catalog.loader import Catalog
 from llmplan.core.fit import Deployment
-from llmplan.core.hardware import gpu_memory_bytes
+from llmplan.core.hardware import compute_capability, gpu_memory_bytes
 from llmplan.engines.memory_rules import EngineSettings, check_settings, effective_profile
 from llmplan.engines.profiles import ENGINES, canonical_engine
-from llmplan.errors import InputError
-from llmplan.engines.formats import FORMATS, canonical_kv_dtype, canonical_quant
+from llmplan.errors import InputError, UnsupportedError, check_magnitude
+from llmplan.engines.formats import FORMATS, canonical_kv_dtype, canonical_quant, lacks_bf16
 from llmplan.models.resolved import ResolvedModel
 from llmplan.models.sources import resolve_model
 
@@ -35,6 +35,7 @@ def parse_concurrency(value: str | int | None) -> int | None:
         raise InputError(f"concurrency must be a positive whole number or 'max', got {value!r}") from None
     if n < 1:
         raise InputError(f"concurrency must be at least 1, got {n}")
+    check_magnitude("concurrency", n)
     return n
 
 
@@ -56,6 +57,12 @@ def default_engine(quant: str, gpu_vendor: str) -> str:
     if fmt.is_gguf or gpu_vendor in ("apple", "cpu"):
         return "llama.cpp"
     return "vllm"
+
+
+def no_bf16(gpu_entry) -> float | None:
+    """The compute capability of an NVIDIA GPU without bf16 math (V100, T4), else None."""
+    cc = compute_capability(gpu_entry)
+    return cc if lacks_bf16(gpu_entry.vendor, cc) else None
 
 
 def build_deployment(
@@ -87,6 +94,14 @@ def build_deployment(
     key = canonical_quant(quant_name)
     if key is None:
         raise InputError(f"unknown quantization format {quant_name!r}; choose one of: {', '.join(FORMATS)}")
+    notes: list[str] = []
+    cc = no_bf16(gpu_entry)
+    if cc is not None and key == "bf16":
+        if quant is not None and canonical_quant(quant) == "bf16":
+            raise UnsupportedError(f"{gpu_id} (compute capability {cc:.1f}) has no bf16 math; use the fp16 format "
+                                   "instead (--quant fp16: the same bytes, run in fp16)")
+        key = "fp16"
+        notes.append(f"{gpu_id} has no bf16 math (compute capability {cc:.1f}): the bf16 checkpoint runs as fp16")
     fmt = FORMATS[key]
 
     engine_name = engine or default_engine(key, gpu_entry.vendor)
@@ -103,10 +118,14 @@ def build_deployment(
 
     if kv_dtype is None or kv_dtype == "auto":
         kv = spec.native_kv_dtype or spec.dtype
+        if kv == "bf16" and cc is not None:
+            kv = "fp16"  # the same 2 bytes; said in the note above when the weights moved too
     else:
         kv = canonical_kv_dtype(kv_dtype)
         if kv is None:
             raise InputError(f"unknown KV cache dtype {kv_dtype!r}; choose bf16, fp16, fp8, int8, q8_0 or q4_0")
+        if kv == "bf16" and cc is not None:
+            raise UnsupportedError(f"{gpu_id} (compute capability {cc:.1f}) has no bf16 math; use --kv-dtype fp16")
     if kv in ("q8_0", "q4_0") and ekey not in ("llama.cpp", "ollama"):
         raise InputError(f"a {kv} KV cache is a llama.cpp/Ollama feature; with {ekey} use --kv-dtype fp8")
     if kv == "fp8" and ekey in ("llama.cpp", "ollama"):
@@ -116,11 +135,14 @@ def build_deployment(
                         ("replicas", replicas)):
         if value is not None and value < 1:
             raise InputError(f"{name} must be a positive whole number, got {value}")
+        check_magnitude(name, value)
     if host_bandwidth_gbs is not None and not (math.isfinite(host_bandwidth_gbs) and host_bandwidth_gbs > 0):
         raise InputError(f"host bandwidth must be a positive number of GB/s, got {host_bandwidth_gbs}")
-    ctx = context or min(DEFAULT_CONTEXT, spec.max_context)
-    inp = input_tokens or min(DEFAULT_INPUT_TOKENS, max(ctx // 2, 1))
-    out = output_tokens or min(DEFAULT_OUTPUT_TOKENS, max(ctx // 4, 1))
+    base_ctx = context or min(DEFAULT_CONTEXT, spec.max_context)
+    inp = input_tokens or min(DEFAULT_INPUT_TOKENS, max(base_ctx // 2, 1))
+    out = output_tokens or min(DEFAULT_OUTPUT_TOKENS, max(base_ctx // 4, 1))
+    # without --context the cache holds at least one whole request (8,000 in + 1,000 out: 9,000 tokens)
+    ctx = context or max(base_ctx, inp + out)
     dep = Deployment(
         model=spec,
         model_source=resolved.source,
@@ -139,5 +161,6 @@ def build_deployment(
         expert_parallel=expert_parallel,
         settings=settings,
         dp_attention=dp_attention and n_gpus > 1,
+        notes=tuple(notes),
     )
     return dep, resolved

@@ -18,18 +18,22 @@ from llmplan.core.hardware import gpu_memory_bytes
 from llmplan.errors import InputError, UnsupportedError
 from llmplan.models.architecture import ModelSpec
 from llmplan.models.resolved import ResolvedModel
-from llmplan.plans.deploy import parse_gpu_spec
+from llmplan.plans.breakeven import rentals_of_tier
+from llmplan.plans.deploy import no_bf16, parse_gpu_spec
 
 # Model FLOPs utilization of the training step (useful FLOPs over the GPUs' dense 16-bit peak), per
-# method and device class. Fitted by benchmarks/fit_finetune_mfu.py to the published runs in
-# tests/data/finetune_measurements.csv; see that script for the cross-validated error.
+# method and device class. Uncalibrated placeholders: round figures, the same for every device class, not
+# fitted to any measurement. The published runs in tests/data/finetune/measurements.csv are there to fit
+# them against; until that is done, training times carry this assumption.
 MFU = {
     ("full", "datacenter"): 0.38, ("lora", "datacenter"): 0.33, ("qlora", "datacenter"): 0.30,
     ("full", "workstation"): 0.38, ("lora", "workstation"): 0.33, ("qlora", "workstation"): 0.30,
     ("full", "consumer"): 0.38, ("lora", "consumer"): 0.33, ("qlora", "consumer"): 0.30,
 }
-# Unsloth's hand-written Triton kernels (fused LoRA MLP/attention, RoPE, cross-entropy) and torchtune's
-# compiled recipes reach a higher share of the peak than transformers + PEFT on the same run.
+# Speed of each framework relative to transformers + PEFT: none is applied yet. Unsloth (fused Triton
+# kernels) and torchtune (compiled recipes) claim faster training, but llmplan has not measured by how much,
+# so every framework times the same (1.0); where they differ in memory (chunked loss) core/training.py
+# models it.
 FRAMEWORK_SPEEDUP = {"transformers": 1.0, "torchtune": 1.0, "unsloth": 1.0}
 QUANTIZED_CHECKPOINTS = ("awq", "gptq-int4", "gptq-int8", "bnb-nf4", "bnb-int8", "nvfp4", "mxfp4", "fp8", "int8")
 
@@ -150,7 +154,7 @@ def training_cost(gpu: GpuEntry, gpu_id: str, n_gpus: int, hours: float, mode: s
         return FinetuneCost(mode=mode, gpu_hours=gpu_hours, usd=gpu_usd + engineering, usd_low=gpu_usd + engineering,
                             usd_high=gpu_usd + engineering, gpu_usd=gpu_usd, engineering_usd=engineering,
                             usd_per_gpu_hour=per_hour, price_source=gpu.purchase_source)
-    rentals = [r for r in gpu.rental if r.tier == tier] or [r for r in gpu.rental if r.tier == "on_demand"]
+    rentals = rentals_of_tier(gpu_id, gpu, tier)
     if not rentals:
         return FinetuneCost(mode=mode, gpu_hours=gpu_hours, usd=None, usd_low=None, usd_high=None, gpu_usd=None,
                             engineering_usd=engineering, usd_per_gpu_hour=None, price_source=None)
@@ -201,15 +205,25 @@ def suggestions(model: ModelSpec, setup: T.TrainingSetup, gpu: GpuEntry, gpu_id:
 
 def plan_finetune(catalog: Catalog, resolved: ResolvedModel, gpu: str, setup: T.TrainingSetup, tokens: int,
                   mode: str = "rent", tier: str = "on_demand", engineering_hours: float = 0.0,
-                  engineering_rate_usd: float = 100.0) -> FinetuneReport:
+                  engineering_rate_usd: float = 100.0, precision_given: bool = True) -> FinetuneReport:
     n_gpus, gpu_name = parse_gpu_spec(gpu)
     gpu_id, entry = catalog.gpu_entry(gpu_name)
     setup = replace(setup, n_gpus=n_gpus)
+    notes: list[str] = []
+    cc = no_bf16(entry)
+    if cc is not None and setup.precision in ("bf16", "pure-bf16"):
+        if precision_given:
+            raise UnsupportedError(f"{gpu_id} (compute capability {cc:.1f}) has no bf16 math; use --precision fp16 "
+                                   "(mixed precision with loss scaling)")
+        setup = replace(setup, precision="fp16")
+        notes.append(f"{gpu_id} has no bf16 math (compute capability {cc:.1f}): training in fp16 mixed precision")
     for name, value in (("--seq-len", setup.seq_len), ("--micro-batch", setup.micro_batch),
                         ("--grad-accum", setup.grad_accum), ("tokens", tokens)):
         if value < 1:
             raise InputError(f"{name} must be a positive whole number, got {value}")
     if setup.zero != "0" and n_gpus == 1:
+        notes.append(f"--zero {setup.zero} shards training state across GPUs; on one GPU there is nothing to "
+                     "shard, so it is planned without ZeRO (use --gpu Nx... to shard)")
         setup = replace(setup, zero="0")
     check_method(resolved, setup)
     spec = resolved.spec
@@ -218,7 +232,7 @@ def plan_finetune(catalog: Catalog, resolved: ResolvedModel, gpu: str, setup: T.
     fits = memory.total_bytes <= capacity
     time = training_time(spec, setup, entry, tokens)
     cost = training_cost(entry, gpu_id, n_gpus, time.hours, mode, tier, engineering_hours, engineering_rate_usd)
-    warnings = list(spec.approximations)
+    warnings = notes + list(spec.approximations)
     if setup.seq_len > spec.max_context:
         warnings.append(f"--seq-len {setup.seq_len} is beyond the model's {spec.max_context:,}-token context")
     if setup.method != "full" and spec.layer_kinds.get("linear", 0) + spec.layer_kinds.get("mamba", 0):

@@ -85,6 +85,8 @@ class DeploymentCheck(_Open):
     limits: list[LimitResult]
     estimate: dict[str, Any] | None = None
     cost: dict[str, Any] | None = None
+    warnings: list[str] = Field(default_factory=list,
+                                description="every warning of the estimate and the cost, as the table shows them")
 
 
 class CheckOutput(BaseModel):
