@@ -5,8 +5,8 @@ serving_curves.csv, and TensorRT-LLM `max_throughput_tps` rows (offline full loa
 Figures compared: output tokens/s per GPU, tokens/s per user and TTFT (serving rows); output tokens/s per GPU
 (full-load rows, both models at the concurrency llmplan's memory model gives).
 
-The analytic side calls the public functions (`llmplan.core.fit.fit`, `llmplan.plans.validation.evaluate_row`),
-so it follows whatever the analytic model becomes. Needs the extra: pip install -e ".[aiconfigurator]".
+The analytic side calls the public function `llmplan.core.fit.fit` (at the row's concurrency, or at full
+load), so it follows whatever the analytic model becomes. Needs the extra: pip install -e ".[aiconfigurator]".
 
 Run: python benchmarks/aiconfigurator_vs_llmplan.py [--serving PATH] [--measurements PATH] [--limit N] [--csv OUT]
 A serving configuration measured on several dates is estimated once and compared with its latest row
@@ -16,7 +16,6 @@ A serving configuration measured on several dates is estimated once and compared
 from __future__ import annotations
 
 import argparse
-import inspect
 import statistics
 import sys
 import time
@@ -55,12 +54,10 @@ def _build(catalog, row: dict, concurrency, dp_attention: bool):
 
     n = int(row["gpu_count"])
     isl, osl = int(row["input_tokens"]), int(row["output_tokens"])
+    ep = int(row.get("expert_parallel") or 1) > 1
     kwargs = dict(gpu=f"{n}x{row['gpu']}", quant=row["quant"], engine=row["engine"], context=isl + osl,
-                  input_tokens=isl, output_tokens=osl, concurrency=concurrency,
-                  expert_parallel=int(row.get("expert_parallel") or 1) > 1)
-    # layouts the analytic model may grow (attention data parallel): passed only where it takes them
-    if "dp_attention" in inspect.signature(build_deployment).parameters:
-        kwargs["dp_attention"] = dp_attention
+                  input_tokens=isl, output_tokens=osl, concurrency=concurrency, expert_parallel=ep,
+                  dp_attention=dp_attention and ep, kv_dtype=row.get("kv_dtype") or None)
     return build_deployment(catalog, row["model"], **kwargs)
 
 
@@ -94,7 +91,7 @@ def _aic_full_load(dep, config, concurrency: int):
 
 
 def latest_serving_rows(path: Path) -> list[dict]:
-    from llmplan.plans.validation import read_rows
+    from llmplan.plans.validation import read_csv as read_rows
 
     key = ("engine", "gpu", "gpu_count", "model", "quant", "tensor_parallel", "expert_parallel", "dp_attention",
            "input_tokens", "output_tokens", "concurrency")
@@ -137,22 +134,24 @@ def compare_serving(rows: list[dict], catalog) -> list[Compared]:
 
 
 def compare_max_throughput(path: Path, catalog) -> list[Compared]:
-    from llmplan.core.fit import full_load_concurrency
-    from llmplan.plans.validation import evaluate_row, read_rows
+    """TensorRT-LLM full-load rows, as the accuracy harness reads them (its MoE rows ran expert parallel with
+    attention data parallel; ModelOpt checkpoints keep an fp8 cache)."""
+    from llmplan.core.fit import fit, full_load_concurrency
+    from llmplan.plans.validation import _kv, read_csv
 
     out = []
-    for row in read_rows(path):
+    for row in read_csv(path):
         if row["kind"] != "max_throughput_tps" or row["engine"] != "tensorrt-llm":
             continue
-        ev = evaluate_row(row, catalog)
         n = int(row["gpu_count"] or 1)
-        dep, resolved = _build(catalog, dict(row, expert_parallel=str(n)), "max", False)
-        est = _aic_full_load(dep, resolved.entry.config if resolved.entry else None,
-                             max(full_load_concurrency(dep), 1))
+        dep, resolved = _build(catalog, dict(row, expert_parallel=str(n), kv_dtype=_kv(row)), "max", n > 1)
+        conc = max(full_load_concurrency(dep), 1)
+        perf = fit(replace(dep, concurrency=conc)).performance
+        est = _aic_full_load(dep, resolved.entry.config if resolved.entry else None, conc)
         group = f"trtllm max {n}x{row['gpu']} {row['quant']}"
         out.append(Compared("max_throughput", group, "out_tok_s_per_gpu", float(row["value"]) / n,
-                            ev.predicted / n if ev else None, est and est.throughput_tokens_per_s / n,
-                            f"{dep.input_tokens}/{dep.output_tokens} c=max"))
+                            perf.throughput_tokens_per_s and perf.throughput_tokens_per_s / n,
+                            est and est.throughput_tokens_per_s / n, f"{dep.input_tokens}/{dep.output_tokens} c=max"))
     return out
 
 
@@ -190,9 +189,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N serving configurations")
     parser.add_argument("--csv", type=Path, default=None, help="also write every compared figure to this CSV")
     args = parser.parse_args()
-    from importlib.metadata import version
-
     from llmplan.catalog.loader import Catalog
+    from llmplan.engines import aiconfigurator as aic
 
     catalog = Catalog(include_user=False)
     start = time.time()
@@ -203,7 +201,7 @@ def main() -> None:
         results += compare_serving(rows, catalog)
     if args.measurements is not None:
         results += compare_max_throughput(args.measurements, catalog)
-    print(f"aiconfigurator-core {version('aiconfigurator-core')}; {time.time() - start:.0f} s\n")
+    print(f"{aic.package_version()}; {time.time() - start:.0f} s\n")
     report(results)
     if args.csv is not None:
         import csv

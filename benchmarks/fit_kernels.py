@@ -16,7 +16,8 @@ log latency over every measured point of that GPU and dtype:
   each expert's rows to whole 64-row tiles was tried and fits the curves worse: small-M kernels use small tiles);
   plus a time per touched expert (each expert is its own small GEMM problem in the grouped kernel).
 - comm_fit.csv: each collective (NCCL all-reduce, all-to-all, the engines' custom all-reduce) per GPU count as
-  `t = floor_s + message_bytes / bus_bytes_per_s`, fitted on relative error.
+  `t = floor_s + message_bytes / bus_bytes_per_s`, fitted on relative error, with the measured box's datasheet
+  link bandwidth (from the catalog) that scales the curve to other links.
 
 Run: python benchmarks/fit_kernels.py   (needs scipy; rewrites the three *_fit.csv files)
 """
@@ -118,7 +119,7 @@ def fit_moe(specs) -> list[dict]:
     return out
 
 
-def fit_comm() -> list[dict]:
+def fit_comm(specs) -> list[dict]:
     rows = _rows("comm_curves.csv")
     out = []
     keys = sorted({(r["gpu"], r["source"], r["op"], int(r["num_gpus"])) for r in rows})
@@ -132,7 +133,8 @@ def fit_comm() -> list[dict]:
 
         sol = least_squares(resid, x0=[10.0, 50.0], bounds=([0.1, 0.1], [1000.0, 5000.0]))
         out.append(dict(gpu=gpu, source=source, op=op, num_gpus=n, floor_us=round(sol.x[0], 3),
-                        bytes_per_s=round(sol.x[1] * 1e9, -6), points=len(pts),
+                        bytes_per_s=round(sol.x[1] * 1e9, -6),
+                        link_bytes_per_s=float(specs[gpu]["interconnect"]["bandwidth_bytes_per_s"]), points=len(pts),
                         rms_log_error=round(float(np.sqrt(np.mean(sol.fun**2))), 4)))
     return out
 
@@ -147,7 +149,7 @@ def _write(name: str, rows: list[dict]) -> None:
 def main() -> None:
     specs = _gpu_specs()
     for name, rows in (("gemm_fit.csv", fit_gemm(specs)), ("moe_fit.csv", fit_moe(specs)),
-                       ("comm_fit.csv", fit_comm())):
+                       ("comm_fit.csv", fit_comm(specs))):
         _write(name, rows)
         key = "median_log_error" if "median_log_error" in rows[0] else "rms_log_error"
         print(f"{name}: {len(rows)} curves, worst {key.replace('_', ' ')} {max(r[key] for r in rows):.3f}")

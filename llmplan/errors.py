@@ -14,7 +14,7 @@ EXIT_INTERNAL = 3
 # (1e30 tokens is more text than exists), and float arithmetic on it would print nonsense
 MAX_COUNT = 1e15
 
-ISSUES_URL = "https://github.com/your-org/llmplan/issues"
+REPORT_TO = "the llmplan maintainers with the command you ran"
 
 # `\b` keeps the help formatter from re-wrapping the lines (and cutting the address in two)
 EXIT_CODES_HELP = (
@@ -22,7 +22,7 @@ EXIT_CODES_HELP = (
     "  0  success\n"
     "  1  a limit or target not met (check)\n"
     "  2  bad input: a one-line error saying what is wrong and how to fix it\n"
-    f"  3  internal error: a bug in llmplan; please report it at\n     {ISSUES_URL}"
+    f"  3  internal error: a bug in llmplan; please report it to\n     {REPORT_TO}"
 )
 
 
@@ -30,7 +30,7 @@ def internal_error_message(exc: BaseException) -> str:
     """The one line a bug is shown as: what broke, how to see more, where to report it."""
     detail = " ".join(str(exc).split())
     what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-    return (f"internal error ({what}); this is a bug in llmplan: please report it at {ISSUES_URL} "
+    return (f"internal error ({what}); this is a bug in llmplan: please report it to {REPORT_TO} "
             "(rerun with LLMPLAN_DEBUG=1 for the traceback)")
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from llmplan.errors import ISSUES_URL
+from llmplan.errors import REPORT_TO
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "plans"
 
@@ -41,7 +41,7 @@ def test_a_bug_in_a_command_is_3_with_where_to_report_it(run, monkeypatch):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: internal error (ZeroDivisionError: a bug)")
-    assert ISSUES_URL in lines[0]
+    assert REPORT_TO in lines[0]
     assert "Traceback" not in result.stderr
 
 
@@ -63,7 +63,7 @@ def test_a_bug_outside_any_command_is_3_in_the_console_script(monkeypatch, capsy
         cli.main()
     assert exit_info.value.code == 3
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and ISSUES_URL in err and "Traceback" not in err
+    assert err.count("\n") == 1 and REPORT_TO in err and "Traceback" not in err
 
 
 def test_top_level_help_lists_the_codes(run):
@@ -71,7 +71,7 @@ def test_top_level_help_lists_the_codes(run):
     assert "Exit codes:" in text
     for line in ("0  success", "1  a limit or target not met", "2  bad input", "3  internal error"):
         assert line in text
-    assert ISSUES_URL in text
+    assert REPORT_TO in text
 
 
 def test_readme_documents_the_codes():

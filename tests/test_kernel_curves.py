@@ -17,10 +17,54 @@ def _rows(name: str) -> list[dict[str, str]]:
 
 def test_small_and_documented():
     files = sorted(KERNELS.glob("*.csv"))
-    assert [f.name for f in files] == ["comm_curves.csv", "gemm_curves.csv", "moe_curves.csv"]
+    assert [f.name for f in files] == ["comm_curves.csv", "comm_fit.csv", "gemm_curves.csv", "gemm_fit.csv",
+                                       "moe_curves.csv", "moe_fit.csv"]
     assert sum(f.stat().st_size for f in files) < 1_000_000
     readme = (KERNELS / "README.md").read_text()
     assert "aiconfigurator-core 0.12.0" in readme and "Apache-2.0" in readme
+    notice = (KERNELS / "NOTICE").read_text()
+    assert "Apache License, Version 2.0" in notice and "NVIDIA" in notice
+
+
+def test_fits_reproduce_the_measured_curves():
+    # each GEMM curve's roofline-with-floor fit stays within 25% (log error) of its points on average
+    for r in _rows("gemm_fit.csv"):
+        assert float(r["rms_log_error"]) < 0.25, r["gpu"]
+        assert 0.3 < float(r["bandwidth_eff"]) <= 1.2 and 0.2 < float(r["math_eff"]) <= 1.2
+    assert {(r["gpu"], r["dtype"]) for r in _rows("gemm_fit.csv")} >= {("h100-sxm", "fp8"), ("b200", "nvfp4")}
+    moe = {(r["gpu"], r["dtype"]): float(r["median_log_error"]) for r in _rows("moe_fit.csv")}
+    assert moe[("h100-sxm", "bf16")] < 0.1 and moe[("b200", "fp8_block")] < 0.1
+
+
+def test_the_fitted_roofline_predicts_a_measured_point():
+    # H100 bf16, 8192 x 8192 at M = 1 measured 49.2 us; at M = 8192, 1404.8 us (gemm_curves.csv)
+    from llmplan.catalog.kernels import gemm_fits
+    from llmplan.core import gemm
+
+    roof = gemm_fits()[("h100-sxm", "bf16")]
+    one = gemm.Gemm("x", 8192, 8192, 1, 8192 * 8192 * 2.0)
+    assert float(gemm.seconds((one,), 1, roof, 3.35e12, 989.4e12, 1)) == pytest.approx(49.2e-6, rel=0.15)
+    assert float(gemm.seconds((one,), 8192, roof, 3.35e12, 989.4e12, 1)) == pytest.approx(1404.8e-6, rel=0.15)
+
+
+def test_every_catalog_gpu_gets_its_nearest_measured_relative(catalog):
+    from llmplan.catalog.kernels import MEASURED_GEMM_GPUS, collective, nearest_measured_gpu
+
+    picks = {gid: nearest_measured_gpu(g) for gid, g in catalog.gpus.items()}
+    for gid in MEASURED_GEMM_GPUS:
+        assert picks[gid] == gid
+    assert picks["rtx-4090"] == "l40s" and picks["rtx-5090"] == "rtx-pro-6000" and picks["gh200"] == "h100-sxm"
+    assert picks["mi300x"] == "h200" and picks["mi355x"] == "b200"
+    assert picks["apple-m2-ultra"] is None and picks["cpu-ddr5"] is None
+    # a PCIe box's all-reduce is the L40S curve scaled by its link: the RTX 4090 (PCIe 4, 32 GB/s) matches the
+    # L40S's, the H100 PCIe (PCIe 5, 64 GB/s) moves bytes twice as fast; the latency floor is kept
+    l40s = collective(catalog.gpus["l40s"], "all_reduce", "nccl", 2)
+    assert collective(catalog.gpus["rtx-4090"], "all_reduce", "nccl", 2).bytes_per_s == l40s.bytes_per_s
+    h100p = collective(catalog.gpus["h100-pcie"], "all_reduce", "nccl", 2)
+    assert h100p.bytes_per_s == pytest.approx(2 * l40s.bytes_per_s) and h100p.floor_s == l40s.floor_s
+    # the measured boxes' links in the fits are the catalog's
+    for r in _rows("comm_fit.csv"):
+        assert float(r["link_bytes_per_s"]) == catalog.gpus[r["gpu"]].interconnect.bandwidth_bytes_per_s
 
 
 def test_gemm_rate_is_flops_over_latency_and_below_peak():

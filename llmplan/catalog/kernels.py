@@ -12,7 +12,7 @@ import csv
 from dataclasses import dataclass
 from functools import lru_cache
 
-from llmplan.catalog.loader import data_dir
+from llmplan.catalog.loader import shipped_data_dir
 from llmplan.catalog.schemas import GpuEntry
 
 MEASURED_GEMM_GPUS = ("a100-80gb", "h100-sxm", "h200", "b200", "b300", "gb200", "l40s", "rtx-pro-6000")
@@ -37,10 +37,11 @@ class Collective:
     floor_s: float
     bytes_per_s: float
     curve: str = ""
+    link_bytes_per_s: float = 0.0  # datasheet link of the measured box
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    with open(data_dir() / "kernels" / name, newline="", encoding="utf-8") as fh:
+    with open(shipped_data_dir() / "kernels" / name, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
 
 
@@ -57,8 +58,8 @@ def moe_fits() -> dict[tuple[str, str], Roofline]:
 @lru_cache(maxsize=1)
 def comm_fits() -> dict[tuple[str, str, str, int], Collective]:
     return {(r["gpu"], r["source"], r["op"], int(r["num_gpus"])): Collective(
-        float(r["floor_us"]) * 1e-6, float(r["bytes_per_s"]), f'{r["gpu"]} {r["source"]} {r["op"]}x{r["num_gpus"]}')
-        for r in _rows("comm_fit.csv")}
+        float(r["floor_us"]) * 1e-6, float(r["bytes_per_s"]), f'{r["gpu"]} {r["source"]} {r["op"]}x{r["num_gpus"]}',
+        float(r["link_bytes_per_s"])) for r in _rows("comm_fit.csv")}
 
 
 def _roofline(r: dict[str, str], curve: str) -> Roofline:
@@ -141,15 +142,8 @@ def collective(gpu: GpuEntry, op: str, source: str, n_gpus: int) -> Collective |
     hit = fits.get((ref, source, op, n)) or fits.get((ref, "nccl", op, n))
     if hit is None:
         return None
-    from llmplan.catalog.loader import Catalog  # noqa: F401  (kept light: only the link ratio is needed)
-
     scale = 1.0
-    ref_link = _REF_LINK_BYTES_PER_S.get(ref)
-    if ref_link and gpu.interconnect.bandwidth_bytes_per_s > 0:
-        scale = gpu.interconnect.bandwidth_bytes_per_s / ref_link
-    return Collective(hit.floor_s, hit.bytes_per_s * scale, hit.curve if scale == 1.0 else f"{hit.curve} scaled")
-
-
-# Datasheet link bandwidth of the measured boxes (data/gpu_prices.yaml interconnect, per GPU)
-_REF_LINK_BYTES_PER_S = {"a100-80gb": 300e9, "h100-sxm": 450e9, "h200": 450e9, "b200": 900e9, "b300": 900e9,
-                         "gb200": 900e9, "l40s": 64e9, "rtx-pro-6000": 64e9}
+    if hit.link_bytes_per_s and gpu.interconnect.bandwidth_bytes_per_s > 0:
+        scale = gpu.interconnect.bandwidth_bytes_per_s / hit.link_bytes_per_s
+    return Collective(hit.floor_s, hit.bytes_per_s * scale, hit.curve if scale == 1.0 else f"{hit.curve} scaled",
+                      hit.link_bytes_per_s)

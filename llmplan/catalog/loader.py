@@ -33,10 +33,15 @@ T = TypeVar("T", bound=BaseModel)
 
 
 def data_dir() -> Path:
-    """The folder holding the shipped catalogs, from a wheel or a checkout."""
+    """The folder holding the shipped catalogs, from a wheel or a checkout (or `$LLMPLAN_DATA_DIR`)."""
     override = os.environ.get("LLMPLAN_DATA_DIR")
     if override:
         return Path(override)
+    return shipped_data_dir()
+
+
+def shipped_data_dir() -> Path:
+    """The data shipped with llmplan itself: catalogs and the measured kernel curves the model is built on."""
     package = Path(__file__).resolve().parents[1]  # llmplan/
     for candidate in (package / "_data", package.parent / "data"):
         if (candidate / MODELS_FILE).is_file():

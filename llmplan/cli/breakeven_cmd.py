@@ -9,6 +9,8 @@ import typer
 
 from llmplan.cli import app
 from llmplan.cli.common import (
+    PerfModelOpt,
+    perf_model_option,
     ApiPricesOpt,
     Format,
     ModelsOpt,
@@ -116,6 +118,7 @@ def breakeven_command(
     models: ModelsOpt = None,
     api_prices: ApiPricesOpt = None,
     offline: OfflineOpt = False,
+    perf_model: PerfModelOpt = "analytic",
 ) -> None:
     from llmplan.plans.breakeven import SelfHostTerms, Workload, plan_breakeven
     from llmplan.catalog.loader import Catalog
@@ -159,7 +162,9 @@ def breakeven_command(
         api_ids += [k for k, v in catalog.apis.items() if v.open_model == dep.model.id][:3]
     apis = [catalog.api_entry(a) for a in api_ids]
     age = int(data.get("max_price_age_days", max_price_age_days))
-    report = plan_breakeven(dep, workload, terms, apis, max_price_age_days=age)
+    report = plan_breakeven(dep, workload, terms, apis, max_price_age_days=age,
+                            perf_model=perf_model_option(perf_model),
+                            config=resolved.entry.config if resolved.entry else None)
     if plot_path is not None:
         from llmplan.plans.breakeven import plot
 

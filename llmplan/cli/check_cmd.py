@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
-from llmplan.cli.common import ModelsOpt, PricesOpt, console, emit_json, fold_id, handle_errors, id_width
+from llmplan.cli.common import PerfModelOpt, perf_model_option, ModelsOpt, PricesOpt, console, emit_json, fold_id, handle_errors, id_width
 
 HELP = """Check planned deployments (YAML) against memory, speed and budget limits.
 
@@ -53,6 +53,7 @@ def check_command(
                                        "deployment on its engine (JSON always carries it under estimate.launch).")] = False,
     prices: PricesOpt = None,
     models: ModelsOpt = None,
+    perf_model: PerfModelOpt = "analytic",
 ) -> None:
     from llmplan.catalog.loader import Catalog
     from llmplan.plans.check import INIT_PLAN, run_check
@@ -63,7 +64,8 @@ def check_command(
         return
     if not files:
         raise PlanError("give plan files or folders (or --init for an example plan)")
-    results = run_check(list(files), Catalog(models_files=models, gpus_files=prices))
+    results = run_check(list(files), Catalog(models_files=models, gpus_files=prices),
+                        perf_model=perf_model_option(perf_model))
     passed = all(r.passed for r in results)
     if fmt == CheckFormat.json:
         from llmplan.plans.outputs import CheckOutput, json_output

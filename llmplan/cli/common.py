@@ -46,6 +46,20 @@ ApiPricesOpt = Annotated[
     typer.Option("--api-prices", help="API price YAML merged over the shipped data/api_prices.yaml."),
 ]
 OfflineOpt = Annotated[bool, typer.Option("--offline", help="Never contact the Hugging Face hub; use the cache.")]
+PerfModelOpt = Annotated[str, typer.Option(
+    "--perf-model", envvar="LLMPLAN_PERF_MODEL", metavar="MODEL",
+    help="Performance model for every figure of the run: analytic (llmplan's step model on measured kernels) "
+         "or aiconfigurator (NVIDIA's estimator; needs the aiconfigurator extra).")]
+
+
+def perf_model_option(value: str) -> str:
+    """The performance model named on the command line or in LLMPLAN_PERF_MODEL (one note for `auto`)."""
+    from llmplan.plans.perf_model import perf_model_name
+
+    name, note = perf_model_name(value)
+    if note:
+        typer.echo(f"note: {note}", err=True)
+    return name
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -10,6 +10,8 @@ import typer
 
 from llmplan.cli import app
 from llmplan.cli.common import (
+    PerfModelOpt,
+    perf_model_option,
     ModelsOpt,
     OfflineOpt,
     PricesOpt,
@@ -84,6 +86,7 @@ def compare_command(
     prices: PricesOpt = None,
     models: ModelsOpt = None,
     offline: OfflineOpt = False,
+    perf_model: PerfModelOpt = "analytic",
 ) -> None:
     from llmplan.catalog.loader import Catalog
     from llmplan.plans.compare import best_words, compare_options, expand_gpus, sort_rows
@@ -100,7 +103,8 @@ def compare_command(
         raise InputError("no GPU option left after the filters")
     rows = compare_options(catalog, resolved, options, quant=quant, engine=engine, context=context,
                            concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
-                           kv_dtype=kv_dtype, years=years, usd_per_kwh=usd_per_kwh)
+                           kv_dtype=kv_dtype, years=years, usd_per_kwh=usd_per_kwh,
+                           perf_model=perf_model_option(perf_model))
     rows = sort_rows(rows, sort.value)
     words = best_words(rows, sort.value)
     if fmt == TabularFormat.json:

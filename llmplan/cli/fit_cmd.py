@@ -10,6 +10,8 @@ import typer
 
 from llmplan.cli.common import (
     ModelsOpt,
+    PerfModelOpt,
+    perf_model_option,
     check_plot_path,
     OfflineOpt,
     PricesOpt,
@@ -38,12 +40,6 @@ Examples:
 """
 
 
-class PerfModel(str, Enum):
-    auto = "auto"
-    analytic = "analytic"
-    aiconfigurator = "aiconfigurator"
-
-
 class Sweep(str, Enum):
     concurrency = "concurrency"
     input_tokens = "input-tokens"
@@ -63,13 +59,14 @@ def fit_command(
     output_tokens: Annotated[int | None, typer.Option("--output-tokens", help="Generated tokens per request [default: 256].")] = None,
     replicas: Annotated[int, typer.Option("--replicas", help="Data-parallel copies counted in aggregate throughput.")] = 1,
     expert_parallel: Annotated[bool, typer.Option("--expert-parallel", help="Spread MoE experts over the GPUs instead of tensor parallel.")] = False,
+    dp_attention: Annotated[bool, typer.Option("--dp-attention", help="With --expert-parallel: each GPU runs attention for its own sequences (SGLang --enable-dp-attention, TensorRT-LLM attention DP); concurrency is divided over the GPUs.")] = False,
     host_bandwidth_gbs: Annotated[float | None, typer.Option("--host-bandwidth-gbs", help="System RAM bandwidth for offloaded layers [default: 89.6, dual-channel DDR5-5600].")] = None,
     sweep: Annotated[Sweep | None, typer.Option("--sweep", help="Tabulate concurrency (1 to what fits), or input-tokens / output-tokens (at full load).")] = None,
     max_ttft_s: Annotated[float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Latency target for sweeps: time to first token.")] = None,
     min_tokens_per_s: Annotated[float | None, typer.Option("--min-tokens-per-s", help="Latency target for sweeps: per-user decode speed.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="With --sweep concurrency: draw output tokens/s per GPU against tokens/s per user into this PNG (needs the plot extra).")] = None,
     compare_layouts: Annotated[bool, typer.Option("--compare-layouts", help="With --sweep: one series per layout: tensor parallel over 1, 2, 4, 8 GPUs that fit, and expert parallel for MoE.")] = False,
-    perf_model: Annotated[PerfModel, typer.Option("--perf-model", envvar="LLMPLAN_PERF_MODEL", help="auto: aiconfigurator where its extra is installed and covers the case, else analytic; sweeps use analytic unless aiconfigurator is named.")] = PerfModel.auto,
+    perf_model: PerfModelOpt = "analytic",
     emit: Annotated[str | None, typer.Option("--emit", help="Print the command that launches this plan on vllm, sglang, tensorrt-llm, llama.cpp or ollama (sets --engine).")] = None,
     gpu_memory_utilization: Annotated[float | None, typer.Option("--gpu-memory-utilization", rich_help_panel="Engine flags", help="vLLM: share of the GPU it budgets [default: 0.9].")] = None,
     max_num_seqs: Annotated[int | None, typer.Option("--max-num-seqs", rich_help_panel="Engine flags", help="vLLM/SGLang/TensorRT-LLM batch cap [default: the engine's].")] = None,
@@ -100,6 +97,10 @@ def fit_command(
             raise InputError(f"{name} must be a positive number, got {value}")
     from llmplan.engines.memory_rules import EngineSettings
 
+    perf = perf_model_option(perf_model)
+    if dp_attention and not expert_parallel:
+        raise InputError("--dp-attention runs attention data parallel beside expert parallel MoE layers; add "
+                         "--expert-parallel, or drop --dp-attention")
     engines = _engines_with_emit(engine, emit)
     settings = EngineSettings(gpu_memory_utilization=gpu_memory_utilization, max_num_seqs=max_num_seqs,
                               max_num_batched_tokens=max_num_batched_tokens, block_size=block_size,
@@ -127,19 +128,19 @@ def fit_command(
         catalog, resolved, gpu=gpu, quant=quant, engine=e, kv_dtype=kv_dtype, context=context,
         concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens, replicas=replicas,
         host_bandwidth_gbs=host_bandwidth_gbs, offline=offline, refresh=refresh, expert_parallel=expert_parallel,
-        settings=settings,
+        settings=settings, dp_attention=dp_attention,
     ) for e in engines]
     dep, resolved = built[0]
     config = resolved.entry.config if resolved.entry else None
     if sweep is not None:
         _sweep([d for d, _ in built], config, sweep.value, fmt.value, plot, compare_layouts,
-               perf_model.value == "aiconfigurator", max_ttft_s, min_tokens_per_s)
+               perf == "aiconfigurator", max_ttft_s, min_tokens_per_s)
         return
     if fmt == TabularFormat.csv:
         raise InputError("--format csv is for sweeps; use --sweep concurrency, or --format json")
     from llmplan.plans.perf_model import apply_perf_model
 
-    report = apply_perf_model(fit(dep), dep, config, perf_model.value)
+    report = apply_perf_model(fit(dep), dep, config, perf)
     if emit:
         from llmplan.plans.launch import with_launch
 

@@ -10,6 +10,7 @@ from llmplan.models.architecture import ModelSpec
 from llmplan.core import memory as mem
 from llmplan.core.hardware import check_runnable, gpu_memory_bytes, hardware_for
 from llmplan.core.performance import (
+    kernel_note,
     model_cost,
     offload_decode_seconds,
     prefill_seconds,
@@ -425,6 +426,7 @@ def _performance(dep: Deployment, concurrency: int, fits: bool, offload: Offload
         prefill_tokens_per_s=_sig(out.prefill_tokens_per_s),
         ttft_s=_sig(out.ttft_s),
         request_latency_s=_sig(out.request_latency_s),
+        model_note=kernel_note(dep.engine, hw, cost),
     )
 
 

@@ -164,7 +164,7 @@ def _rates(engine: EngineProfile, hw: Hardware, cost: ModelCost, k: SpeedConstan
 def kernel_note(engine: EngineProfile, hw: Hardware, cost: ModelCost) -> str:
     """Which measured curves the figures come from (performance.model_note)."""
     if hw.kernels is None or cost.gguf or not engine.measured_kernels:
-        return f"{engine.name} kernels: engine-profile efficiencies for {hw.kind} devices"
+        return f"{engine.name} kernels: fitted efficiencies for {hw.kind} devices"
     parts = [hw.kernels.gemm.curve]
     if cost.experts is not None:
         parts.append(hw.kernels.moe.curve)
@@ -317,7 +317,8 @@ def serving_steps(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engin
     decode = step_seconds(cost, model, kv_elem_bytes, engine, hw, b, i + o / 2.0, constants=k)
     alone = prefill_seconds(cost, engine, hw, i, model, k)
     prompt_tokens = b * i
-    steps = np.maximum(np.ceil(prompt_tokens / engine.batch_tokens), 1.0)
+    # chunked prefill shares its token budget with decode steps, so the batch's prompts cost fractional chunks
+    steps = np.maximum(prompt_tokens / engine.batch_tokens, 1.0)
     together = steps * step_seconds(cost, model, kv_elem_bytes, engine, hw, 0.0, 0.0, prompt_tokens / steps, i,
                                     constants=k)
     return StepTimes(decode, np.maximum(together, alone), alone)
@@ -341,7 +342,9 @@ def serving_from_steps(steps: StepTimes, concurrency, batch, input_tokens, outpu
     o = np.maximum(np.asarray(output_tokens, dtype=np.float64), 1.0)
     decode, prefill_all, alone = steps.decode_s, steps.prefill_all_s, steps.alone_prefill_s
     busy = o * decode + prefill_all  # engine time for one request of every user
-    own = np.where(b * i <= batch_tokens, prefill_all, np.maximum(prefill_all / b, alone))
+    # its own prompt's chunk: the whole batch's prefill while the prompts fit one chunk, else one chunk's time
+    # (or the prompt's own chunks, for a prompt longer than a chunk)
+    own = np.minimum(prefill_all, np.maximum(alone, prefill_all * batch_tokens / (b * i)))
     prefill_share = np.clip(prefill_all / (busy + request_s), 0.0, 0.95)
     queue = np.where(b > 1, prefill_share / (2 * (1 - prefill_share)) * prefill_all / b + decode / 2, 0.0)
     cb_ttft = request_s + own + queue

@@ -59,7 +59,7 @@ class PerformanceInfo(BaseModel):
     request_latency_s: float | None = None
     model: str = Field(default="analytic", description="performance model behind these figures: analytic | "
                        "aiconfigurator")
-    model_note: str | None = Field(default=None, description="its data source, or why auto fell back to analytic")
+    model_note: str | None = Field(default=None, description="the measured kernel curves or tables the figures come from, or why the chosen model could not serve this case")
 
 
 class LaunchInfo(BaseModel):

@@ -83,9 +83,9 @@ class SpeedConstants:
 @lru_cache(maxsize=1)
 def speed_constants() -> SpeedConstants:
     """The shipped fit (defaults above where the file lacks a name)."""
-    from llmplan.catalog.loader import data_dir
+    from llmplan.catalog.loader import shipped_data_dir
 
-    path = data_dir() / "kernels" / "speed_constants.json"
+    path = shipped_data_dir() / "kernels" / "speed_constants.json"
     if not path.exists():
         return SpeedConstants()
     with open(path, encoding="utf-8") as fh:

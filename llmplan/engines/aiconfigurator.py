@@ -11,12 +11,12 @@ Imported lazily: nothing here touches aiconfigurator_core until `coverage` or `e
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import logging
 import math
 import os
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -57,14 +57,39 @@ class AicEstimate:
     database_version: str
 
 
+# aiconfigurator-core 0.12 is the last release under that name; NVIDIA ships the same SDK as `aisimulate`
+# (import aisimulate_core, same calls). Whichever is installed is used.
+PACKAGES = ("aiconfigurator_core", "aisimulate_core")
+
+
+def _package() -> str | None:
+    return next((p for p in PACKAGES if importlib.util.find_spec(p) is not None), None)
+
+
 def installed() -> bool:
-    return importlib.util.find_spec("aiconfigurator_core") is not None
+    return _package() is not None
+
+
+def _sdk(module: str):
+    """`sdk.<module>` of whichever package is installed."""
+    return importlib.import_module(f"{_package()}.sdk.{module}")
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in ("aiconfigurator-core", "aisimulate"):
+        try:
+            return f"{dist} {version(dist)}"
+        except PackageNotFoundError:
+            continue
+    return "aiconfigurator"
 
 
 @contextmanager
 def _quiet():
     """aiconfigurator logs every fallback at INFO/WARNING; llmplan reports its own warnings."""
-    logger = logging.getLogger("aiconfigurator_core")
+    logger = logging.getLogger(_package() or PACKAGES[0])
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
@@ -75,45 +100,53 @@ def _quiet():
 
 @lru_cache(maxsize=None)
 def _database_version(system: str, backend: str) -> str | None:
-    from aiconfigurator_core.sdk.perf_database import get_latest_database_version
-
     with _quiet():
-        return get_latest_database_version(system=system, backend=backend)
+        return _sdk("perf_database").get_latest_database_version(system=system, backend=backend)
 
 
 @lru_cache(maxsize=None)
 def _database(system: str, backend: str, version: str):
-    from aiconfigurator_core.sdk.perf_database import get_database_view
-
     with _quiet():
-        return get_database_view(system, backend, version, allow_missing_data=False, database_mode="SILICON")
+        return _sdk("perf_database").get_database_view(system, backend, version, allow_missing_data=False,
+                                                       database_mode="SILICON")
 
 
 def _model_path(model_id: str, config: dict[str, Any] | None) -> str | None:
     """A path aiconfigurator can read offline: its bundled copy of the model's config.json, else the
     catalog's config written to a cache folder. None when neither exists (it would reach for the hub)."""
-    from aiconfigurator_core.sdk.common import DefaultHFModels
-
-    if model_id in DefaultHFModels:
+    if model_id in _sdk("common").DefaultHFModels:
         return model_id
     if not config or "architectures" not in config:
         return None
-    folder = os.path.join(tempfile.gettempdir(), "llmplan-aiconfigurator", model_id.replace("/", "--"))
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, "config.json")
+    folder = _private_folder(model_id.replace("/", "--"))
+    path = folder / "config.json"
     text = json.dumps(config, sort_keys=True)
-    if not os.path.exists(path) or open(path, encoding="utf-8").read() != text:
-        with open(path, "w", encoding="utf-8") as fh:
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        tmp = folder / f"config.json.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.replace(tmp, path)
+    return str(folder)
+
+
+def _private_folder(name: str):
+    """`<user cache>/aiconfigurator/<name>`, created by this user without following a symlink planted there."""
+    from llmplan.textfiles import cache_dir
+
+    folder = cache_dir() / "aiconfigurator" / name
+    for part in (folder.parent.parent, folder.parent, folder):
+        if part.is_symlink():
+            raise InputError(f"--perf-model aiconfigurator: {part} is a symbolic link; remove it (the model "
+                             "configs written there must not follow links)")
+        part.mkdir(mode=0o700, exist_ok=True)
     return folder
 
 
 def _architecture_supported(model_path: str) -> bool:
-    from aiconfigurator_core.sdk.models import get_model_family
-
     try:
         with _quiet():
-            get_model_family(model_path)
+            _sdk("models").get_model_family(model_path)
         return True
     except Exception:  # an architecture it does not model
         return False
@@ -122,7 +155,7 @@ def _architecture_supported(model_path: str) -> bool:
 def coverage(dep, config: dict[str, Any] | None = None) -> str | None:
     """None when aiconfigurator covers this deployment (GPU, engine, format, model), else why not."""
     if not installed():
-        return f"aiconfigurator-core is not installed ({INSTALL_HINT})"
+        return f"aiconfigurator-core (or aisimulate) is not installed ({INSTALL_HINT})"
     system = SYSTEMS.get(dep.gpu_id)
     if system is None:
         return f"aiconfigurator has no measurements for {dep.gpu_id}"
@@ -142,8 +175,7 @@ def coverage(dep, config: dict[str, Any] | None = None) -> str | None:
 def _model_config(dep, dp_attention: bool):
     """Layout: tensor parallel over the GPUs; expert parallel puts the experts across them, and with attention
     data parallel each GPU runs attention for its own sequences (SGLang --enable-dp-attention)."""
-    from aiconfigurator_core.sdk.config_builders import build_model_config
-
+    build_model_config = _sdk("config_builders").build_model_config
     n = dep.n_gpus if dep.engine.tensor_parallel else 1
     moe = dep.model.is_moe
     ep = n if (moe and dep.expert_parallel) else 1
@@ -162,7 +194,7 @@ def estimate(dep, config: dict[str, Any] | None, concurrency: int, *, dp_attenti
     if reason is not None:
         raise InputError(f"--perf-model aiconfigurator: {reason}")
     if dp_attention is None:
-        dp_attention = bool(getattr(dep, "dp_attention", dep.expert_parallel))
+        dp_attention = bool(dep.dp_attention)
     system, backend = SYSTEMS[dep.gpu_id], BACKENDS[dep.engine.name]
     version = _database_version(system, backend)
     try:
@@ -177,11 +209,12 @@ def estimate(dep, config: dict[str, Any] | None, concurrency: int, *, dp_attenti
 
 def _run_agg(dep, config, concurrency: int, dp_attention: bool, system: str, backend: str,
              version: str) -> AicEstimate:
-    from aiconfigurator_core.sdk.backends.factory import get_backend
-    from aiconfigurator_core.sdk.config import RuntimeConfig
-    from aiconfigurator_core.sdk.models import get_model
-    from aiconfigurator_core.sdk.models.helpers import resolve_context_fmha_by_data, resolve_nvfp4_for_system
-
+    get_backend = _sdk("backends.factory").get_backend
+    RuntimeConfig = _sdk("config").RuntimeConfig
+    get_model = _sdk("models").get_model
+    helpers = _sdk("models.helpers")
+    resolve_context_fmha_by_data, resolve_nvfp4_for_system = (helpers.resolve_context_fmha_by_data,
+                                                               helpers.resolve_nvfp4_for_system)
     path = _model_path(dep.model.id, config)
     database = _database(system, backend, version)
     model_config = _model_config(dep, dp_attention)
@@ -198,10 +231,13 @@ def _run_agg(dep, config, concurrency: int, dp_attention: bool, system: str, bac
                          f"{dep.gpu_id} at concurrency {concurrency}")
     row = summary.get_result_dict()
     ttft_s = float(row["ttft"]) / 1e3
+    # it runs `per_rank` sequences on every attention rank; with fewer users than ranks the idle ranks produce
+    # nothing, so the aggregate is that of the sequences that exist
+    simulated = per_rank * model_config.attention_dp_size
     return AicEstimate(
         ttft_s=ttft_s,
         decode_tokens_per_s=1e3 / float(row["tpot"]),
-        throughput_tokens_per_s=float(row["tokens/s"]),
+        throughput_tokens_per_s=float(row["tokens/s"]) * min(1.0, concurrency / simulated),
         request_latency_s=float(row["request_latency"]) / 1e3,
         prefill_tokens_per_s=dep.input_tokens / ttft_s if ttft_s > 0 else float("nan"),
         system=system,

@@ -281,12 +281,17 @@ def _gpu_month_usd(terms: SelfHostTerms, gpus, hourly, dep: Deployment, price: G
 
 
 def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, apis: list[tuple[str, ApiEntry]],
-                   max_price_age_days: int = 180, today: dt.date | None = None) -> BreakevenReport:
+                   max_price_age_days: int = 180, today: dt.date | None = None, perf_model: str = "analytic",
+                   config: dict | None = None) -> BreakevenReport:
     warnings: list[str] = []
     dep = replace(dep, input_tokens=workload.input_tokens, output_tokens=workload.output_tokens,
                   context=max(dep.context, workload.input_tokens + workload.output_tokens), concurrency=None)
     peak_rps = float(workload.average_requests_per_s()) * workload.peak_to_average.base
     dep, cap = best_replica(dep, workload.max_ttft_s, workload.min_tokens_per_s, peak_requests_per_s=peak_rps)
+    if perf_model != "analytic":
+        from llmplan.plans.perf_model import rescore_capacity
+
+        cap = rescore_capacity(cap, dep, config, perf_model)
     fit_report = fit(replace(dep, concurrency=1))
     if cap.requests_per_s <= 0:
         raise InputError(f"{dep.model.id} in {dep.fmt.name} does not fit on {dep.n_gpus}x{dep.gpu_id}; "

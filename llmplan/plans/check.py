@@ -194,20 +194,24 @@ def _age_days(as_of: str, today: dt.date) -> int | None:
         return None
 
 
-def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date | None = None) -> DeploymentResult:
+def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date | None = None,
+                     perf_model: str = "analytic") -> DeploymentResult:
     from llmplan.plans.breakeven import SelfHostTerms, Workload, gpu_price, people_monthly_usd, plan_breakeven
     from llmplan.core import cost as C
-    from llmplan.core.capacity import replica_capacity
     from llmplan.core.fit import fit
     from llmplan.plans.deploy import build_deployment
+    from llmplan.plans.perf_model import apply_perf_model, capacity_with
 
     today = today or dt.date.today()
     try:
-        dep, _ = build_deployment(catalog, plan.model, gpu=plan.gpu, quant=plan.quant, engine=plan.engine,
+        dep, resolved = build_deployment(catalog, plan.model, gpu=plan.gpu, quant=plan.quant, engine=plan.engine,
                                   kv_dtype=plan.kv_dtype, context=plan.context, concurrency=plan.concurrency,
                                   input_tokens=plan.input_tokens, output_tokens=plan.output_tokens,
                                   replicas=plan.replicas)
         report = fit(dep)  # also where a format the engine or GPU cannot run is refused
+        config = resolved.entry.config if resolved.entry else None
+        if perf_model != "analytic":
+            report = apply_perf_model(report, dep, config, perf_model, strict=False)
     except LlmplanError as exc:
         field_name = _field_of(str(exc))
         line = loc.key_lines.get(field_name, loc.line)
@@ -275,7 +279,8 @@ def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date
                                 cacheable_share=wl.cacheable_share,
                                 max_ttft_s=req.max_ttft_s, min_tokens_per_s=req.min_decode_tokens_per_s)
             terms = SelfHostTerms(gpu_hourly_usd=hourly, **given)
-            be = plan_breakeven(replace(dep), workload, terms, [], max_price_age_days=10**6, today=today)
+            be = plan_breakeven(replace(dep), workload, terms, [], max_price_age_days=10**6, today=today,
+                                perf_model=perf_model, config=config)
             monthly = be.self_hosted.monthly_cost_usd
             per_mtok = be.self_hosted.usd_per_mtok
             cost_info = be.self_hosted.model_dump(mode="json")
@@ -285,7 +290,7 @@ def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date
             terms = SelfHostTerms(gpu_hourly_usd=hourly, **given)
             gpus = dep.n_gpus * dep.replicas
             monthly = float(C.rent_monthly_usd(gpus, hourly)) + people_monthly_usd(terms)
-            cap = replica_capacity(replace(dep, concurrency=None))
+            cap = capacity_with(replace(dep, concurrency=None), config, perf_model)
             per_mtok = float(C.full_load_usd_per_mtok(hourly * dep.n_gpus, cap.output_tokens_per_s,
                                                       dep.input_tokens, dep.output_tokens))
             cost_info = {"monthly_cost_usd": round(monthly, 2), "usd_per_mtok": round(per_mtok, 4),
@@ -341,10 +346,11 @@ def resolve_relative_paths(plan: PlanDeployment, plan_file: Path) -> PlanDeploym
     return plan.model_copy(update=updates) if updates else plan
 
 
-def run_check(paths: list[Path], catalog, today: dt.date | None = None) -> list[DeploymentResult]:
+def run_check(paths: list[Path], catalog, today: dt.date | None = None,
+              perf_model: str = "analytic") -> list[DeploymentResult]:
     located = [loc for f in plan_files(paths) for loc in load_plan(f)]
     plans = [resolve_relative_paths(validate(loc), loc.path) for loc in located]  # all valid before any estimate
-    return [check_deployment(loc, plan, catalog, today) for loc, plan in zip(located, plans)]
+    return [check_deployment(loc, plan, catalog, today, perf_model) for loc, plan in zip(located, plans)]
 
 
 INIT_PLAN = """\

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from llmplan.plans.breakeven import PriceRef, gpu_price
 from llmplan.catalog.loader import Catalog
 from llmplan.core import cost as C
-from llmplan.core.capacity import replica_capacity
+from llmplan.plans.perf_model import apply_perf_model, capacity_with
 from llmplan.core.fit import fit
 from llmplan.plans.deploy import build_deployment, parse_gpu_spec
 from llmplan.engines.formats import canonical_quant, closest_formats
@@ -82,7 +82,8 @@ def expand_gpus(catalog: Catalog, gpus: list[str], max_price_usd: float | None,
 def compare_options(catalog: Catalog, model: ResolvedModel, gpus: list[str], *, quant: str | None, engine: str | None,
                     context: int | None, concurrency: str, input_tokens: int | None, output_tokens: int | None,
                     kv_dtype: str | None = None, years: float = 3.0, usd_per_kwh: float = 0.13,
-                    pue: float = 1.4) -> list[CompareRow]:
+                    pue: float = 1.4, perf_model: str = "analytic") -> list[CompareRow]:
+    config = model.entry.config if model.entry else None
     rows = []
     terms = C.OwnershipTerms(years=years, usd_per_kwh=usd_per_kwh, pue=pue)
     for g in gpus:
@@ -92,6 +93,7 @@ def compare_options(catalog: Catalog, model: ResolvedModel, gpus: list[str], *, 
             dep, report, asked = _deploy(catalog, model, g, quant, engine=engine, kv_dtype=kv_dtype, context=context,
                                          concurrency=concurrency, input_tokens=input_tokens,
                                          output_tokens=output_tokens)
+            report = fit_with_model(report, dep, config, perf_model)
         except LlmplanError as exc:
             real = catalog.gpu_entry(gid)[0] if gid else gid
             rows.append(CompareRow(option=option, gpu=real, gpu_count=n, runnable=False, reason=str(exc)))
@@ -109,7 +111,7 @@ def compare_options(catalog: Catalog, model: ResolvedModel, gpus: list[str], *, 
                          price=OptionPrice(purchase_usd=price.purchase_ref, hourly_usd=price.hourly_ref),
                          estimate=report.model_dump(mode="json"))
         if report.fits:
-            cap = replica_capacity(replace(dep, concurrency=None))
+            cap = capacity_with(replace(dep, concurrency=None), config, perf_model)
             row.full_load_tokens_per_s = round(cap.output_tokens_per_s, 1)
             if cap.output_tokens_per_s > 0:
                 if price.purchase_usd:
@@ -121,6 +123,13 @@ def compare_options(catalog: Catalog, model: ResolvedModel, gpus: list[str], *, 
                         price.hourly_usd * n, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens)), 6)
         rows.append(row)
     return rows
+
+
+def fit_with_model(report, dep, config, perf_model: str):
+    """A row's figures from the run's performance model; where aiconfigurator cannot serve, analytic, marked."""
+    if perf_model == "analytic":
+        return report
+    return apply_perf_model(report, dep, config, perf_model, strict=False)
 
 
 def _deploy(catalog: Catalog, model: ResolvedModel, gpu: str, quant: str | None, **options):
