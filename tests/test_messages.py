@@ -96,3 +96,9 @@ def test_bare_command_prints_its_help_and_exits_0():
     code, out, err = _console_script()
     assert (code, err) == (0, "")
     assert out.startswith("Usage:") and "Commands:" in out and not out.startswith("error")
+
+
+def test_a_closed_pipe_keeps_the_gate_verdict():
+    # `llmplan check plans/ | head`: the reader leaving early must not turn a failed gate into a pass
+    code, _, err = _console_script("check", "examples/plans/failing.yaml", close_stdout=True)
+    assert (code, err) == (1, "")

@@ -67,6 +67,49 @@ def check_command(
     results = run_check(list(files), Catalog(models_files=models, gpus_files=prices),
                         perf_model=perf_model_option(perf_model))
     passed = all(r.passed for r in results)
+    try:
+        _render(results, passed, fmt, emit)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `llmplan check plans/ | head`: the reader left early, but the gate's verdict still stands
+        from llmplan.cli.common import quiet_stdout
+
+        quiet_stdout()
+        raise typer.Exit(0 if passed else 1) from None
+    if not passed:
+        raise typer.Exit(1)
+
+
+def _gh(text: str) -> str:
+    """A GitHub workflow command's message: %, CR and LF escaped as the runner expects."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _junit(results) -> str:
+    from xml.sax.saxutils import escape, quoteattr
+
+    failures = sum(not r.passed for r in results)
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             f'<testsuite name="llmplan check" tests="{len(results)}" failures="{failures}" errors="0">']
+    for r in results:
+        lines.append(f'  <testcase classname={quoteattr(r.path)} name={quoteattr(r.name)} file={quoteattr(r.path)} '
+                     f'line="{r.line}">')
+        if r.failures:  # one <failure> per test case (JUnit readers show only the first), every reason in it
+            reasons = [f"{x.limit}: estimate {_fmt(x.actual)}, required {_fmt(x.required)}"
+                       + (f" ({x.note})" if x.note else "") for x in r.failures]
+            message = "; ".join(f"{x.limit}: estimate {_fmt(x.actual)}, required {_fmt(x.required)}"
+                                for x in r.failures)
+            lines.append(f"    <failure message={quoteattr(message)} type=\"limit\">"
+                         f"{escape(chr(10).join(reasons))}</failure>")
+        body = ["; ".join(f"{x.limit}={_fmt(x.actual)} (required {_fmt(x.required)})" for x in r.limits)]
+        body += [f"warning: {w}" for w in r.warnings]
+        lines.append(f"    <system-out>{escape(chr(10).join(body))}</system-out>")
+        lines.append("  </testcase>")
+    lines.append("</testsuite>")
+    return "\n".join(lines) + "\n"
+
+
+def _render(results, passed: bool, fmt: "CheckFormat", emit: bool) -> None:
     if fmt == CheckFormat.json:
         from llmplan.plans.outputs import CheckOutput, json_output
 
@@ -124,34 +167,3 @@ def check_command(
                 if launch:
                     out.print(f"[bold]{r.name}[/] ({launch['engine']}):")
                     out.print(launch["command"], soft_wrap=True, highlight=False, markup=False)
-    if not passed:
-        raise typer.Exit(1)
-
-
-def _gh(text: str) -> str:
-    """A GitHub workflow command's message: %, CR and LF escaped as the runner expects."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _junit(results) -> str:
-    from xml.sax.saxutils import escape, quoteattr
-
-    failures = sum(not r.passed for r in results)
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             f'<testsuite name="llmplan check" tests="{len(results)}" failures="{failures}" errors="0">']
-    for r in results:
-        lines.append(f'  <testcase classname={quoteattr(r.path)} name={quoteattr(r.name)} file={quoteattr(r.path)} '
-                     f'line="{r.line}">')
-        if r.failures:  # one <failure> per test case (JUnit readers show only the first), every reason in it
-            reasons = [f"{x.limit}: estimate {_fmt(x.actual)}, required {_fmt(x.required)}"
-                       + (f" ({x.note})" if x.note else "") for x in r.failures]
-            message = "; ".join(f"{x.limit}: estimate {_fmt(x.actual)}, required {_fmt(x.required)}"
-                                for x in r.failures)
-            lines.append(f"    <failure message={quoteattr(message)} type=\"limit\">"
-                         f"{escape(chr(10).join(reasons))}</failure>")
-        body = ["; ".join(f"{x.limit}={_fmt(x.actual)} (required {_fmt(x.required)})" for x in r.limits)]
-        body += [f"warning: {w}" for w in r.warnings]
-        lines.append(f"    <system-out>{escape(chr(10).join(body))}</system-out>")
-        lines.append("  </testcase>")
-    lines.append("</testsuite>")
-    return "\n".join(lines) + "\n"
