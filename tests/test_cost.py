@@ -200,3 +200,22 @@ def test_check_names_the_line_of_an_engine_format_mismatch(run, tmp_path):
     init = tmp_path / "init.yaml"
     init.write_text(run("check", "--init").stdout)
     assert run("check", str(init)).exit_code == 0  # the starter plan passes its own gate
+
+
+def test_breakeven_plot_curve_prices_the_report_figure_with_spares_and_headroom(catalog):
+    # issue 27: the plot rebuilt the self-hosted cost and dropped --redundancy; it now calls the same rule
+    from llmplan.plans.breakeven import SelfHostTerms, Workload, plan_breakeven, volume_curve
+    from llmplan.plans.deploy import build_deployment
+
+    dep, _ = build_deployment(catalog, "llama-3.1-8b-instruct", gpu="l40s", quant="fp8")
+    workload = Workload(requests_per_day=200_000, input_tokens=500, output_tokens=300)
+    for terms in (SelfHostTerms(redundancy=1), SelfHostTerms(max_utilization=0.5), SelfHostTerms()):
+        report = plan_breakeven(dep, workload, terms, [])
+        curve = volume_curve(report)
+        at = int(np.nonzero(curve["requests_per_day"] == 200_000)[0][0])  # the workload's own volume is a point
+        assert curve["self_hosted"][at] == pytest.approx(report.self_hosted.monthly_cost_usd, rel=1e-6)
+    spare = plan_breakeven(dep, workload, SelfHostTerms(redundancy=1), [])
+    plain = plan_breakeven(dep, workload, SelfHostTerms(), [])
+    assert spare.self_hosted.replicas == plain.self_hosted.replicas + 1
+    half = plan_breakeven(dep, workload, SelfHostTerms(max_utilization=0.5), [])
+    assert half.self_hosted.replicas >= 2 * plain.self_hosted.replicas - 1

@@ -109,6 +109,7 @@ def breakeven_command(
     engineering_rate_usd: Annotated[str | None, typer.Option("--engineering-rate-usd", help="USD per engineering hour.")] = None,
     monitoring_usd: Annotated[str | None, typer.Option("--monitoring-usd", help="Monitoring/infrastructure USD a month.")] = None,
     redundancy: Annotated[int | None, typer.Option("--redundancy", help="Spare replicas (1 = N+1).")] = None,
+    max_utilization: Annotated[float | None, typer.Option("--max-utilization", help="Size replicas so the peak uses at most this share of what they serve [1.0].")] = None,
     years: Annotated[float | None, typer.Option("--years", help="Amortization years when owning [3].")] = None,
     usd_per_kwh: Annotated[float | None, typer.Option("--usd-per-kwh", help="Electricity price when owning [0.13].")] = None,
     max_price_age_days: Annotated[int, typer.Option("--max-price-age-days", help="Warn about prices older than this.")] = 180,
@@ -147,7 +148,8 @@ def breakeven_command(
     sh = dict(data.get("self_hosted") or {})
     for key, value in (("mode", mode), ("rental_tier", rental_tier), ("gpu_hourly_usd", gpu_hourly_usd),
                        ("engineering_hours", engineering_hours), ("engineering_rate_usd", engineering_rate_usd),
-                       ("monitoring_usd", monitoring_usd), ("redundancy", redundancy), ("years", years),
+                       ("monitoring_usd", monitoring_usd), ("redundancy", redundancy),
+                       ("max_utilization", max_utilization), ("years", years),
                        ("usd_per_kwh", usd_per_kwh)):
         if value is not None:
             sh[key] = value

@@ -102,3 +102,29 @@ def replicas_needed(peak_requests_per_s, replica_requests_per_s) -> np.ndarray:
     peak = np.asarray(peak_requests_per_s, dtype=np.float64)
     per = max(float(replica_requests_per_s), 1e-12)
     return np.maximum(np.ceil(peak / per - 1e-9), 1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """Where one replica runs when a given request rate arrives."""
+
+    concurrency: int  # requests in flight (Little's law: rate x request latency)
+    ttft_s: float
+    decode_tokens_per_s: float
+    request_latency_s: float
+
+
+def operating_point(dep: Deployment, requests_per_s: float) -> OperatingPoint:
+    """The replica's state at `requests_per_s`: the fewest requests in flight whose completion rate
+    (concurrency / request latency) carries that rate, at most the pool's full load."""
+    top = max(full_load_concurrency(dep), 1)
+    conc = np.unique(np.concatenate([np.arange(1, min(top, 64) + 1),
+                                     np.round(np.geomspace(1, top, num=min(top, 128)))])).astype(np.int64)
+    cost = model_cost(dep.model, dep.fmt)
+    out = serve(cost, dep.model, dep.kv_elem_bytes, dep.engine, deployment_hardware(dep), conc,
+                dep.input_tokens, dep.output_tokens)
+    rate = conc / out.request_latency_s
+    enough = np.nonzero(rate >= requests_per_s)[0]
+    k = int(enough[0]) if len(enough) else len(conc) - 1
+    return OperatingPoint(int(conc[k]), float(out.ttft_s[k]), float(out.decode_tokens_per_s[k]),
+                          float(out.request_latency_s[k]))

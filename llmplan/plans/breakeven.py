@@ -119,6 +119,8 @@ class SelfHostTerms(BaseModel):
     monitoring_usd: Range = Field(default_factory=lambda: Range(low=C.DEFAULT_MONITORING_USD_PER_MONTH[0],
                                                                 high=C.DEFAULT_MONITORING_USD_PER_MONTH[1]))
     redundancy: int = Field(default=0, ge=0, description="spare replicas (1 = N+1)")
+    max_utilization: float = Field(default=1.0, gt=0, le=1, description="the peak rate uses at most this share "
+                                   "of what the replicas serve")
     years: float = Field(default=3.0, gt=0)
     usd_per_kwh: float = Field(default=0.13, ge=0)
     pue: float = Field(default=1.4, ge=1)
@@ -159,6 +161,8 @@ class SelfHostedReport(BaseModel):
     monthly_cost_high_usd: float
     usd_per_mtok: float
     utilization: float
+    redundancy: int = Field(default=0, description="spare replicas counted in `replicas`")
+    max_utilization: float = Field(default=1.0, description="share of replica capacity the peak may use")
 
 
 class ApiReport(BaseModel):
@@ -271,7 +275,13 @@ def people_monthly_usd(terms: SelfHostTerms) -> float:
                  + terms.monitoring_usd.base)
 
 
-def _gpu_month_usd(terms: SelfHostTerms, gpus, hourly, dep: Deployment, price: GpuPrice):
+def replicas_for(peak_requests_per_s, replica_requests_per_s: float, max_utilization: float, redundancy: int):
+    """Replicas for a peak rate, each loaded to at most `max_utilization` of its capacity, plus the spares."""
+    return replicas_needed(peak_requests_per_s, replica_requests_per_s * max_utilization) + redundancy
+
+
+def gpu_month_usd(terms: SelfHostTerms, gpus, hourly, dep: Deployment, price: GpuPrice):
+    """GPUs a month: rented at `hourly` per GPU-hour, or owned (amortized purchase plus power)."""
     if terms.mode == "own":
         if not price.purchase_usd:
             raise InputError(f"{dep.gpu_id} has no purchase price in the catalog; use --mode rent or --prices FILE")
@@ -315,9 +325,9 @@ def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, ap
 
     def selfhost(rpd_value, peak_ratio, hourly, eng_h, eng_rate, monitoring):
         peak_rps = workload.average_requests_per_s(rpd_value) * peak_ratio
-        replicas = replicas_needed(peak_rps, cap.requests_per_s) + terms.redundancy
+        replicas = replicas_for(peak_rps, cap.requests_per_s, terms.max_utilization, terms.redundancy)
         gpus = replicas * cap.gpus_per_replica
-        gpu_month = _gpu_month_usd(terms, gpus, hourly, dep, price)
+        gpu_month = gpu_month_usd(terms, gpus, hourly, dep, price)
         return gpu_month + C.engineering_monthly_usd(eng_h, eng_rate) + monitoring, replicas, gpu_month
 
     hourly_base = hourly_range.base if hourly_range else 0.0
@@ -346,7 +356,7 @@ def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, ap
                              draws["monitoring"])
 
     fixed = people_monthly_usd(terms)
-    per_replica_month = float(_gpu_month_usd(terms, cap.gpus_per_replica, hourly_base, dep, price))
+    per_replica_month = float(gpu_month_usd(terms, cap.gpus_per_replica, hourly_base, dep, price))
     fixed += terms.redundancy * per_replica_month
 
     api_reports = []
@@ -389,7 +399,7 @@ def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, ap
         monthly_cost_usd=round(float(base_cost), 2),
         monthly_cost_low_usd=round(float(low_cost), 2), monthly_cost_high_usd=round(float(high_cost), 2),
         usd_per_mtok=round(float(C.usd_per_mtok(base_cost, tokens_month)), 4),
-        utilization=round(utilization, 4))
+        utilization=round(utilization, 4), redundancy=terms.redundancy, max_utilization=terms.max_utilization)
     workload_report = WorkloadReport(
         requests_per_day=rpd, input_tokens=workload.input_tokens, output_tokens=workload.output_tokens,
         month_hours=C.MONTH_HOURS,
@@ -447,10 +457,11 @@ def volume_curve(report: BreakevenReport, points: int = 60) -> dict[str, Any]:
     s, w = report.self_hosted, report.workload
     top = max([w.requests_per_day * 4] + [a.breakeven_requests_per_day * 2 for a in report.apis
                                           if a.breakeven_requests_per_day])
-    rpd = np.geomspace(max(w.requests_per_day / 100, 1.0), top, points)
+    rpd = np.unique(np.append(np.geomspace(max(w.requests_per_day / 100, 1.0), top, points), w.requests_per_day))
     per_replica = s.gpu_monthly_usd / max(s.replicas, 1)
     fixed = s.engineering_monthly_usd + s.monitoring_monthly_usd
-    replicas = replicas_needed(rpd / (w.hours_per_day * 3600.0) * w.peak_to_average, s.replica_requests_per_s)
+    replicas = replicas_for(rpd / (w.hours_per_day * 3600.0) * w.peak_to_average, s.replica_requests_per_s,
+                            s.max_utilization, s.redundancy)
     self_cost = fixed + replicas * per_replica
     curves = {"requests_per_day": rpd, "self_hosted": self_cost}
     for a in report.apis:
