@@ -14,6 +14,7 @@ RUNS = {
     "compare": ["compare", "llama-3.1-8b-instruct", "--gpu", "l4", "--gpu", "apple-m3-ultra", "--gpu", "h100-sxm"],
     "breakeven": ["breakeven", "--workload", "examples/seed-breakeven.yaml"],
     "check": ["check", "examples/plans/passing.yaml"],
+    "plan": ["plan", "llama-3.1-8b-instruct", "--requests-per-s", "2", "--gpu", "l4", "--gpu", "h100-sxm"],
     "finetune": ["finetune", "llama-3.1-8b-instruct", "--method", "qlora", "--gpu", "rtx-4090"],
     "models list": ["models", "list", "llama"],
     "models show": ["models", "show", "qwen3.5-35b-a3b"],

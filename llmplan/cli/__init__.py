@@ -45,7 +45,7 @@ app.command("apis")(apis_command)
 
 
 # These modules register their commands on `app` when imported (they import only typer at the top).
-from llmplan.cli import breakeven_cmd, check_cmd, compare_cmd, finetune_cmd, schema_cmd  # noqa: E402,F401
+from llmplan.cli import breakeven_cmd, check_cmd, compare_cmd, finetune_cmd, plan_cmd, schema_cmd  # noqa: E402,F401
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ Examples:
 FLAGS = {"requests_per_day", "tokens_per_month", "input_tokens", "output_tokens", "cacheable_share", "batch_share",
          "peak_to_average", "hours_per_day", "max_ttft_s", "min_tokens_per_s", "mode", "rental_tier",
          "gpu_hourly_usd", "engineering_hours", "engineering_rate_usd", "monitoring_usd", "redundancy", "years",
+         "max_utilization",
          "usd_per_kwh"}
 DEFAULT_APIS = ("openai/gpt-4o-mini", "google/gemini-2.5-flash-lite", "openai/gpt-4o")
 

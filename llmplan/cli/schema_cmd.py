@@ -17,6 +17,7 @@ OUTPUTS = {
     "compare": "llmplan.plans.outputs:CompareOutput",
     "breakeven": "llmplan.plans.breakeven:BreakevenReport",
     "check": "llmplan.plans.outputs:CheckOutput",
+    "plan": "llmplan.plans.planner:PlanReport",
     "finetune": "llmplan.plans.finetune:FinetuneReport",
     "models list": "llmplan.plans.outputs:ModelListOutput",
     "models show": "llmplan.plans.outputs:ModelDetail",

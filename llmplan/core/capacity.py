@@ -28,17 +28,34 @@ class ReplicaCapacity:
     meets_target: bool
 
 
-def replica_capacity(dep: Deployment, max_ttft_s: float | None = None,
-                     min_tokens_per_s: float | None = None) -> ReplicaCapacity:
+@dataclass(frozen=True)
+class ServingCurve:
+    """One replica's figures from one user to a full pool (every user up to 32, then 64 steps)."""
+
+    concurrency: np.ndarray
+    figures: Throughput
+
+
+def serving_curve(dep: Deployment) -> ServingCurve | None:
+    top = max(full_load_concurrency(dep), 0)
+    if top < 1:
+        return None
+    conc = np.unique(np.concatenate([np.arange(1, min(top, 32) + 1),
+                                     np.clip(np.round(np.geomspace(1, top, num=min(top, 64))), 1, top)]))
+    conc = conc.astype(np.int64)
+    out = serve(model_cost(dep.model, dep.fmt), dep.model, dep.kv_elem_bytes, dep.engine, deployment_hardware(dep),
+                conc, dep.input_tokens, dep.output_tokens)
+    return ServingCurve(conc, out)
+
+
+def replica_capacity(dep: Deployment, max_ttft_s: float | None = None, min_tokens_per_s: float | None = None,
+                     curve: ServingCurve | None = None) -> ReplicaCapacity:
     """The sustainable request rate of one replica for the deployment's request shape."""
     n = dep.n_gpus
-    top = max(full_load_concurrency(dep, n), 0)
-    if top < 1:
+    curve = curve or serving_curve(dep)
+    if curve is None:
         return ReplicaCapacity(n, 0, 0.0, 0.0, math.inf, 0.0, "does not fit", False)
-    cost = model_cost(dep.model, dep.fmt)
-    hw = deployment_hardware(dep, n)
-    conc = np.unique(np.clip(np.round(np.geomspace(1, top, num=min(top, 64))), 1, top)).astype(np.int64)
-    out = serve(cost, dep.model, dep.kv_elem_bytes, dep.engine, hw, conc, dep.input_tokens, dep.output_tokens)
+    conc, out = curve.concurrency, curve.figures
     if max_ttft_s is None and min_tokens_per_s is None:
         k = len(conc) - 1
         sized = "full load"
@@ -114,15 +131,13 @@ class OperatingPoint:
     request_latency_s: float
 
 
-def operating_point(dep: Deployment, requests_per_s: float) -> OperatingPoint:
+def operating_point(dep: Deployment, requests_per_s: float, curve: ServingCurve | None = None) -> OperatingPoint:
     """The replica's state at `requests_per_s`: the fewest requests in flight whose completion rate
     (concurrency / request latency) carries that rate, at most the pool's full load."""
-    top = max(full_load_concurrency(dep), 1)
-    conc = np.unique(np.concatenate([np.arange(1, min(top, 64) + 1),
-                                     np.round(np.geomspace(1, top, num=min(top, 128)))])).astype(np.int64)
-    cost = model_cost(dep.model, dep.fmt)
-    out = serve(cost, dep.model, dep.kv_elem_bytes, dep.engine, deployment_hardware(dep), conc,
-                dep.input_tokens, dep.output_tokens)
+    curve = curve or serving_curve(dep)
+    if curve is None:
+        return OperatingPoint(0, math.inf, 0.0, math.inf)
+    conc, out = curve.concurrency, curve.figures
     rate = conc / out.request_latency_s
     enough = np.nonzero(rate >= requests_per_s)[0]
     k = int(enough[0]) if len(enough) else len(conc) - 1

@@ -56,6 +56,8 @@ class PlanDeployment(BaseModel):
     input_tokens: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     output_tokens: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     replicas: int = Field(default=1, ge=1)
+    expert_parallel: bool = False
+    dp_attention: bool = False
     gpu_hourly_usd: float | None = Field(default=None, gt=0)
     # None: breakeven's defaults (llmplan.core.cost), so both commands price a deployment alike
     engineering_hours: float | None = Field(default=None, ge=0)
@@ -207,7 +209,8 @@ def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date
         dep, resolved = build_deployment(catalog, plan.model, gpu=plan.gpu, quant=plan.quant, engine=plan.engine,
                                   kv_dtype=plan.kv_dtype, context=plan.context, concurrency=plan.concurrency,
                                   input_tokens=plan.input_tokens, output_tokens=plan.output_tokens,
-                                  replicas=plan.replicas)
+                                  replicas=plan.replicas, expert_parallel=plan.expert_parallel,
+                                  dp_attention=plan.dp_attention)
         report = fit(dep)  # also where a format the engine or GPU cannot run is refused
         config = resolved.entry.config if resolved.entry else None
         if perf_model != "analytic":
