@@ -348,23 +348,23 @@ def serving_from_steps(steps: StepTimes, concurrency, batch, input_tokens, outpu
     prefill_share = np.clip(prefill_all / (busy + request_s), 0.0, 0.95)
     queue = np.where(b > 1, prefill_share / (2 * (1 - prefill_share)) * prefill_all / b + decode / 2, 0.0)
     cb_ttft = request_s + own + queue
-    cb_throughput = b * o / (busy + request_s)
     cb_per_user = o / np.maximum(busy - own, o * decode)
     # slots: prompts one at a time between the shared decode steps, some efficiency lost per extra slot
     cycle = (o * decode + b * alone) / o * (1.0 + concurrency_penalty * (b - 1.0))
-    slot_throughput = b / cycle
     slot_per_user = np.where(b > 1, 1.0 / cycle, 1.0 / decode)
     slot_ttft = request_s + alone + np.where(b > 1, decode, 0.0)
     ttft = np.where(continuous, cb_ttft, slot_ttft)
-    throughput = np.where(continuous, cb_throughput, slot_throughput)
-    per_user = np.where(continuous, cb_per_user, slot_per_user) * np.minimum(1.0, b / c)
+    per_user = np.where(continuous, cb_per_user, slot_per_user)
+    # users beyond the batch wait for a free slot: (C - B) / B of the batch's request time, before their first token
     ttft = ttft + np.where(c > b, (c - b) / b * (o / np.maximum(per_user, 1e-12) + ttft), 0.0)
+    latency = ttft + o / per_user
     return Throughput(
         decode_tokens_per_s=per_user,
-        throughput_tokens_per_s=throughput,
+        # each of the C users completes one request per request latency (Little's law, closed loop)
+        throughput_tokens_per_s=c * o / latency,
         prefill_tokens_per_s=i / alone,
         ttft_s=ttft,
-        request_latency_s=ttft + o / per_user,
+        request_latency_s=latency,
     )
 
 
