@@ -28,6 +28,14 @@ HEADERS = ["#", "option", "layout", "TTFT s", "tok/s", "util", "$/mo", "$/Mtok",
 NARROW_DROPS = ("util", "bound by")  # below 100 columns: the least needed go first
 
 
+def _fold_words(text: str, width: int) -> str:
+    """Lines at word boundaries first; a word longer than the line at its id boundaries (`-`, `/`)."""
+    import textwrap
+
+    lines = textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False) or [text]
+    return "\n".join(fold_id(line, width) for line in lines)
+
+
 def _headline(report: PlanReport) -> str:
     t = report.targets
     want = [f"TTFT <= {t['max_ttft_s']:g} s" if t.get("max_ttft_s") else "",
@@ -61,7 +69,7 @@ def print_plan(report: PlanReport) -> None:
         table.add_column(h, justify="left" if h in ("option", "layout", "bound by") else "right",
                          no_wrap=True, width=width if h == "option" else None)
     for row in rows:
-        row[1] = fold_id(row[1], width)
+        row[1] = _fold_words(row[1], width)
         table.add_row(*row)
     out.print(table)
     win = report.options[0]

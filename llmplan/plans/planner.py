@@ -134,7 +134,8 @@ def plan(catalog: Catalog, model: ResolvedModel, inputs: PlanInputs, terms: Self
     for e in good:
         _at_load(e, inputs, terms)
     good.sort(key=lambda e: (e.option.usd_per_month, -e.option.decode_tokens_per_s, e.option.ttft_s))
-    for e in good[: inputs.top]:
+    shown = _distinct(good)[: inputs.top]
+    for e in shown:
         _finish(e, inputs, terms)
     _attach_runners_up(good)
     report = PlanReport(
@@ -143,7 +144,7 @@ def plan(catalog: Catalog, model: ResolvedModel, inputs: PlanInputs, terms: Self
         output_tokens=inputs.output_tokens, mode=terms.mode, candidates=len(evaluated),
         targets={"max_ttft_s": inputs.max_ttft_s, "min_tokens_per_s": inputs.min_tokens_per_s,
                  "max_monthly_cost_usd": inputs.max_monthly_cost_usd},
-        options=[e.option for e in good[: inputs.top]], api_reference=_api_reference(catalog, model, inputs),
+        options=[e.option for e in shown], api_reference=_api_reference(catalog, model, inputs),
         pareto=pareto_front([e.option for e in good]))
     if not good:
         report.binding = _binding(evaluated)
@@ -308,6 +309,20 @@ def _bound_by(e: "_Evaluated", inputs: PlanInputs, terms: SelfHostTerms) -> str:
     if inputs.min_tokens_per_s is not None:
         alone["min_tokens_per_s"] = replica_capacity(dep, min_tokens_per_s=inputs.min_tokens_per_s).concurrency
     return min(alone, key=alone.get) if alone else "rate"
+
+
+def _distinct(ranked: list["_Evaluated"]) -> list["_Evaluated"]:
+    """The best engine of each hardware, format and layout: the list shows choices, not engine variants of one
+    (those stay in `beat`)."""
+    seen: set = set()
+    out = []
+    for e in ranked:
+        o = e.option
+        key = (o.gpu, o.total_gpus, o.gpus_per_replica, o.quant, o.layout.ep, o.layout.dp_attention)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
 
 
 def option_label(o: PlanOption) -> str:
