@@ -106,7 +106,7 @@ def plan_command(
     if plot_path is not None:
         from llmplan.plans.planner_plot import plot_pareto
 
-        plot_pareto(catalog, resolved, inputs, terms, report, str(plot_path))
+        plot_pareto(report, str(plot_path))
     if fmt == PlanFormat.json:
         from llmplan.plans.outputs import json_output
         from llmplan.plans.planner import PlanReport
@@ -156,27 +156,26 @@ def _workload_and_terms(given: dict):
     return data, workload, _validated(SelfHostTerms, sh, "self_hosted")
 
 
-def _engines(names: list[str] | None) -> tuple[str, ...]:
-    from llmplan.engines.profiles import ENGINES, canonical_engine
+def _canonical(names: list[str] | None, canonical, known, what: str) -> tuple[str, ...]:
+    """The names as their canonical ids; an unknown one is bad input naming the choices."""
     from llmplan.errors import InputError
 
     out = []
     for name in names or ():
-        key = canonical_engine(name)
+        key = canonical(name)
         if key is None:
-            raise InputError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
+            raise InputError(f"unknown {what} {name!r}; choose one of: {', '.join(known)}")
         out.append(key)
     return tuple(out)
+
+
+def _engines(names: list[str] | None) -> tuple[str, ...]:
+    from llmplan.engines.profiles import ENGINES, canonical_engine
+
+    return _canonical(names, canonical_engine, ENGINES, "engine")
 
 
 def _quants(names: list[str] | None) -> tuple[str, ...]:
     from llmplan.engines.formats import FORMATS, canonical_quant
-    from llmplan.errors import InputError
 
-    out = []
-    for name in names or ():
-        key = canonical_quant(name)
-        if key is None:
-            raise InputError(f"unknown quantization format {name!r}; choose one of: {', '.join(FORMATS)}")
-        out.append(key)
-    return tuple(out)
+    return _canonical(names, canonical_quant, FORMATS, "quantization format")

@@ -12,17 +12,6 @@ import os
 from llmplan.errors import InputError
 
 
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise InputError("--plot needs matplotlib: pip install 'llmplan[plot]'") from None
-    return plt
-
-
 def _plain_log_ticks(ax) -> None:
     """Log axes labelled 20, 50, 100, 200... instead of 2x10^1; an axis spanning less than a decade labels
     every tick so it never shows a single number."""
@@ -46,10 +35,9 @@ def _plain_log_ticks(ax) -> None:
 
 def plot_throughput_vs_interactivity(series, path: str, title: str, perf_model: str = "analytic") -> None:
     """`series`: (label, rows) per line, rows from `sweep_table(dep, "concurrency")`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"cannot write {path}: folder {folder} does not exist")
-    plt = _pyplot()
+    from llmplan.plans.plotting import pyplot_for
+
+    plt = pyplot_for(path)
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=120)
     for label, rows in series:
         fitting = [r for r in rows if r["fits"]]

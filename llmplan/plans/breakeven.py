@@ -470,18 +470,9 @@ def volume_curve(report: BreakevenReport, points: int = 60) -> dict[str, Any]:
 
 
 def plot(report: BreakevenReport, path: str) -> None:
-    import os
+    from llmplan.plans.plotting import pyplot_for
 
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"cannot write {path}: folder {folder} does not exist")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise InputError("--plot needs matplotlib: pip install 'llmplan[plot]'") from None
+    plt = pyplot_for(path)
     curves = volume_curve(report)
     x = curves.pop("requests_per_day")
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=120)

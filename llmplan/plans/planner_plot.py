@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from llmplan.errors import InputError
 from llmplan.plans.planner import PlanReport
 
 
-def plot_pareto(catalog, resolved, inputs, terms, report: PlanReport, path: str) -> None:
-    import os
+def plot_pareto(report: PlanReport, path: str) -> None:
+    from llmplan.plans.plotting import pyplot_for
 
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"cannot write {path}: folder {folder} does not exist")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise InputError("--plot needs matplotlib: pip install 'llmplan[plot]'") from None
+    plt = pyplot_for(path)
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     front = report.pareto
     if front:
