@@ -9,6 +9,8 @@ latencies. This script keeps a few slices that the analytic model's mechanisms c
   real models' expert shapes, at expert parallel 1 and 8, balanced routing.
 - comm_curves.csv: NCCL all-reduce and all-to-all, and each engine's custom all-reduce, latency against
   message bytes per GPU count, with algorithm and bus bandwidth (nccl-tests conventions).
+- attention_curves.csv: one layer's context (prefill) and generation (decode) attention per engine
+  (TensorRT-LLM, vLLM, SGLang), head size 128, full attention, against batch, prompt length and cache length.
 
 Run: pip install "aiconfigurator-core==0.12.0" && python benchmarks/extract_kernel_curves.py
 Re-running rewrites the three CSVs; the README beside them states the package version and license.
@@ -38,7 +40,7 @@ SYSTEMS = {
     "rtx_pro_6000_server": "rtx-pro-6000",
 }
 DTYPE_NAMES = {"bfloat16": "bf16", "half": "fp16", "fp8": "fp8", "fp8_block": "fp8_block", "nvfp4": "nvfp4",
-               "int8": "int8"}
+               "int8": "int8", "float16": "fp16"}
 DTYPE_BYTES = {"bfloat16": 2, "half": 2, "int8": 1}
 PEAK_FIELD = {"bf16": "bf16_flops", "fp8": "fp8_flops", "fp8_block": "fp8_flops", "nvfp4": "fp4_flops"}
 
@@ -191,6 +193,46 @@ def comm_curves(root: Path) -> pd.DataFrame:
     return d[cols].sort_values(["gpu", "source", "op", "num_gpus", "message_bytes"])
 
 
+# Attention points kept: head size 128 (most current models), full attention (no window), one beam, Llama-style
+# GQA (32 query heads on 8 KV heads); batches and lengths on a coarse grid, to keep the file small.
+ATTN_HEADS = [(32, 8)]
+ATTN_ENGINES = ("trtllm", "vllm", "sglang")
+ATTN_BATCH = [1, 4, 16, 64, 256, 1024]
+ATTN_STEPS = [63, 255, 1023, 4095, 16383, 65535]  # generation: tokens already in the cache
+ATTN_ISL = [128, 512, 1024, 2048, 4096, 8192, 16384]  # context: prompt tokens
+
+
+def attention_curves(root: Path) -> pd.DataFrame:
+    """Context (prefill) and generation (decode) attention of one layer, per GPU, engine and cache dtype."""
+    frames = []
+    for system, gpu_id in SYSTEMS.items():
+        for engine in ATTN_ENGINES:
+            for phase in ("context", "generation"):
+                folder = newest_version_dir(root, system, "attention", engine, f"{phase}_attention_perf.parquet")
+                if folder is None:
+                    continue
+                d = pd.read_parquet(folder / f"{phase}_attention_perf.parquet")
+                if "window_size" in d.columns:
+                    d = d[d["window_size"] == 0]
+                heads = pd.MultiIndex.from_frame(d[["num_heads", "num_key_value_heads"]])
+                d = d[(d["head_dim"] == 128) & (d["beam_width"] == 1) & heads.isin(ATTN_HEADS)
+                      & (d["attn_dtype"] == "bfloat16") & d["batch_size"].isin(ATTN_BATCH)].copy()
+                d = d[d["step"].isin(ATTN_STEPS)] if phase == "generation" else d[d["isl"].isin(ATTN_ISL)]
+                d["gpu"], d["aic_system"], d["engine"], d["engine_version"] = gpu_id, system, engine, folder.name
+                d["phase"] = phase
+                frames.append(d)
+    d = pd.concat(frames)
+    point = ["gpu", "engine", "phase", "kv_cache_dtype", "batch_size", "isl", "step", "num_heads",
+             "num_key_value_heads"]
+    d = d.sort_values("latency").drop_duplicates(point)  # the fastest kernel measured for a point
+    d["kv_dtype"] = d["kv_cache_dtype"].map(DTYPE_NAMES)
+    d["latency_us"] = d["latency"] * 1e3
+    cols = ["gpu", "aic_system", "engine", "engine_version", "phase", "kernel_source", "kv_dtype", "batch_size",
+            "isl", "step", "num_heads", "num_key_value_heads", "head_dim", "latency_us"]
+    return d[cols].sort_values(["gpu", "engine", "phase", "kv_dtype", "num_heads", "num_key_value_heads",
+                                "batch_size", "isl", "step"])
+
+
 def main() -> None:
     from importlib.metadata import version
 
@@ -198,7 +240,7 @@ def main() -> None:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     peaks = catalog_peaks()
     outputs = {"gemm_curves.csv": gemm_curves(root, peaks), "moe_curves.csv": moe_curves(root),
-               "comm_curves.csv": comm_curves(root)}
+               "comm_curves.csv": comm_curves(root), "attention_curves.csv": attention_curves(root)}
     for name, frame in outputs.items():
         frame.to_csv(OUT_DIR / name, index=False, float_format="%.5g")
         print(f"{name}: {len(frame)} rows, {(OUT_DIR / name).stat().st_size / 1024:.0f} KiB")

@@ -15,6 +15,8 @@ log latency over every measured point of that GPU and dtype:
   tokens x top-k) of the GPU's experts); FLOPs 2 x 3 x tokens x top-k x hidden x intermediate / EP size (padding
   each expert's rows to whole 64-row tiles was tried and fits the curves worse: small-M kernels use small tiles);
   plus a time per touched expert (each expert is its own small GEMM problem in the grouped kernel).
+- attention_fit.csv: one layer's decode (generation) and prefill (context) attention per GPU, engine and cache
+  dtype, on the same roofline (bytes read; FLOPs at the 16-bit tensor peak).
 - comm_fit.csv: each collective (NCCL all-reduce, all-to-all, the engines' custom all-reduce) per GPU count as
   `t = floor_s + message_bytes / bus_bytes_per_s`, fitted on relative error, with the measured box's datasheet
   link bandwidth (from the catalog) that scales the curve to other links.
@@ -139,6 +141,35 @@ def fit_comm(specs) -> list[dict]:
     return out
 
 
+KV_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
+
+
+def fit_attention(specs) -> list[dict]:
+    """Per GPU, engine, phase and cache dtype. Generation (decode) reads each sequence's K and V: bytes = batch
+    x cached tokens x KV heads x head size x 2 x cache width; its math is 4 x batch x heads x head size x
+    cached tokens. Context (prefill) reads Q, K and V once and does the causal math: 4 x batch x heads x head
+    size x prompt^2 / 2 FLOPs, on the 16-bit tensor peak."""
+    rows = _rows("attention_curves.csv")
+    out = []
+    for gpu, engine, phase, kv in sorted({(r["gpu"], r["engine"], r["phase"], r["kv_dtype"]) for r in rows}):
+        pts = [r for r in rows if (r["gpu"], r["engine"], r["phase"], r["kv_dtype"]) == (gpu, engine, phase, kv)]
+        f = {c: np.array([float(r[c]) for r in pts]) for c in
+             ("batch_size", "isl", "step", "num_heads", "num_key_value_heads", "head_dim", "latency_us")}
+        b, h, kvh, hd = f["batch_size"], f["num_heads"], f["num_key_value_heads"], f["head_dim"]
+        if phase == "generation":
+            ctx = f["step"] + 1
+            bytes_ = b * ctx * kvh * hd * 2 * KV_BYTES[kv]
+            flops = 4.0 * b * h * hd * ctx
+        else:
+            bytes_ = b * f["isl"] * (h + 2 * kvh) * hd * 2 * 2.0
+            flops = 4.0 * b * h * hd * f["isl"] ** 2 / 2
+        x, rms = _fit_roofline(bytes_, flops, f["latency_us"] * 1e-6, _bandwidth(specs[gpu]), _peak(specs[gpu], "bf16"))
+        out.append(dict(gpu=gpu, engine=engine, phase=phase, kv_dtype=kv, floor_us=round(x[0], 3),
+                        bandwidth_eff=round(x[1], 4), math_eff=round(x[2], 4), smooth_p=round(x[3], 3),
+                        points=len(pts), rms_log_error=round(rms, 4)))
+    return out
+
+
 def _write(name: str, rows: list[dict]) -> None:
     with open(KERNELS / name, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -149,7 +180,7 @@ def _write(name: str, rows: list[dict]) -> None:
 def main() -> None:
     specs = _gpu_specs()
     for name, rows in (("gemm_fit.csv", fit_gemm(specs)), ("moe_fit.csv", fit_moe(specs)),
-                       ("comm_fit.csv", fit_comm(specs))):
+                       ("comm_fit.csv", fit_comm(specs)), ("attention_fit.csv", fit_attention(specs))):
         _write(name, rows)
         key = "median_log_error" if "median_log_error" in rows[0] else "rms_log_error"
         print(f"{name}: {len(rows)} curves, worst {key.replace('_', ' ')} {max(r[key] for r in rows):.3f}")

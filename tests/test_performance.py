@@ -35,7 +35,7 @@ def serve_for(dep, concurrency, inp=None, out=None):
 
 
 # Constants chosen for the hand cases (not the shipped fit, so a refit never changes these expectations)
-HAND = SpeedConstants(kv_read_eff=0.5, flash_attention_eff=0.5, prefill_layer_s=1e-5, per_sequence_s=1e-5,
+HAND = SpeedConstants(prefill_layer_s=1e-5, per_sequence_s=1e-5,
                       decode_step_trt_s=1e-4, decode_step_serving_s=2e-4, decode_step_llamacpp_s=3e-4,
                       llamacpp_layer_s=4e-5, request_trt_s=0.01, request_serving_s=0.02, request_llamacpp_s=0.0,
                       llamacpp_bw_consumer=0.9, llamacpp_math_consumer=0.9)

@@ -56,6 +56,33 @@ def moe_fits() -> dict[tuple[str, str], Roofline]:
 
 
 @lru_cache(maxsize=1)
+def attention_fits() -> dict[tuple[str, str, str, str], Roofline]:
+    return {(r["gpu"], r["engine"], r["phase"], r["kv_dtype"]):
+            _roofline(r, f'{r["gpu"]} {r["engine"]} {r["phase"]} attention ({r["kv_dtype"]} cache)')
+            for r in _rows("attention_fit.csv")}
+
+
+# engine -> the engine whose attention kernels were measured (TGI runs vLLM-style paged FlashAttention)
+ATTENTION_TABLES = {"tensorrt-llm": "trtllm", "vllm": "vllm", "sglang": "sglang", "tgi": "vllm"}
+
+
+def attention_roofline(gpu: GpuEntry, engine: str, phase: str, kv_dtype: str) -> Roofline | None:
+    """One layer's measured attention (phase: generation = decode, context = prefill) for the engine on the
+    nearest measured GPU; a cache dtype or engine it lacks falls back to bf16, then to TensorRT-LLM's."""
+    ref = nearest_measured_gpu(gpu)
+    if ref is None:
+        return None
+    fits = attention_fits()
+    kv = "fp8" if kv_dtype == "fp8" else "bf16"
+    table = ATTENTION_TABLES.get(engine, "vllm")
+    for key in ((ref, table, phase, kv), (ref, table, phase, "bf16"), (ref, "trtllm", phase, kv),
+                (ref, "trtllm", phase, "bf16")):
+        if key in fits:
+            return fits[key]
+    return None
+
+
+@lru_cache(maxsize=1)
 def comm_fits() -> dict[tuple[str, str, str, int], Collective]:
     return {(r["gpu"], r["source"], r["op"], int(r["num_gpus"])): Collective(
         float(r["floor_us"]) * 1e-6, float(r["bytes_per_s"]), f'{r["gpu"]} {r["source"]} {r["op"]}x{r["num_gpus"]}',

@@ -50,12 +50,22 @@ def replicated_share(model: ModelSpec) -> float:
     return rep / (split + rep) if split + rep else 0.0
 
 
-def decode_seconds(model: ModelSpec, kv_elem_bytes: float, sequences, context, kv_bandwidth, tp):
-    """Reading `sequences` caches of `context` tokens on one GPU of a tensor-parallel group of `tp`."""
+def attention_layers(model: ModelSpec) -> int:
+    """Layers that attend over a cache (linear-attention and Mamba layers keep a fixed state instead)."""
+    return sum(g.layers for g in model.cache_groups if g.kind not in ("linear", "mamba"))
+
+
+def decode_bytes(model: ModelSpec, kv_elem_bytes: float, sequences, context, tp):
+    """Cache bytes one GPU of a tensor-parallel group of `tp` reads for `sequences` caches of `context` tokens."""
     whole = kv_bytes_per_sequence(model, kv_elem_bytes, context, 1) if model.cache_groups else 0.0
     rep = replicated_share(model) if model.cache_groups else 0.0
     per_gpu = whole * (rep + (1.0 - rep) / np.asarray(tp, dtype=np.float64))
-    return np.asarray(sequences, dtype=np.float64) * per_gpu / kv_bandwidth
+    return np.asarray(sequences, dtype=np.float64) * per_gpu
+
+
+def decode_seconds(model: ModelSpec, kv_elem_bytes: float, sequences, context, kv_bandwidth, tp):
+    """Reading `sequences` caches of `context` tokens on one GPU of a tensor-parallel group of `tp`."""
+    return decode_bytes(model, kv_elem_bytes, sequences, context, tp) / kv_bandwidth
 
 
 def prefill_seconds(full_per_ctx: float, windowed, tokens, prompt_tokens, attn_flops_per_s, tp):

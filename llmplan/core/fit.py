@@ -73,7 +73,7 @@ class MemoryPlan:
 def deployment_hardware(dep: Deployment, n: int | None = None):
     """The performance model's view of the deployment's hardware (of `n` GPUs, default the deployment's)."""
     return hardware_for(dep.gpu, dep.fmt, dep.n_gpus if n is None else n, dep.host_bandwidth, dep.expert_parallel,
-                        dep.engine, dep.dp_attention)
+                        dep.engine, dep.dp_attention, dep.kv_dtype)
 
 
 def _tp_valid(model: ModelSpec, n: int, engine: EngineProfile) -> bool:

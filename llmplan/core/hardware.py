@@ -101,21 +101,25 @@ def kernel_dtype(gpu: GpuEntry, fmt: QuantFormat) -> str:
     return "bf16"
 
 
-def kernels_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, engine: EngineProfile | None = None) -> Kernels | None:
-    """Fits of the nearest measured GPU's kernels for this format, and its collectives for `n_gpus`."""
+def kernels_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, engine: EngineProfile | None = None,
+                kv_dtype: str = "bf16") -> Kernels | None:
+    """Fits of the nearest measured GPU's kernels for this format and cache, and its collectives for `n_gpus`."""
     dtype = kernel_dtype(gpu, fmt)
     gemm = measured.gemm_roofline(gpu, dtype)
     moe = measured.moe_roofline(gpu, dtype)
     if gemm is None or moe is None:
         return None
+    name = engine.name if engine is not None else "vllm"
     source = engine.allreduce_kernel if engine is not None else "nccl"
     return Kernels(gemm, moe, measured.collective(gpu, "all_reduce", source, n_gpus),
-                   measured.collective(gpu, "alltoall", "nccl", n_gpus))
+                   measured.collective(gpu, "alltoall", "nccl", n_gpus),
+                   measured.attention_roofline(gpu, name, "generation", kv_dtype),
+                   measured.attention_roofline(gpu, name, "context", kv_dtype))
 
 
 def hardware_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, host_bandwidth: float | None = None,
                  expert_parallel: bool = False, engine: EngineProfile | None = None,
-                 dp_attention: bool = False) -> Hardware:
+                 dp_attention: bool = False, kv_dtype: str = "bf16") -> Hardware:
     host = host_bandwidth or gpu.host_memory_bandwidth_bytes_per_s or DEFAULT_HOST_BANDWIDTH
     return Hardware(
         bandwidth=gpu.memory_bandwidth_bytes_per_s,
@@ -130,5 +134,5 @@ def hardware_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, host_bandwidth: f
         attention_flops=gpu.bf16_flops or peak_flops(gpu, fmt),
         expert_parallel=expert_parallel and n_gpus > 1,
         dp_attention=dp_attention and expert_parallel and n_gpus > 1,
-        kernels=kernels_for(gpu, fmt, n_gpus, engine),
+        kernels=kernels_for(gpu, fmt, n_gpus, engine, kv_dtype),
     )

@@ -40,6 +40,8 @@ class Kernels:
     moe: Roofline
     allreduce: Collective | None = None
     alltoall: Collective | None = None
+    decode_attention: Roofline | None = None  # one layer's cache reads (generation attention)
+    prefill_attention: Roofline | None = None  # one layer's causal attention over a prompt (context attention)
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,12 @@ class _Rates:
     moe: Roofline
     bandwidth: float | np.ndarray
     gemm_peak: float | np.ndarray
-    attn_peak: float | np.ndarray  # FLOP/s attention kernels reach
-    kv_bandwidth: float | np.ndarray  # bytes/s paged or flat cache reads reach
+    attn_peak: float | np.ndarray  # FLOP/s attention kernels reach (llama.cpp's own kernels)
+    kv_bandwidth: float | np.ndarray  # bytes/s cache reads reach (llama.cpp's own kernels)
     layer_launch_s: float  # per layer per step, for kernels without CUDA graphs or fusion
+    decode_attention: Roofline | None = None  # measured attention kernels, per layer
+    prefill_attention: Roofline | None = None
+    attn_peak16: float | np.ndarray = 0.0
 
 
 def _rates(engine: EngineProfile, hw: Hardware, cost: ModelCost, k: SpeedConstants) -> _Rates:
@@ -157,8 +162,10 @@ def _rates(engine: EngineProfile, hw: Hardware, cost: ModelCost, k: SpeedConstan
                  g.smooth_p, 0.0, g.curve)
     m = Roofline(m.floor_s, m.bandwidth_eff * cost.kernel_efficiency, m.math_eff * cost.math_efficiency,
                  m.smooth_p, m.per_expert_s, m.curve)
-    return _Rates(g, m, hw.bandwidth, hw.peak_flops, attn_peak16 * k.flash_attention_eff,
-                  hw.bandwidth * k.kv_read_eff, 0.0)
+    decode_attn, prefill_attn = hw.kernels.decode_attention, hw.kernels.prefill_attention
+    return _Rates(g, m, hw.bandwidth, hw.peak_flops, attn_peak16 * (prefill_attn.math_eff if prefill_attn else 0.5),
+                  hw.bandwidth * (decode_attn.bandwidth_eff if decode_attn else 0.7), 0.0, decode_attn, prefill_attn,
+                  attn_peak16)
 
 
 def kernel_note(engine: EngineProfile, hw: Hardware, cost: ModelCost) -> str:
@@ -210,13 +217,34 @@ def step_seconds(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine
         moe_s = moe.seconds(cost.experts, moe_tokens, r.moe, r.bandwidth, r.gemm_peak, ep,
                             1.0 if hw.expert_parallel else tp)
     attn_tp = np.asarray(tp, dtype=np.float64)  # 1 under attention data parallel
-    attn_s = attention.decode_seconds(model, kv_elem_bytes, b * rank_share, context, r.kv_bandwidth, attn_tp)
-    attn_s = attn_s + attention.prefill_seconds(cost.attn_flops_per_ctx, cost.windowed, pf * rank_share,
-                                                prompt_tokens, r.attn_peak, attn_tp)
-    attn_s = attn_s + (b * rank_share) * attention_flops_per_token(cost, context) / (r.attn_peak * attn_tp)
+    attn_s = _attention_seconds(cost, model, kv_elem_bytes, r, b * rank_share, context, pf * rank_share,
+                                prompt_tokens, attn_tp)
     comm_s = _communication_seconds(cost, engine, hw, rank_tokens, moe_tokens)
     framework = _framework_seconds(cost, engine, b, pf, k, r)
     return gemm_s + moe_s + attn_s + comm_s + framework
+
+
+def _attention_seconds(cost: ModelCost, model, kv_elem_bytes: float, r: _Rates, sequences, context,
+                       prefill_tokens, prompt_tokens, tp):
+    """Decode attention (cache reads) and prefill attention (causal math) of one step on one GPU.
+
+    With measured kernels each runs once per attention layer, timed by that layer's fitted roofline (its
+    launch floor only where the step has such work); llama.cpp's kernels at their profile's rates."""
+    seqs = np.asarray(sequences, dtype=np.float64)
+    pf = np.asarray(prefill_tokens, dtype=np.float64)
+    read = attention.decode_bytes(model, kv_elem_bytes, seqs, context, tp)
+    decode_flops = seqs * attention_flops_per_token(cost, context) / tp
+    prompt_flops = pf * attention_flops_per_token(cost, np.asarray(prompt_tokens, dtype=np.float64) / 2.0) / tp
+    if r.decode_attention is None or r.prefill_attention is None:
+        return read / r.kv_bandwidth + (decode_flops + prompt_flops) / (r.attn_peak)
+    layers = max(attention.attention_layers(model), 1) if model.cache_groups else max(cost.layers, 1)
+    dec = gemm.roofline_seconds(r.decode_attention, read / layers, decode_flops / layers, r.bandwidth, r.attn_peak16)
+    dec = np.where(seqs > 0, dec, 0.0)
+    written = pf * attention.decode_bytes(model, kv_elem_bytes, 1.0, 1.0, tp)  # the prompt's own cache entries
+    pre = gemm.roofline_seconds(r.prefill_attention, written / layers, prompt_flops / layers, r.bandwidth,
+                                r.attn_peak16)
+    pre = np.where(pf > 0, pre, 0.0)
+    return layers * (dec + pre)
 
 
 def _communication_seconds(cost: ModelCost, engine: EngineProfile, hw: Hardware, rank_tokens, moe_tokens):

@@ -1,4 +1,5 @@
-"""The performance model's global constants: what the measured kernel curves do not cover.
+"""The performance model's global constants: what the measured kernel curves (GEMM, grouped MoE, attention,
+collectives) do not cover.
 
 They are fitted by `benchmarks/fit_speed.py` (rerunnable) on the calibration rows and stored in
 data/kernels/speed_constants.json; the accuracy test refits them without each GPU, model and source. Every
@@ -19,8 +20,6 @@ DEVICE_CLASSES = ("consumer", "workstation", "datacenter", "apple", "unified", "
 
 @dataclass(frozen=True)
 class SpeedConstants:
-    kv_read_eff: float = 0.7  # share of datasheet bandwidth paged-attention decode kernels read caches at
-    flash_attention_eff: float = 0.5  # share of the 16-bit tensor peak prefill attention reaches
     prefill_layer_s: float = 3e-5  # launches per layer of a prefill chunk (no CUDA graph)
     per_sequence_s: float = 5e-6  # host time per sequence per step: scheduling, sampling, detokenizing
     decode_step_trt_s: float = 2e-4  # framework time per decode step (CUDA graphs replayed)
