@@ -126,3 +126,82 @@ def test_pareto_plot_is_written(run, tmp_path):
     result = run(*EIGHT_B, *FEW_GPUS, "--min-tokens-per-s", "20", "--plot", str(out))
     assert result.exit_code == 0, result.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+TWO_TYPES = """gpus:
+  test-small:
+    name: Test small 4.5 GiB
+    vendor: nvidia
+    kind: datacenter
+    memory_type: gddr
+    architecture: ada
+    compute_capability: '8.9'
+    memory_bytes: 4831838208
+    memory_bandwidth_bytes_per_s: 1.0e+12
+    bf16_flops: 1.65e+14
+    fp8_flops: 2.4e+14
+    int8_ops: 2.4e+14
+    interconnect: {kind: nvlink, bandwidth_bytes_per_s: 4.5e+11}
+    tdp_watts: 72
+    rental:
+    - {provider: test, tier: on_demand, usd_per_gpu_hour: 0.1, source: made up for this test, as_of: 2026-12-01}
+    source: made up for this test
+    as_of: 2026-12-01
+  test-big:
+    name: Test big 80 GiB
+    vendor: nvidia
+    kind: datacenter
+    memory_type: hbm
+    architecture: hopper
+    compute_capability: '9.0'
+    memory_bytes: 85899345920
+    memory_bandwidth_bytes_per_s: 3.35e+12
+    bf16_flops: 9.894e+14
+    fp8_flops: 1.9789e+15
+    int8_ops: 1.9789e+15
+    interconnect: {kind: nvlink, bandwidth_bytes_per_s: 4.5e+11}
+    tdp_watts: 700
+    rental:
+    - {provider: test, tier: on_demand, usd_per_gpu_hour: 4.0, source: made up for this test, as_of: 2026-12-01}
+    source: made up for this test
+    as_of: 2026-12-01
+"""
+
+
+def test_request_classes_on_their_own_pools_win_and_add_up(run, tmp_path):
+    # Two GPU types made for the test: 8B in bf16 is 16 GB; a long-document request (127k tokens of prompt)
+    # adds 16.7 GB of cache, so even eight 4.5 GiB cards (4.35 GB usable each, less the engine's own overhead)
+    # cannot hold one, while the big 80 GiB card can; chat requests fit eight small cards, at $0.10 an hour
+    # each against $4.00 for the big one. At 350,000 requests a day the long documents keep six big cards
+    # busy, and chat on a pool of small cards costs less than the seventh big card a single pool would need.
+    prices = tmp_path / "two.yaml"
+    prices.write_text(TWO_TYPES)
+    workload = tmp_path / "classes.yaml"
+    workload.write_text("workload:\n  requests_per_day: 350000\n  classes:\n"
+                        "    - {name: chat, share: 0.95, input_tokens: 1000, output_tokens: 200}\n"
+                        "    - {name: long-docs, share: 0.05, input_tokens: 127000, output_tokens: 500}\n")
+    data = _plan(run, "plan", "meta-llama/Llama-3.1-8B-Instruct", "--workload", str(workload), "--prices", str(prices),
+                 "--gpu", "test-small", "--gpu", "test-big", "--quant", "bf16", "--engine", "vllm")
+    best = data["options"][0]
+    pools = {p["classes"][0]: p for p in best["pools"]}
+    assert set(pools) == {"chat", "long-docs"}
+    assert pools["chat"]["gpu"] == "test-small" and pools["long-docs"]["gpu"] == "test-big"
+    singles = [o for o in data["options"] if len(o["pools"]) == 1]
+    assert singles and all(o["usd_per_month"] > best["usd_per_month"] for o in singles)
+    # each pool is its GPUs x the hourly price x 730 hours; the option adds engineering (15 h x $100) and
+    # monitoring ($150) once
+    hourly = {"test-small": 0.1, "test-big": 4.0}
+    for p in best["pools"]:
+        assert p["usd_per_month"] == pytest.approx(p["total_gpus"] * hourly[p["gpu"]] * 730, abs=0.01)
+    assert best["total_gpus"] == sum(p["total_gpus"] for p in best["pools"])
+    assert best["usd_per_month"] == pytest.approx(sum(p["usd_per_month"] for p in best["pools"]) + 1500 + 150,
+                                                  abs=0.02)
+
+
+def test_class_shares_must_sum_to_one(run, tmp_path):
+    workload = tmp_path / "classes.yaml"
+    workload.write_text("workload:\n  requests_per_day: 1000\n  classes:\n"
+                        "    - {name: a, share: 0.5, input_tokens: 100, output_tokens: 100}\n"
+                        "    - {name: b, share: 0.3, input_tokens: 100, output_tokens: 100}\n")
+    result = run("plan", "llama-3.1-8b-instruct", "--workload", str(workload))
+    assert result.exit_code == 2 and "shares sum to 0.8, not 1" in result.stderr

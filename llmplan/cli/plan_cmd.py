@@ -102,7 +102,12 @@ def plan_command(
         gpus=tuple(gpu or ()), engines=_engines(engine), quants=_quants(quant),
         perf_model=perf_model_option(perf_model), top=top)
     validate_inputs(inputs)
-    report = plan(catalog, resolved, inputs, terms)
+    if data.get("classes"):
+        from llmplan.plans.planner import plan_classes
+
+        report = plan_classes(catalog, resolved, inputs, data["classes"], terms)
+    else:
+        report = plan(catalog, resolved, inputs, terms)
     if plot_path is not None:
         from llmplan.plans.planner_plot import plot_pareto
 
@@ -132,9 +137,7 @@ def _workload_and_terms(given: dict):
 
     data = _load_workload_file(given["workload_file"]) if given["workload_file"] else {}
     wl = dict(data.get("workload") or {})
-    if "classes" in wl:
-        raise InputError("workload.classes (several request classes on their own pools) is not supported by plan "
-                         "yet; plan one class at a time with --input-tokens and --output-tokens")
+    classes = wl.pop("classes", None)
     if given["requests_per_s"] is not None and given["requests_per_day"] is not None:
         raise InputError("give --requests-per-s or --requests-per-day, not both")
     hours = given["hours_per_day"] or wl.get("hours_per_day") or 24.0
@@ -153,6 +156,10 @@ def _workload_and_terms(given: dict):
                 "max_utilization", "years", "usd_per_kwh"):
         if given[key] is not None:
             sh[key] = given[key]
+    if classes is not None:
+        from llmplan.plans.planner import parse_classes
+
+        data["classes"] = parse_classes(classes)
     return data, workload, _validated(SelfHostTerms, sh, "self_hosted")
 
 

@@ -13,6 +13,8 @@ LEGEND = ("$/mo: GPUs, engineering and monitoring a month (730 h); $/Mtok: over 
 
 
 def _layout(o: PlanOption) -> str:
+    if o.pools and len(o.pools) > 1:
+        return f"{len(o.pools)} pools"
     inner = (f"DP{o.gpus_per_replica}+EP{o.layout.ep}" if o.layout.dp_attention
              else f"TP{o.layout.tp}" + (f"+EP{o.layout.ep}" if o.layout.ep > 1 else ""))
     return f"{o.layout.replicas}x {inner}"
@@ -42,8 +44,12 @@ def _headline(report: PlanReport) -> str:
             f">= {t['min_tokens_per_s']:g} tok/s per user" if t.get("min_tokens_per_s") else "",
             f"<= ${t['max_monthly_cost_usd']:,.0f}/month" if t.get("max_monthly_cost_usd") else ""]
     targets = ", ".join(w for w in want if w) or "no latency target (full load)"
-    return (f"{report.model}: {report.requests_per_s:g} req/s average ({report.peak_requests_per_s:g} at peak), "
-            f"{report.input_tokens} in / {report.output_tokens} out tokens; {targets}; {report.mode}")
+    shape = f"{report.input_tokens} in / {report.output_tokens} out tokens"
+    if report.classes:
+        shape = "classes " + ", ".join(f"{c['name']} {c['share']:.0%} ({c['input_tokens']}/{c['output_tokens']})"
+                                       for c in report.classes)
+    return (f"{report.model}: {report.requests_per_s:.3g} req/s average ({report.peak_requests_per_s:.3g} at peak), "
+            f"{shape}; {targets}; {report.mode}")
 
 
 def print_plan(report: PlanReport) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from llmplan.catalog.loader import Catalog
@@ -86,6 +87,9 @@ class PlanOption(BaseModel):
     launch_command: str | None = None
     price_source: str | None = None
     quality_note: str | None = None
+    pools: list["Pool"] | None = Field(default=None, description="with request classes: each pool, its classes "
+                                       "and cost; the option's usd_per_month and total_gpus are their sums "
+                                       "(plus engineering and monitoring once)")
 
 
 class ParetoPoint(BaseModel):
@@ -108,6 +112,7 @@ class PlanReport(BaseModel):
     closest: PlanOption | None = Field(default=None, description="the option nearest the targets, when none meets "
                                                                  "them all")
     api_reference: dict | None = Field(default=None, description="the cheapest API offering of the same model")
+    classes: list[dict] | None = Field(default=None, description="the request classes planned for, if any")
     candidates: int = Field(description="deployments evaluated")
     pareto: list[ParetoPoint] = Field(default_factory=list, description="options no other beats on both cost and "
                                       "tokens/s per user, cheapest first")
@@ -122,6 +127,7 @@ class _Evaluated:
     dep: Deployment
     cap: ReplicaCapacity
     curve: object = None  # the replica's serving curve, reused for its operating point
+    peak_rps: float = 0.0  # the peak rate this evaluation was sized for
 
 
 def plan(catalog: Catalog, model: ResolvedModel, inputs: PlanInputs, terms: SelfHostTerms) -> PlanReport:
@@ -233,7 +239,7 @@ def _evaluate(dep: Deployment, inputs: PlanInputs, terms: SelfHostTerms) -> _Eva
     if inputs.max_monthly_cost_usd is not None and option.usd_per_month > inputs.max_monthly_cost_usd:
         misses.append("max_monthly_cost_usd")
         shortfall += option.usd_per_month / inputs.max_monthly_cost_usd - 1.0
-    return _Evaluated(option, tuple(misses), shortfall, dep, cap, curve)
+    return _Evaluated(option, tuple(misses), shortfall, dep, cap, curve, inputs.peak_requests_per_s)
 
 
 def _option(dep: Deployment, cap: ReplicaCapacity, replicas: int, price: GpuPrice, inputs: PlanInputs,
@@ -326,6 +332,8 @@ def _distinct(ranked: list["_Evaluated"]) -> list["_Evaluated"]:
 
 
 def option_label(o: PlanOption) -> str:
+    if o.pools and len(o.pools) > 1:
+        return " + ".join(f"{p.total_gpus}x {p.gpu} {p.quant} {p.engine} ({', '.join(p.classes)})" for p in o.pools)
     return f"{o.total_gpus}x {o.gpu} {o.quant} {o.engine}"
 
 
@@ -417,3 +425,164 @@ def validate_inputs(inputs: PlanInputs) -> None:
         value = getattr(inputs, name)
         if value is not None and not value > 0:
             raise InputError(f"{flag} must be a positive number, got {value}")
+
+
+# ------------------------------------------------------------------------------------ request classes
+
+
+@dataclass(frozen=True)
+class RequestClass:
+    name: str
+    share: float  # of the requests
+    input_tokens: int
+    output_tokens: int
+    max_ttft_s: float | None = None
+    min_tokens_per_s: float | None = None
+
+
+class Pool(BaseModel):
+    classes: list[str]
+    gpu: str
+    gpus_per_replica: int
+    layout: Layout
+    engine: str
+    quant: str
+    total_gpus: int
+    usd_per_month: float = Field(description="its GPUs a month (engineering and monitoring are the option's)")
+    ttft_s: float = Field(description="its slowest class's time to first token at the peak")
+    decode_tokens_per_s: float = Field(description="its slowest class's tokens/s per user at the peak")
+    fit_command: str = Field(description="one replica at its first class's load")
+
+
+def plan_classes(catalog: Catalog, model: ResolvedModel, inputs: PlanInputs, classes: tuple[RequestClass, ...],
+                 terms: SelfHostTerms) -> PlanReport:
+    """Several request classes: the cheapest single pool that serves them all, and each class on its own pool
+    (possibly of a different GPU type), side by side; engineering and monitoring counted once."""
+    per_class = {c.name: _class_candidates(catalog, model, inputs, c, terms) for c in classes}
+    options = [o for o in (_mixed_option(per_class, classes, terms),) if o is not None]
+    singles, seen = [], set()
+    for o in _single_pools(per_class, classes, terms):  # one per hardware, format and layout
+        key = (o.gpu, o.total_gpus, o.quant, o.layout.ep, o.layout.dp_attention)
+        if key not in seen:
+            seen.add(key)
+            singles.append(o)
+    options += singles[: inputs.top]
+    options.sort(key=lambda o: o.usd_per_month)
+    report = PlanReport(
+        model=model.spec.id, requests_per_s=round(inputs.average_requests_per_s, 6),
+        peak_requests_per_s=round(inputs.peak_requests_per_s, 6), input_tokens=inputs.input_tokens,
+        output_tokens=inputs.output_tokens, mode=terms.mode, candidates=sum(len(v) for v in per_class.values()),
+        targets={"max_ttft_s": inputs.max_ttft_s, "min_tokens_per_s": inputs.min_tokens_per_s,
+                 "max_monthly_cost_usd": inputs.max_monthly_cost_usd},
+        options=options[: inputs.top], classes=[c.__dict__ for c in classes])
+    tokens = sum(float(C.monthly_tokens(inputs.average_requests_per_s * c.share * 86400.0,
+                                        c.input_tokens + c.output_tokens)) for c in classes)
+    for o in report.options:
+        o.usd_per_mtok = round(float(C.usd_per_mtok(o.usd_per_month, tokens)), 4)
+    if not options:
+        report.binding = [t for t in ("max_ttft_s", "min_tokens_per_s") if any(
+            getattr(c, t) is not None for c in classes)] or ["memory"]
+    return report
+
+
+def _class_candidates(catalog, model, inputs: PlanInputs, c: RequestClass, terms) -> dict[tuple, _Evaluated]:
+    """Every layout that serves class `c` within its own targets, keyed by its hardware and layout."""
+    share = replace(inputs, peak_requests_per_s=inputs.peak_requests_per_s * c.share,
+                    average_requests_per_s=inputs.average_requests_per_s * c.share, input_tokens=c.input_tokens,
+                    output_tokens=c.output_tokens, max_ttft_s=c.max_ttft_s or inputs.max_ttft_s,
+                    min_tokens_per_s=c.min_tokens_per_s or inputs.min_tokens_per_s, max_monthly_cost_usd=None)
+    out = {}
+    for dep in candidate_deployments(catalog, model, share, terms):
+        e = _evaluate(dep, share, terms)
+        if e is not None and not e.misses:
+            out[(dep.gpu_id, dep.n_gpus, dep.fmt.name, dep.engine.name, dep.expert_parallel)] = e
+    return out
+
+
+def _pool(evs: list[_Evaluated], classes: list[str], replicas: int, terms: SelfHostTerms) -> Pool:
+    """A pool of `replicas` of the layout the evaluations share, serving `classes` (one evaluation each)."""
+    e = evs[0]
+    price = gpu_price(e.dep, terms.rental_tier)
+    gpus = replicas * e.dep.n_gpus
+    month = float(gpu_month_usd(terms, gpus, price.hourly_usd, e.dep, price))
+    layout = e.option.layout.model_copy(update={"replicas": replicas})
+    serving = max(replicas - terms.redundancy, 1)
+    points = [operating_point(x.dep, x.peak_rps / serving, x.curve) for x in evs]
+    run = replace(e.dep, concurrency=max(points[0].concurrency, 1))
+    return Pool(classes=classes, gpu=e.dep.gpu_id, gpus_per_replica=e.dep.n_gpus, layout=layout,
+                engine=e.dep.engine.name, quant=e.dep.fmt.name, total_gpus=gpus, usd_per_month=round(month, 2),
+                ttft_s=round(max(p.ttft_s for p in points), 4),
+                decode_tokens_per_s=round(min(p.decode_tokens_per_s for p in points), 2), fit_command=fit_command(run))
+
+
+def _pooled_option(pools: list[Pool], first: _Evaluated, terms: SelfHostTerms) -> PlanOption:
+    gpu_month = sum(p.usd_per_month for p in pools)
+    o = first.option.model_copy(deep=True)
+    o.pools = pools
+    o.gpu = "+".join(dict.fromkeys(p.gpu for p in pools))
+    o.total_gpus = sum(p.total_gpus for p in pools)
+    o.gpu_usd_per_month = round(gpu_month, 2)
+    o.usd_per_month = round(gpu_month + people_monthly_usd(terms), 2)
+    o.ttft_s = max(p.ttft_s for p in pools)
+    o.decode_tokens_per_s = min(p.decode_tokens_per_s for p in pools)
+    o.fit_command = pools[0].fit_command
+    o.bound_by = "rate"
+    o.beat = []
+    return o
+
+
+def _mixed_option(per_class: dict, classes: tuple[RequestClass, ...], terms: SelfHostTerms) -> PlanOption | None:
+    """Each class on the pool that serves it most cheaply."""
+    pools, firsts = [], []
+    for c in classes:
+        if not per_class[c.name]:
+            return None
+        e = min(per_class[c.name].values(), key=lambda e: e.option.gpu_usd_per_month)
+        pools.append(_pool([e], [c.name], e.option.layout.replicas, terms))
+        firsts.append(e)
+    return _pooled_option(pools, firsts[0], terms)
+
+
+def _single_pools(per_class: dict, classes: tuple[RequestClass, ...], terms: SelfHostTerms) -> list[PlanOption]:
+    """One pool for every class: a layout that meets each class's targets, with replicas for the sum of the
+    classes' peak loads, each taking its share of a replica's capacity for that class."""
+    common = set.intersection(*(set(v) for v in per_class.values())) if per_class else set()
+    options = []
+    for key in common:
+        evs = [per_class[c.name][key] for c in classes]
+        load = sum(e.option.layout.replicas and e.peak_rps / (e.cap.requests_per_s * terms.max_utilization)
+                   for e in evs)
+        replicas = max(int(np.ceil(load - 1e-9)), 1) + terms.redundancy
+        pool = _pool(evs, [c.name for c in classes], replicas, terms)
+        options.append(_pooled_option([pool], evs[0], terms))
+    return sorted(options, key=lambda o: o.usd_per_month)
+
+
+def parse_classes(raw: list, flag: str = "workload.classes") -> tuple[RequestClass, ...]:
+    """`workload.classes` of a workload file: shares summing to 1, each with its request shape."""
+    if not isinstance(raw, list) or not raw:
+        raise InputError(f"{flag} must be a list of {{name, share, input_tokens, output_tokens}}")
+    out = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise InputError(f"{flag}[{i}] must be a mapping with name, share, input_tokens, output_tokens")
+        unknown = set(item) - {"name", "share", "input_tokens", "output_tokens", "max_ttft_s", "min_tokens_per_s"}
+        if unknown:
+            raise InputError(f"{flag}[{i}]: unknown key {sorted(unknown)[0]!r}; keys: name, share, input_tokens, "
+                             "output_tokens, max_ttft_s, min_tokens_per_s")
+        try:
+            c = RequestClass(str(item.get("name", f"class-{i + 1}")), float(item["share"]), int(item["input_tokens"]),
+                             int(item["output_tokens"]), item.get("max_ttft_s"), item.get("min_tokens_per_s"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{flag}[{i}] needs a number for share, input_tokens and output_tokens ({exc})") from None
+        if c.share <= 0 or c.input_tokens < 1 or c.output_tokens < 1:
+            raise InputError(f"{flag}[{i}] ({c.name}): share, input_tokens and output_tokens must be positive")
+        out.append(c)
+    total = sum(c.share for c in out)
+    if abs(total - 1.0) > 1e-6:
+        raise InputError(f"{flag} shares sum to {total:g}, not 1; make them add up to 1")
+    return tuple(out)
+
+
+PlanOption.model_rebuild()
+PlanReport.model_rebuild()
