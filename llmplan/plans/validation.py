@@ -267,6 +267,16 @@ def _deployment(catalog: Catalog, row: CalRow) -> Deployment:
     return dep
 
 
+def _faster_than_the_hardware(row: CalRow, dep: Deployment) -> bool:
+    """A served TTFT (or prompt/TTFT rate) that implies more prompt FLOPs per second than the GPUs' tensor peak:
+    the benchmark reused prompts and the engine's prefix cache answered, so it measures no prefill."""
+    if row.kind not in ("ttft", "prefill_ttft") or row.llama_bench or row.input_tokens < 256:
+        return False
+    seconds = row.measured if row.kind == "ttft" else row.input_tokens / row.measured
+    needed = 2.0 * dep.model.params_active * row.input_tokens
+    return needed / seconds > deployment_hardware(dep).peak_flops * dep.n_gpus
+
+
 def _request_shape(row: CalRow) -> tuple[float, float]:
     """(input, output) tokens the steps are evaluated at. llama-bench tg N decodes from an empty cache (mean
     context N/2); pp N prefills N tokens alone."""
@@ -292,6 +302,11 @@ def build_basis(rows: list[CalRow], catalog: Catalog | None = None) -> Basis:
                 deps[key] = _deployment(catalog, row)
         except LlmplanError as exc:
             skipped.append(Skipped(row.file, 0, f"{row.model} on {row.gpu_count}x{row.gpu}: {exc}"))
+            continue
+        if _faster_than_the_hardware(row, deps[key]):
+            skipped.append(Skipped(row.file, 0, f"{row.model} on {row.gpu_count}x{row.gpu}, {row.input_tokens}-token "
+                                   "prompt: the first token came sooner than the GPU's peak could compute the prompt "
+                                   "(a prompt-cache hit, not a prefill)"))
             continue
         groups[key].append(len(keep))
         keep.append(row)
