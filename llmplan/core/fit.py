@@ -463,3 +463,12 @@ def _verdict(dep: Deployment, fits: bool, offload: OffloadInfo | None, best_n: i
     else:
         text += f"; even {GPU_COUNTS[-1]}x{dep.gpu_id} is not enough"
     return text
+
+
+def tokens_for_pool(dep: Deployment, pool_bytes: float) -> int:
+    """Token capacity, in whole blocks, of a KV pool of `pool_bytes` per GPU (what the engine prints for it)."""
+    per_token = float(kv_per_seq_per_gpu(dep, dep.n_gpus, dep.context)) / max(dep.context, 1)
+    block = block_tokens(dep.engine.name, dep.settings)
+    if per_token <= 0 or pool_bytes <= 0:
+        return 0
+    return int(pool_bytes // (per_token * block)) * block
