@@ -222,7 +222,9 @@ def _int(value: float | None) -> int | None:
 
 def rule_version(row: LogRow) -> str:
     """The engine release the row ran, as `--engine-version` takes it (backend-qualified for TensorRT-LLM)."""
-    return row.text("engine_version")
+    from llmplan.engines.memory_rules import version_from_log
+
+    return version_from_log(row.engine, row.text("engine") + " " + row.text("engine_version"))
 
 
 def evaluate(row: LogRow, catalog: Catalog) -> LogCase:
@@ -269,7 +271,7 @@ def evaluate(row: LogRow, catalog: Catalog) -> LogCase:
     if tokens is not None:
         case.printed["kv_tokens"] = tokens
 
-    settings: dict = {}
+    settings: dict = dict(engine_version=version)
     if engine == "vllm":
         settings.update(gpu_memory_utilization=fraction, max_num_seqs=max_seqs, max_num_batched_tokens=batched)
     elif engine == "sglang":
@@ -318,8 +320,9 @@ def evaluate(row: LogRow, catalog: Catalog) -> LogCase:
         case.skipped["kv_pool"] = ("unified memory shared with the OS: TensorRT-LLM's fraction applies to what the "
                                    "OS left free at that moment")
     else:
-        case.computed["kv_pool"] = pool.bytes
-        case.computed["kv_tokens"] = printed_tokens(dep, pool)
+        # a failed start prints what the budget left, negative included
+        case.computed["kv_pool"] = pool.bytes if pool.bytes > 0 or dep.engine.budget == "buffers" else plan.kv_free
+        case.computed["kv_tokens"] = pool.tokens_printed
     if "kv_tokens" not in case.computed and "kv_pool" in case.printed:
         # the token figure the engine prints for the pool it printed (per-token bytes and block rounding)
         from llmplan.core.fit import tokens_for_pool
@@ -333,10 +336,6 @@ def evaluate(row: LogRow, catalog: Catalog) -> LogCase:
     for what in case.skipped:
         case.computed.pop(what, None)
     return case
-
-
-def printed_tokens(dep, pool) -> float:
-    return pool.tokens
 
 
 def evaluate_all(catalog: Catalog | None = None, folder: Path = LOG_DIR) -> list[LogCase]:
