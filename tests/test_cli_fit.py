@@ -42,14 +42,17 @@ def test_seed_claim_70b_fp16_on_one_h100_does_not_fit(run):
     data = fit_json(run, "meta-llama/Llama-3.1-70B-Instruct", "--gpu", "h100-sxm", "--quant", "bf16")
     assert data["fits"] is False
     assert data["memory"]["weights_bytes"] > data["memory"]["usable_bytes"]
-    assert data["min_gpus"] == 2
+    # two H100s hold the 65.7 GiB of weights per GPU, but vLLM's budget (0.9 x 79.22 GiB = 71.3 GiB) also holds
+    # the profile run's ~4.8 GiB activation peak (llm-d's 70B start printed 4.84 GiB) and non-torch memory, which
+    # leaves less than the 1.25 GiB an 8192-token sequence needs at TP2: four
+    assert data["min_gpus"] == 4
     assert data["performance"]["decode_tokens_per_s"] is None
     text = " ".join(data["suggestions"])
-    assert "2xh100-sxm" in text
+    assert "4xh100-sxm" in text
     assert "quantize to" in text
     table = run("fit", "meta-llama/Llama-3.1-70B-Instruct", "--gpu", "h100-sxm", "--quant", "bf16")
     assert "DOES NOT FIT" in table.stdout
-    assert "2x h100-sxm" in table.stdout
+    assert "4x h100-sxm" in table.stdout
 
 
 def test_kv_cache_is_context_times_concurrency(run):

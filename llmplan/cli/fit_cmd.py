@@ -77,7 +77,7 @@ def fit_command(
     parallel: Annotated[int | None, typer.Option("--parallel", "-np", rich_help_panel="Engine flags", help="llama.cpp/Ollama slots sharing -c [default: 4].")] = None,
     ubatch_size: Annotated[int | None, typer.Option("--ubatch-size", "-ub", rich_help_panel="Engine flags", help="llama.cpp micro-batch, sizes its compute buffer [default: 512].")] = None,
     flash_attn: Annotated[bool | None, typer.Option("--flash-attn/--no-flash-attn", rich_help_panel="Engine flags", help="llama.cpp/Ollama flash attention [default: on].")] = None,
-    engine_version: Annotated[str | None, typer.Option("--engine-version", rich_help_panel="Engine flags", help="Engine release the memory rules follow [default: current: vLLM 0.11, SGLang 0.4, TensorRT-LLM 1.0].")] = None,
+    engine_version: Annotated[str | None, typer.Option("--engine-version", rich_help_panel="Engine flags", help="Engine release whose memory rules apply: vLLM 0.6 (0.5-0.7, V0), 0.8 (0.8-0.20, V1), 0.21 (0.21-0.25); SGLang 0.4 (0.4-0.5.3), 0.5.4 (0.5.4-0.5.x); TensorRT-LLM 0.9 (C++ engine), 1.0 (PyTorch backend) [default: the newest: vLLM 0.21, SGLang 0.5.4, TensorRT-LLM 1.0].")] = None,
     fmt: Annotated[TabularFormat, typer.Option("--format", "-f", help="table, json, markdown (csv for sweeps).")] = TabularFormat.table,
     prices: PricesOpt = None,
     models: ModelsOpt = None,

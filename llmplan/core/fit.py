@@ -188,6 +188,7 @@ class KvPool:
     bytes: int  # the pool it allocates (vLLM "Available KV cache memory", SGLang K + V sizes)
     tokens: int  # its token capacity, in whole blocks (vLLM "GPU KV cache size", SGLang max_total_num_tokens)
     max_concurrency_at_context: float  # tokens / --context (vLLM "Maximum concurrency for N tokens")
+    tokens_printed: int = 0  # the token figure the engine release prints (see kv_tokens_printed)
 
 
 def kv_pool(dep: Deployment, plan: MemoryPlan | None = None) -> KvPool:
@@ -196,14 +197,31 @@ def kv_pool(dep: Deployment, plan: MemoryPlan | None = None) -> KvPool:
     n = dep.n_gpus
     per_token = float(kv_per_seq_per_gpu(dep, n, dep.context)) / max(dep.context, 1)
     block = block_tokens(dep.engine.name, dep.settings)
-    if not dep.engine.continuous_batching or dep.engine.name in ("llama.cpp", "ollama"):
+    if not dep.engine.continuous_batching or dep.engine.budget == "buffers":
         slots = parallel_slots(dep.concurrency, dep.engine.max_batch)
         cells = -(-dep.context * slots // block) * block  # -c padded to whole 256-cell blocks
-        return KvPool(int(cells * per_token), int(cells), round(cells / max(dep.context, 1), 2))
+        return KvPool(int(cells * per_token), int(cells), round(cells / max(dep.context, 1), 2), int(cells))
     if plan.kv_free <= 0 or per_token <= 0:
         return KvPool(0, 0, 0.0)
     tokens = int(plan.kv_free // (per_token * block)) * block
-    return KvPool(int(plan.kv_free), tokens, round(tokens / max(dep.context, 1), 2))
+    return KvPool(int(plan.kv_free), tokens, round(tokens / max(dep.context, 1), 2),
+                  kv_tokens_printed(dep, plan.kv_free, tokens))
+
+
+def kv_tokens_printed(dep: Deployment, pool_bytes: float, capacity: int) -> int:
+    """The token figure the engine release prints for its pool. vLLM V1 ("GPU KV cache size") prints max
+    concurrency x max_model_len; for a model whose layers all grow with context that is the capacity, but for
+    hybrid and sliding-window models (cache that stops growing at a window, or fixed recurrent state) a sequence
+    of max_model_len tokens costs less than max_model_len x the per-token size, so the printed figure is above
+    the pool's capacity in tokens."""
+    rules = dep.engine.rules
+    if rules is None or rules.printed_tokens != "concurrency_x_len":
+        return capacity
+    ctx = max(dep.context, 1)
+    per_seq = float(kv_per_seq_per_gpu(dep, dep.n_gpus, ctx))
+    if per_seq <= 0 or pool_bytes <= 0:
+        return 0
+    return int(pool_bytes / per_seq * ctx)
 
 
 def fits_on(dep: Deployment, n: int, concurrency: int) -> bool:
@@ -355,6 +373,7 @@ def fit(dep: Deployment) -> FitReport:
         quant=dep.fmt.name,
         kv_dtype=dep.kv_dtype,
         engine=dep.engine.name,
+        engine_version=(f"{dep.engine.rules.name} ({dep.engine.rules.releases})" if dep.engine.rules else None),
         context=dep.context,
         concurrency=int(concurrency),
         concurrency_mode=mode,
@@ -374,6 +393,7 @@ def fit(dep: Deployment) -> FitReport:
             kv_pool_bytes=pool.bytes,
             kv_cache_tokens=pool.tokens,
             max_concurrency_at_context=pool.max_concurrency_at_context,
+            kv_cache_tokens_printed=pool.tokens_printed,
         ),
         fits=bool(fits),
         fits_with_offload=fits_with_offload,
@@ -463,3 +483,12 @@ def _verdict(dep: Deployment, fits: bool, offload: OffloadInfo | None, best_n: i
     else:
         text += f"; even {GPU_COUNTS[-1]}x{dep.gpu_id} is not enough"
     return text
+
+
+def tokens_for_pool(dep: Deployment, pool_bytes: float) -> int:
+    """Token capacity, in whole blocks, of a KV pool of `pool_bytes` per GPU (what the engine prints for it)."""
+    per_token = float(kv_per_seq_per_gpu(dep, dep.n_gpus, dep.context)) / max(dep.context, 1)
+    block = block_tokens(dep.engine.name, dep.settings)
+    if per_token <= 0 or pool_bytes <= 0:
+        return 0
+    return kv_tokens_printed(dep, pool_bytes, int(pool_bytes // (per_token * block)) * block)

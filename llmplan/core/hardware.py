@@ -17,6 +17,12 @@ WEIGHT_ONLY_KERNELS = {"fp8": "the Marlin FP8 kernel", "nvfp4": "the Marlin FP4 
                        "mxfp4": "the Marlin / Triton MXFP4 kernels"}
 
 
+# TensorRT-LLM on Hopper: MXFP4 MoE weights with bf16 activations through the TRITON MoE backend, Hopper's default
+# (https://nvidia.github.io/TensorRT-LLM/deployment-guide/deployment-guide-for-gpt-oss-on-trtllm.html, MoE backend
+# support matrix: H200, BF16 activations, MXFP4 weights, TRITON; Blackwell runs MXFP8 x MXFP4 on TRTLLM).
+TRTLLM_HOPPER_MXFP4 = "the Triton MoE kernels (triton_kernels matmul_ogs)"
+
+
 def compute_capability(gpu: GpuEntry) -> float | None:
     try:
         return float(gpu.compute_capability) if gpu.compute_capability else None
@@ -77,6 +83,14 @@ def check_runnable(gpu_id: str, gpu: GpuEntry, fmt: QuantFormat, engine: str) ->
                                f"{gpu_id} is {cc}; formats it runs: {', '.join(able[:8])}")
     if fmt.name == "nvfp4" and gpu.vendor != "nvidia":
         raise UnsupportedError(f"nvfp4 kernels exist for NVIDIA GPUs only; on {gpu_id} use fp8 or mxfp4")
+    if (not has_native_math(gpu, fmt) and engine == "tensorrt-llm" and fmt.name == "mxfp4" and cc is not None
+            and cc >= 9.0):
+        # TensorRT-LLM's gpt-oss guide runs MXFP4 MoE weights on Hopper (H100/H200) through its TRITON MoE backend
+        warnings.append(
+            f"{gpu_id} has no fp4 tensor cores: tensorrt-llm runs mxfp4 weight-only through {TRTLLM_HOPPER_MXFP4} "
+            "(moe_config backend TRITON; bf16 activations): the memory savings hold, but prefill and batched steps "
+            "run at 16-bit math speed")
+        return warnings
     if not has_native_math(gpu, fmt) and fmt.math in ("fp8", "fp4"):
         if engine == "tensorrt-llm":
             raise UnsupportedError(

@@ -136,15 +136,36 @@ def kv_replicated(model: ModelSpec, tp: int) -> bool:
 
 
 def activation_bytes(model: ModelSpec, engine: EngineProfile, tp: int = 1) -> int:
-    """Torch activation peak of the engine's profile run: one forward pass of `engine.batch_tokens`
-    tokens (the MLP's gate/up and activated outputs dominate, split by tensor parallel; a few residual-
-    width buffers) plus the sampler's fp32 logits and probabilities for `max_batch` rows."""
-    tokens = engine.batch_tokens
+    """Torch activation peak of the engine's start-up profile run, in bytes.
+
+    vLLM (its release's rule set): `profile_tokens` tokens through the MLP (gate/up and activated outputs, split
+    by tensor parallel) and a few residual-width buffers, times a fitted factor, plus fp32 logits and the
+    sampler's copies for the rows the release computes them for (V0: max_num_seqs rows; V1: every profiled
+    token), bytes per vocab entry fitted (llmplan.engines.memory_rules, benchmarks/fit_engine_memory.py).
+    Other engines: `batch_tokens` tokens through the same buffers plus the sampler for `max_batch` rows."""
+    from llmplan.engines import memory_rules as R
+
     width = max(model.intermediate_size, 4 * model.hidden_size // 3)
+    if engine.budget == "profiled" and engine.rules is not None:
+        tokens = engine.profile_tokens or engine.batch_tokens
+        forward = tokens * (3 * width / tp + 4 * model.hidden_size) * model.dtype_bytes
+        rows = tokens if engine.rules.profile == "batched_tokens" else engine.max_batch
+        logits = rows * model.vocab_size * R.ACTIVATION_LOGIT_BYTES[engine.rules.name]
+        return int(R.ACTIVATION_WIDTH_FACTOR[engine.rules.name] * forward + logits)
+    tokens = engine.batch_tokens
     mlp = tokens * (3 * width / tp) * model.dtype_bytes
     hidden = tokens * model.hidden_size * model.dtype_bytes * 4
     sampler = engine.max_batch * model.vocab_size * 8
     return int(mlp + hidden + sampler)
+
+
+def cuda_graph_bytes(model: ModelSpec, engine: EngineProfile, tp: int = 1) -> int:
+    """Memory of the CUDA graphs vLLM captures (batch sizes up to min(max_num_seqs, 512)): a fitted number of
+    bytes per captured row per layer per hidden element held on this GPU (hidden / TP)."""
+    from llmplan.engines import memory_rules as R
+
+    rows = min(engine.max_batch, 512)
+    return int(R.VLLM_GRAPH_BYTES_PER_ELEMENT * rows * model.num_layers * model.hidden_size / max(tp, 1))
 
 
 def llama_cpp_compute_bytes(model: ModelSpec, ubatch: int, n_ctx: int, flash_attn: bool = True) -> int:
@@ -159,14 +180,15 @@ def llama_cpp_compute_bytes(model: ModelSpec, ubatch: int, n_ctx: int, flash_att
 def engine_overhead_bytes(model: ModelSpec, engine: EngineProfile, tp: int = 1, *, n_ctx: int = 0,
                           flash_attn: bool = True) -> int:
     """What the engine holds beside weights and KV cache inside the memory it budgets (see
-    llmplan.engines.memory_rules for each engine's rule and its source)."""
+    llmplan.engines.memory_rules for each engine's rule, by release, and its source)."""
     from llmplan.engines import memory_rules as R
 
-    if engine.name == "vllm":
-        return int(activation_bytes(model, engine, tp) + R.VLLM_NON_TORCH_BYTES + (R.VLLM_NCCL_BYTES if tp > 1 else 0))
-    if engine.name == "sglang":
+    if engine.budget == "profiled":
+        graphs = cuda_graph_bytes(model, engine, tp) if engine.rules is not None and engine.rules.graphs_in_budget else 0
+        return int(activation_bytes(model, engine, tp) + engine.non_torch_bytes + graphs)
+    if engine.budget == "static":
         return 0  # its static fraction holds weights and the KV pool; activations and graphs live outside
-    if engine.name in ("llama.cpp", "ollama"):
+    if engine.budget == "buffers":
         return int(R.LLAMA_CPP_CONTEXT_BYTES + llama_cpp_compute_bytes(model, engine.batch_tokens, n_ctx, flash_attn))
     return int(engine.context_bytes + engine.cuda_graph_bytes + activation_bytes(model, engine, tp))
 
@@ -178,6 +200,9 @@ def usable_bytes(gpu_memory_bytes: float, engine: EngineProfile, weights_per_gpu
     of what is left free after they load.
     """
     mem = np.asarray(gpu_memory_bytes, dtype=np.float64)
+    if engine.budget == "static":
+        # SGLang's fraction applies to the memory free when weights start loading (after its CUDA context and NCCL)
+        return (mem - engine.non_torch_bytes) * engine.memory_fraction
     if engine.fraction_of_free:
         free = np.maximum(mem - weights_per_gpu - overhead, 0.0)
         return np.minimum(weights_per_gpu + overhead + engine.memory_fraction * free, mem)

@@ -43,6 +43,9 @@ class MemoryInfo(BaseModel):
                                  "cache size', SGLang max_total_num_tokens, llama.cpp n_ctx)")
     max_concurrency_at_context: float = Field(default=0.0, description="kv_cache_tokens / context, as vLLM prints "
                                               "'Maximum concurrency for N tokens per request'")
+    kv_cache_tokens_printed: int = Field(default=0, description="the token figure the engine release prints at "
+                                         "start-up: vLLM V1 prints max concurrency x max_model_len, which for hybrid "
+                                         "and sliding-window models exceeds the pool's capacity (kv_cache_tokens)")
 
 
 class OffloadInfo(BaseModel):
@@ -75,6 +78,8 @@ class FitReport(BaseModel):
     quant: str
     kv_dtype: str
     engine: str
+    engine_version: str | None = Field(default=None, description="the engine release rule set applied to memory "
+                                       "(--engine-version), with the releases it covers; null for engines with one")
     context: int
     concurrency: int
     concurrency_mode: str = "fixed"  # fixed | max

@@ -62,6 +62,14 @@ class EngineProfile:
     speed_group: str = "serving"  # which fitted framework constants apply (core/speed_constants.py)
     allreduce_kernel: str = "nccl"  # measured all-reduce it runs: nccl or its own custom kernel
     reserves_whole_request: bool = False  # admits a request only with cache for input + output reserved
+    # How the engine sizes its KV pool (llmplan.engines.memory_rules): "profiled" (vLLM: a fraction of the GPU less
+    # weights, a profile run's activation peak and non-torch memory), "static" (SGLang: a static fraction holds
+    # weights + pool), "free_fraction" (TensorRT-LLM: a fraction of what is free after loading), "buffers" (llama.cpp,
+    # Ollama: exactly the cells asked for), "fraction" (TGI: a fraction less a fixed overhead).
+    budget: str = "fraction"
+    rules: object = None  # the release's RuleSet (memory_rules.RULE_SETS), resolved per deployment
+    profile_tokens: int = 0  # tokens of the start-up profile run (vLLM), resolved per deployment
+    non_torch_bytes: int = 0  # CUDA context growth, NCCL and all-reduce buffers at this TP, resolved per deployment
 
     def eff(self, kind: str) -> Efficiency:
         return self.efficiency.get(kind) or self.efficiency["datacenter"]
@@ -104,22 +112,22 @@ ENGINES: dict[str, EngineProfile] = {
     e.name: e
     for e in [
         EngineProfile("vllm", True, 0.90, False, 1 * GIB, 512 * MIB, 256, 8192, _SERVING, 4e-4, True,
-                      allreduce_kernel="vllm_custom", **_SERVING_KW),
+                      allreduce_kernel="vllm_custom", budget="profiled", **_SERVING_KW),
         EngineProfile("sglang", True, 0.88, False, 1 * GIB, 512 * MIB, 1024, 8192, _SERVING, 4e-4, True,
-                      allreduce_kernel="sglang_custom", **_SERVING_KW),
+                      allreduce_kernel="sglang_custom", budget="static", **_SERVING_KW),
         EngineProfile("tgi", True, 0.95, False, 1 * GIB, 512 * MIB, 512, 4096,
                       {k: replace(v, bandwidth=v.bandwidth * 0.95, compute=v.compute * 0.9, layer_overhead_s=5e-6)
                        for k, v in _SERVING.items()}, 6e-4, True, **_SERVING_KW),
         EngineProfile("tensorrt-llm", True, 0.90, True, 1 * GIB, 512 * MIB, 2048, 8192, _TRTLLM, 2e-4, True,
                       aliases=("trtllm", "trt-llm", "tensorrt_llm"), speed_group="tensorrt-llm",
-                      allreduce_kernel="trtllm_custom", reserves_whole_request=True, **_SERVING_KW),
+                      allreduce_kernel="trtllm_custom", reserves_whole_request=True, budget="free_fraction", **_SERVING_KW),
         EngineProfile("llama.cpp", False, 1.0, False, 400 * MIB, 0, 4, 512, _LLAMA_CPP, 3e-4, False,
                       wgmma_factor=0.55, concurrency_penalty=0.08, aliases=("llamacpp", "llama-cpp"),
-                      measured_kernels=False, speed_group="llama.cpp"),
+                      measured_kernels=False, speed_group="llama.cpp", budget="buffers"),
         EngineProfile("ollama", False, 1.0, False, 500 * MIB, 0, 4, 512,
                       {k: replace(v, bandwidth=v.bandwidth * 0.97) for k, v in _LLAMA_CPP.items()}, 5e-4, False,
                       wgmma_factor=0.55, concurrency_penalty=0.15, measured_kernels=False,
-                      speed_group="llama.cpp"),
+                      speed_group="llama.cpp", budget="buffers"),
     ]
 }
 

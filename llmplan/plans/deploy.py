@@ -114,7 +114,8 @@ def build_deployment(
         raise InputError("--dp-attention spreads attention over the GPUs of an expert-parallel MoE; "
                          "add --expert-parallel, or drop --dp-attention")
     tp = n_gpus if ENGINES[ekey].tensor_parallel else 1
-    profile = effective_profile(ENGINES[ekey], settings, gpu_memory_bytes(gpu_entry), tp)
+    profile = effective_profile(ENGINES[ekey], settings, gpu_memory_bytes(gpu_entry), tp,
+                                context or min(DEFAULT_CONTEXT, spec.max_context))
 
     if kv_dtype is None or kv_dtype == "auto":
         kv = spec.native_kv_dtype or spec.dtype
