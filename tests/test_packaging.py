@@ -50,6 +50,15 @@ def test_wheel_carries_the_data_and_finds_it(tmp_path):
     where, count = json.loads(out.stdout)
     assert where.startswith(str(site)) and where.endswith("_data")
     assert count >= 65
+    # the performance model's measured kernel fits come from the wheel too (a vLLM plan on an H100 reads them)
+    code = ("import json; from llmplan.catalog.loader import Catalog; from llmplan.plans.deploy import "
+            "build_deployment; from llmplan.core.fit import fit; d, _ = build_deployment(Catalog(include_user=False), "
+            "'llama-3.1-8b-instruct', gpu='2xh100-sxm', quant='fp8'); p = fit(d).performance; "
+            "print(json.dumps([p.model_note, p.decode_tokens_per_s]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+                         cwd=tmp_path)
+    note, speed = json.loads(out.stdout)
+    assert note == "step model on measured kernels: h100-sxm fp8 GEMM" and speed > 0
 
 
 def test_installed_console_script_runs(tmp_path):
