@@ -153,7 +153,7 @@ def _render(results, passed: bool, fmt: "CheckFormat", emit: bool) -> None:
 
         for r in results:
             for x in r.failures:
-                out.print(f"[red]FAIL[/] " + plain(f"{r.name} ({r.path}:{r.line}): {x.limit} requires "
+                out.print("[red]FAIL[/] " + plain(f"{r.name} ({r.path}:{r.line}): {x.limit} requires "
                                                    f"{_fmt(x.required)}, estimate {_fmt(x.actual)}"
                                                    + (f"; {x.note}" if x.note else "")))
         for r in results:

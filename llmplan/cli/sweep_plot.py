@@ -7,7 +7,6 @@ only, lazily (the `plot` extra).
 
 from __future__ import annotations
 
-import os
 
 from llmplan.errors import InputError
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from llmplan.core.fit import GPU_COUNTS, Deployment, deployment_hardware, full_load_concurrency, min_gpus
-from llmplan.core.performance import model_cost, serve
+from llmplan.core.performance import Throughput, model_cost, serve
 
 
 @dataclass(frozen=True)

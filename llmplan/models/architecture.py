@@ -19,7 +19,6 @@ params_total and mtp_params, not in params_active) and the vision tower with its
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from typing import Any, Literal
 
