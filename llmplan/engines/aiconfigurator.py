@@ -196,7 +196,7 @@ def estimate(dep, config: dict[str, Any] | None, concurrency: int, *, dp_attenti
     if dp_attention is None:
         dp_attention = bool(dep.dp_attention)
     system, backend = SYSTEMS[dep.gpu_id], BACKENDS[dep.engine.name]
-    version = _database_version(system, backend)
+    version = _database_version(system, backend) or ""  # coverage() made sure there is one
     try:
         result = _run_agg(dep, config, concurrency, dp_attention, system, backend, version)
     except InputError:

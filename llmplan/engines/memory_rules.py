@@ -210,9 +210,10 @@ def version_from_log(engine: str, text: str) -> str | None:
     if v is None or v[0] > 1000 or (len(v) >= 2 and v[0] >= 2000):
         return sets[-1].name
     try:
-        return rule_set(engine, ".".join(map(str, v))).name
+        found = rule_set(engine, ".".join(map(str, v)))
     except InputError:
-        return sets[-1].name
+        found = None
+    return (found or sets[-1]).name
 
 
 def check_settings(engine: str, settings: EngineSettings) -> None:
@@ -222,7 +223,8 @@ def check_settings(engine: str, settings: EngineSettings) -> None:
         if engine not in owners:
             raise InputError(f"{CLI_NAMES[name]} is a {' / '.join(owners)} flag, but the plan runs {engine}; "
                              f"drop it or add --engine {owners[0]}")
-        if name.endswith(("utilization", "fraction_static", "memory_fraction")) and not 0 < float(value) <= 1:
+        if name.endswith(("utilization", "fraction_static", "memory_fraction")) and isinstance(value, (int, float)) \
+                and not 0 < float(value) <= 1:
             raise InputError(f"{CLI_NAMES[name]} must be in (0, 1], got {value}")
         if isinstance(value, int) and not isinstance(value, bool) and value < 1:
             raise InputError(f"{CLI_NAMES[name]} must be a positive whole number, got {value}")
@@ -280,10 +282,10 @@ def effective_profile(profile, settings: EngineSettings, gpu_memory_bytes: float
     rules = rule_set(name, settings.engine_version)
     fraction, max_batch, batch_tokens = profile.memory_fraction, profile.max_batch, profile.batch_tokens
     profile_tokens = 0
-    if name == "vllm":
+    if name == "vllm" and rules is not None:
         fraction = settings.gpu_memory_utilization or fraction
         batch_tokens = profile_tokens = vllm_profile_tokens(rules, settings, gpu_memory_bytes, context)
-    elif name == "sglang":
+    elif name == "sglang" and rules is not None:
         batch_tokens = settings.max_num_batched_tokens or batch_tokens
         if settings.mem_fraction_static:
             fraction = settings.mem_fraction_static
