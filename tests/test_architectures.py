@@ -493,7 +493,6 @@ def test_every_reference_config_gives_a_spec(repo):
 
 @pytest.mark.parametrize("repo", REPOS)
 def test_every_reference_config_fits_through_a_local_folder(run, repo):
-    pytest.importorskip("llmplan.models.localfiles")
     data = fit_json(run, str(CONFIGS / repo), "--gpu", "b200")
     assert data["model"]["source"] == "local"
     s = spec(repo)

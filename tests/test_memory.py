@@ -41,14 +41,15 @@ def test_gemma3_sliding_layers_stop_growing_at_their_window(catalog):
     assert sliding and full
     window = sliding[0].window
     assert window == 1024
-    full_rate = sum(g.layers * g.kv_heads * (g.k_dim + g.v_dim) * 2 for g in full)
+    # Gemma 3 27B: 62 layers, 16 KV heads of 128 dims (config.json); every 6th layer is global (10 of them),
+    # the other 52 slide over 1,024 tokens. bf16: a global layer adds 16 x (128 + 128) x 2 = 8,192 B a token.
+    assert sum(g.layers for g in full) == 10 and sum(g.layers for g in sliding) == 52
     a = float(mem.kv_bytes_per_sequence(s, 2, 20_000))
     b = float(mem.kv_bytes_per_sequence(s, 2, 30_000))
-    # beyond the window only the global layers grow
-    assert b - a == full_rate * 10_000
-    # below the window every layer grows
-    c = float(mem.kv_bytes_per_sequence(s, 2, 500))
-    assert c == mem.kv_bytes_per_token(s, 2) * 500
+    # beyond the window only the 10 global layers grow: 10 x 8,192 B x 10,000 tokens
+    assert b - a == 10 * 8_192 * 10_000
+    # below the window all 62 layers grow: 62 x 8,192 B x 500 tokens
+    assert float(mem.kv_bytes_per_sequence(s, 2, 500)) == 62 * 8_192 * 500
 
 
 def test_kv_dtype_scales_cache(catalog):
