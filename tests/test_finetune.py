@@ -50,7 +50,9 @@ def test_zero_stages_shard_what_they_name(llama8b):
     assert z["1"].gradients_bytes == 2 * LLAMA_8B and z["2"].gradients_bytes == 2 * LLAMA_8B // 8
     assert z["2"].weights_bytes == 2 * LLAMA_8B and z["3"].weights_bytes == 2 * LLAMA_8B // 8
     fsdp = T.training_memory(llama8b, replace(base, zero="fsdp"))
-    assert fsdp.total_bytes == z["3"].total_bytes
+    # DeepSpeed's ZeRO optimizer adds an fp32 copy of the gradient partition; FSDP does not
+    assert z["3"].fp32_gradients_bytes == 4 * LLAMA_8B // 8 and fsdp.fp32_gradients_bytes == 0
+    assert z["3"].total_bytes - fsdp.total_bytes == pytest.approx(4 * LLAMA_8B / 8 * 1.05, rel=1e-6)
 
 
 def test_qlora_weights_are_nf4_with_double_quantization(llama8b):
@@ -173,3 +175,43 @@ def test_qlora_with_a_gguf_file_is_an_error(run, tmp_path):
     writer.close()
     r = run("finetune", path, "--method", "qlora", "--gpu", "rtx-4090")
     assert r.exit_code == 2 and "GGUF" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_new_memory_terms_by_hand(llama8b):
+    # LoRA on q,v at rank 8, checkpointing off: per token and layer (4096 + 8) x 2 projections x 4 bytes (fp32)
+    setup = T.TrainingSetup(method="lora", seq_len=1024, lora_rank=8, lora_targets="q,v", gradient_checkpointing=False)
+    assert T.lora_activation_bytes(llama8b, setup) == (4096 + 8) * 2 * 4 * 32 * 1024
+    # eager attention keeps 6 bytes per head per key per token: one layer with checkpointing on
+    eager = replace(setup, attention="eager", gradient_checkpointing=True)
+    assert T.attention_score_bytes(llama8b, eager) == 6 * 32 * 1024 * 1024
+    assert T.attention_score_bytes(llama8b, replace(eager, attention="flash")) == 0
+    # chunked losses: torchtune keeps 4 bytes per vocabulary entry, transformers 10
+    assert T.logits_bytes(llama8b, replace(setup, framework="torchtune")) == 1024 * 128_256 * 4
+    # 32-bit paged AdamW over bf16 weights keeps fp32 moments, outside the GPU total
+    paged = T.training_memory(llama8b, T.TrainingSetup(method="full", precision="pure-bf16", optimizer="paged-adamw"))
+    assert paged.paged_optimizer_bytes == int(8 * LLAMA_8B) and paged.optimizer_bytes == 0
+    bf16_states = replace(T.TrainingSetup(method="full", precision="pure-bf16"), optimizer_state_dtype="int8")
+    assert T.optimizer_state_bytes(bf16_states) == 2 * (1 + 4 / 2048)
+
+
+def test_plain_mlp_keeps_four_intermediates():
+    from conftest import DATA as data
+    from llmplan.models.architecture import model_spec_from_config
+
+    cfg = json.loads((data / "finetune" / "configs" / "microsoft__phi-2.json").read_text())
+    phi2 = model_spec_from_config("microsoft/phi-2", cfg)  # 2560 wide, 32 heads, MLP 10240 with GELU
+    assert T.activation_bytes_per_token_layer(phi2) == 8 * 2560 + 4 * 2560 + 4 * 2560 + 4 * 10240
+
+
+def test_offload_and_tensor_parallel(llama8b, run):
+    base = T.TrainingSetup(method="full", n_gpus=8, zero="3")
+    off = T.training_memory(llama8b, replace(base, offload=frozenset({"optimizer"})))
+    assert off.optimizer_bytes == 0 and off.host_bytes > 8 * LLAMA_8B // 8
+    tp = T.training_memory(llama8b, replace(base, tensor_parallel=2))
+    assert tp.weights_bytes == 2 * LLAMA_8B // 8  # 4 data-parallel shards x 2 tensor-parallel halves
+    r = run("finetune", "llama-3.1-8b-instruct", "--method", "full", "--gpu", "8xh100-sxm", "--zero", "3",
+            "--offload", "optimizer", "--format", "json")
+    d = json.loads(r.stdout)
+    assert d["offload"] == ["optimizer"] and d["time"]["offload_s_per_step"] > 0
+    bad = run("finetune", "llama-3.1-8b-instruct", "--gpu", "8xh100-sxm", "--tensor-parallel", "3")
+    assert bad.exit_code == 2 and "--tensor-parallel" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -14,7 +14,7 @@ HELP = """Memory per GPU, training time and cost of fine-tuning MODEL (full, LoR
 
 Memory is itemized as the frameworks hold it (weights, adapters, gradients, optimizer states, fp32
 master weights, activations, logits, CUDA context); time is training FLOPs over the GPUs' 16-bit peak
-at an assumed, not yet calibrated utilization; cost is GPU-hours at the catalog's cheapest rental (or owned) plus the
+at a utilization fitted on published runs, plus sharding collectives and offload transfers; cost is GPU-hours at the catalog's cheapest rental (or owned) plus the
 engineering hours you give.
 
 Examples:
@@ -25,7 +25,7 @@ Examples:
 
   llmplan finetune llama-3.1-8b --method full --gpu 8xh100-sxm --zero 3 --tokens 1e9 --format json
 
-  llmplan finetune llama-3.3-70b --method qlora --gpu rtx-a6000 --dataset-examples 20000 --avg-tokens 800
+  llmplan finetune llama-3.3-70b --method qlora --gpu rtx-a6000 --framework unsloth --dataset-examples 20000 --avg-tokens 800
 """
 
 
@@ -36,14 +36,42 @@ class Method(str, Enum):
 
 
 class Targets(str, Enum):
+    qv = "q,v"
+    qkv = "qkv"
+    qkvo = "qkvo"
     attn = "attn"
     mlp = "mlp"
     all = "all"
+    all_lm_head = "all+lm_head"
+
+
+class QuantBase(str, Enum):
+    nf4 = "nf4"
+    int8 = "int8"
+
+
+class Attention(str, Enum):
+    eager = "eager"
+    sdpa = "sdpa"
+    flash = "flash"
+
+
+class StateDtype(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+    int8 = "int8"
+
+
+class Offload(str, Enum):
+    optimizer = "optimizer"
+    params = "params"
+    activations = "activations"
 
 
 class Optim(str, Enum):
     adamw = "adamw"
     adamw_8bit = "adamw-8bit"
+    paged_adamw = "paged-adamw"
     paged_adamw_8bit = "paged-adamw-8bit"
     sgd = "sgd"
 
@@ -67,6 +95,10 @@ class Framework(str, Enum):
     transformers = "transformers"
     unsloth = "unsloth"
     torchtune = "torchtune"
+    litgpt = "litgpt"
+    torchtitan = "torchtitan"
+    llm_foundry = "llm-foundry"
+    nemo = "nemo"
 
 
 class Mode(str, Enum):
@@ -113,12 +145,18 @@ def finetune_command(
     avg_tokens: Annotated[float | None, typer.Option("--avg-tokens", help="Average tokens per example.")] = None,
     epochs: Annotated[float, typer.Option("--epochs", help="Passes over the data.")] = 1.0,
     lora_rank: Annotated[int | None, typer.Option("--lora-rank", "-r", help="LoRA rank (lora and qlora) [default: 16].")] = None,
-    lora_targets: Annotated[Targets, typer.Option("--lora-targets", help="attn (q,k,v,o), mlp (gate,up,down, experts too) or all.")] = Targets.all,
-    optimizer: Annotated[Optim, typer.Option("--optimizer", help="adamw, adamw-8bit, paged-adamw-8bit or sgd.")] = Optim.adamw,
+    lora_targets: Annotated[Targets, typer.Option("--lora-targets", help="q,v; qkv; qkvo or attn (q,k,v,o); mlp (gate,up,down, experts too); all; all+lm_head.")] = Targets.all,
+    quant_base: Annotated[QuantBase, typer.Option("--quant-base", help="QLoRA base weights: nf4 (double-quantized) or int8 (LLM.int8).")] = QuantBase.nf4,
+    optimizer: Annotated[Optim, typer.Option("--optimizer", help="adamw, adamw-8bit, paged-adamw (32-bit), paged-adamw-8bit or sgd.")] = Optim.adamw,
+    optimizer_state_dtype: Annotated[StateDtype | None, typer.Option("--optimizer-state-dtype", help="fp32, bf16 or int8 moments [default: what the optimizer implies].")] = None,
+    optimizer_in_backward: Annotated[bool, typer.Option("--optimizer-in-backward", help="Step each parameter in the backward pass and free its gradient (torchtune).")] = False,
+    attention: Annotated[Attention, typer.Option("--attention", help="flash, sdpa (memory-efficient kernel) or eager (stores the score matrix).")] = Attention.flash,
+    offload: Annotated[list[Offload] | None, typer.Option("--offload", metavar="WHAT", help="Move optimizer states, params or checkpointed activations to host memory; repeatable [default: none].")] = None,
+    tensor_parallel: Annotated[int, typer.Option("--tensor-parallel", help="GPUs splitting each layer (divides the GPU count).")] = 1,
     gradient_checkpointing: Annotated[bool, typer.Option("--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations in the backward pass.")] = True,
     zero: Annotated[Zero, typer.Option("--zero", help="DeepSpeed ZeRO stage 0-3, or fsdp (shards like ZeRO-3).")] = Zero.z0,
     precision: Annotated[Precision | None, typer.Option("--precision", help="bf16 (mixed, fp32 master + Adam), pure-bf16, fp16 or fp32 [default: bf16; fp16 on GPUs without bf16].")] = None,
-    framework: Annotated[Framework, typer.Option("--framework", help="transformers (+PEFT, bitsandbytes, DeepSpeed), unsloth or torchtune.")] = Framework.transformers,
+    framework: Annotated[Framework, typer.Option("--framework", help="transformers (+PEFT, bitsandbytes, DeepSpeed), unsloth, torchtune, litgpt, torchtitan, llm-foundry or nemo (they differ in the loss's logits memory).")] = Framework.transformers,
     mode: Annotated[Mode, typer.Option("--mode", help="rent (cheapest catalog provider) or own (purchase amortized + power).")] = Mode.rent,
     rental_tier: Annotated[str, typer.Option("--rental-tier", help="on_demand, reserved or spot (a tier the catalog prices for the GPU).")] = "on_demand",
     engineering_hours: Annotated[float, typer.Option("--engineering-hours", help="People's hours for the run.")] = 0.0,
@@ -147,6 +185,9 @@ def finetune_command(
         method=method.value, seq_len=seq_len, micro_batch=micro_batch, grad_accum=grad_accum,
         precision=(precision or Precision.bf16).value, optimizer=optimizer.value, gradient_checkpointing=gradient_checkpointing,
         zero=zero.value, lora_rank=16 if lora_rank is None else lora_rank, lora_targets=lora_targets.value, framework=framework.value,
+        offload=frozenset(o.value for o in offload or []), tensor_parallel=tensor_parallel, quant_base=quant_base.value,
+        attention=attention.value, optimizer_state_dtype=optimizer_state_dtype.value if optimizer_state_dtype else None,
+        optimizer_in_backward=optimizer_in_backward,
     )
     report = plan_finetune(catalog, resolved, gpu, setup, total_tokens, mode=mode.value, tier=rental_tier,
                            engineering_hours=engineering_hours, engineering_rate_usd=engineering_rate_usd,

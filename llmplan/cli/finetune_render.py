@@ -10,6 +10,9 @@ def _setup_line(r: FinetuneReport) -> str:
     lora = f", rank {r.lora_rank} on {r.lora_targets}" if r.lora_rank else ""
     ckpt = "checkpointing on" if r.gradient_checkpointing else "checkpointing off"
     zero = f", ZeRO {r.zero}" if r.zero != "0" else ""
+    zero += f", TP {r.tensor_parallel}" if r.tensor_parallel > 1 else ""
+    zero += f", offload {'+'.join(r.offload)}" if r.offload else ""
+    zero += f", {r.attention} attention" if r.attention != "flash" else ""
     return (f"{r.method}{lora}; {r.precision}, {r.optimizer}, {ckpt}{zero}; seq {r.seq_len} x micro-batch "
             f"{r.micro_batch} x accum {r.grad_accum}; {r.framework}")
 
@@ -17,10 +20,16 @@ def _setup_line(r: FinetuneReport) -> str:
 def memory_rows(r: FinetuneReport) -> list[tuple[str, str]]:
     m = r.memory
     rows = [("weights", m.weights_bytes), ("LoRA adapters", m.adapter_bytes), ("gradients", m.gradients_bytes),
+            ("fp32 gradient copy (DeepSpeed)", m.fp32_gradients_bytes),
             ("optimizer states", m.optimizer_bytes), ("fp32 master weights", m.master_weights_bytes),
-            ("activations", m.activations_bytes), ("logits + loss", m.logits_bytes),
+            ("activations", m.activations_bytes), ("LoRA activations", m.lora_activations_bytes),
+            ("attention scores (no flash)", m.attention_scores_bytes), ("logits + loss", m.logits_bytes),
+            ("all-gathered layers (ZeRO-3/FSDP)", m.fsdp_buffers_bytes),
             ("CUDA context + fragmentation", m.overhead_bytes)]
     out = [(label, gb(v, 2)) for label, v in rows if v]
+    out += [(label, gb(v, 2)) for label, v in (("paged optimizer states (unified memory, not in total)",
+                                                m.paged_optimizer_bytes),
+                                               ("offloaded to host (not in total)", m.host_bytes)) if v]
     out += [("total per GPU", gb(m.total_bytes, 2)), ("GPU memory", gb(m.gpu_memory_bytes, 2)),
             ("free" if m.free_bytes >= 0 else "missing", gb(abs(m.free_bytes), 2))]
     return out
@@ -29,7 +38,9 @@ def memory_rows(r: FinetuneReport) -> list[tuple[str, str]]:
 def time_cost_rows(r: FinetuneReport) -> list[tuple[str, str]]:
     t, c = r.time, r.cost
     rows = [("tokens", f"{t.tokens:,}"), ("speed", f"{num(t.tokens_per_s, 0)} tokens/s all GPUs (MFU {t.mfu:.0%})"),
-            ("time", f"{num(t.hours, 2)} h ({t.steps:,} optimizer steps)"), ("GPU-hours", num(c.gpu_hours, 1))]
+            ("time", f"{num(t.hours, 2)} h ({t.steps:,} optimizer steps)"),
+            *([("  communication", f"{num(t.communication_s_per_step, 3)} s per step")] if t.communication_s_per_step else []),
+            *([("  offload transfers", f"{num(t.offload_s_per_step, 3)} s per step")] if t.offload_s_per_step else []), ("GPU-hours", num(c.gpu_hours, 1))]
     if c.usd is None:
         rows.append(("cost", "- (no rental price in the catalog; pass --mode own or --prices FILE)"))
     else:

@@ -21,20 +21,28 @@ from llmplan.models.resolved import ResolvedModel
 from llmplan.plans.breakeven import rentals_of_tier
 from llmplan.plans.deploy import no_bf16, parse_gpu_spec
 
-# Model FLOPs utilization of the training step (useful FLOPs over the GPUs' dense 16-bit peak), per
-# method and device class. Uncalibrated placeholders: round figures, the same for every device class, not
-# fitted to any measurement. The published runs in tests/data/finetune/measurements.csv are there to fit
-# them against; until that is done, training times carry this assumption.
-MFU = {
-    ("full", "datacenter"): 0.38, ("lora", "datacenter"): 0.33, ("qlora", "datacenter"): 0.30,
-    ("full", "workstation"): 0.38, ("lora", "workstation"): 0.33, ("qlora", "workstation"): 0.30,
-    ("full", "consumer"): 0.38, ("lora", "consumer"): 0.33, ("qlora", "consumer"): 0.30,
+# Model FLOPs utilization of the training step (useful FLOPs over the GPUs' dense 16-bit peak):
+#   mfu = base_<method> x <device class> x tokens / (tokens + tokens_half) x params / (params + params_half)
+# with tokens per micro-batch (micro-batch x sequence) and the matmul parameters each token passes through;
+# datacenter cards are the reference class (1.0). Fitted by benchmarks/fit_finetune_mfu.py on the published
+# runs in tests/data/finetune/measurements.csv (torchtune, torchtitan, LLaMA-Factory); rerun it to refit.
+MFU_FIT = {
+    'base_full': 0.5006,
+    'base_lora': 0.6708,
+    'base_qlora': 0.7809,
+    'consumer': 1.122,
+    'params_half': 2914000000.0,
+    'tokens_half': 341.6,
+    'workstation': 1.0,
 }
-# Speed of each framework relative to transformers + PEFT: none is applied yet. Unsloth (fused Triton
-# kernels) and torchtune (compiled recipes) claim faster training, but llmplan has not measured by how much,
-# so every framework times the same (1.0); where they differ in memory (chunked loss) core/training.py
-# models it.
-FRAMEWORK_SPEEDUP = {"transformers": 1.0, "torchtune": 1.0, "unsloth": 1.0}
+# Speed of each framework relative to transformers + PEFT. Uncalibrated placeholders: none is applied (all
+# 1.0); the fitted MFU above averages over the frameworks of the measured runs, too few per framework to
+# fit one factor each. Where frameworks differ in memory (the loss), core/training.py models it.
+FRAMEWORK_SPEEDUP = {name: 1.0 for name in ("transformers", "torchtune", "unsloth", "litgpt", "torchtitan",
+                                            "llm-foundry", "nemo")}
+# Host link when the catalog's interconnect is NVLink: PCIe Gen5 x16 on Hopper and Blackwell boards, Gen4
+# x16 before (PCI-SIG: 64 and 32 GB/s per direction, the raw rate less line coding).
+PCIE_BYTES_PER_S = {"gen5": 63e9, "gen4": 31.5e9}
 QUANTIZED_CHECKPOINTS = ("awq", "gptq-int4", "gptq-int8", "bnb-nf4", "bnb-int8", "nvfp4", "mxfp4", "fp8", "int8")
 
 
@@ -42,11 +50,17 @@ class FinetuneMemory(BaseModel):
     weights_bytes: int = Field(description="base weights per GPU (trained for full, frozen for LoRA/QLoRA)")
     adapter_bytes: int
     gradients_bytes: int
+    fp32_gradients_bytes: int = Field(description="DeepSpeed ZeRO's fp32 copy of the gradient partition")
     optimizer_bytes: int
     master_weights_bytes: int
     activations_bytes: int
+    lora_activations_bytes: int = Field(description="LoRA's saved input copy and x.A per adapted projection")
+    attention_scores_bytes: int = Field(description="score matrix kept by eager attention (0 with flash)")
     logits_bytes: int
+    fsdp_buffers_bytes: int = Field(description="ZeRO-3/FSDP all-gathered layers; FSDP+QLoRA unquantized root")
     overhead_bytes: int = Field(description="CUDA context and allocator fragmentation")
+    paged_optimizer_bytes: int = Field(description="paged optimizer states in CUDA unified memory (not in total)")
+    host_bytes: int = Field(description="offloaded to host memory (not in total)")
     total_bytes: int = Field(description="per GPU at the peak of a step")
     gpu_memory_bytes: int = Field(description="memory of one GPU")
     free_bytes: int
@@ -55,8 +69,10 @@ class FinetuneMemory(BaseModel):
 class FinetuneTime(BaseModel):
     tokens: int = Field(description="tokens trained on, all epochs")
     flops_per_token: float
-    mfu: float = Field(description="model FLOPs utilization assumed")
+    mfu: float = Field(description="model FLOPs utilization (fitted, see MFU_FIT)")
     tokens_per_s: float = Field(description="all GPUs together")
+    communication_s_per_step: float = Field(description="FSDP/ZeRO/data-parallel collectives per optimizer step")
+    offload_s_per_step: float = Field(description="PCIe transfers of offloading per optimizer step")
     hours: float
     steps: int
 
@@ -82,6 +98,11 @@ class FinetuneReport(BaseModel):
     precision: str
     optimizer: str
     zero: str
+    tensor_parallel: int
+    offload: list[str]
+    attention: str
+    optimizer_state_dtype: str
+    quant_base: str | None
     seq_len: int
     micro_batch: int
     grad_accum: int
@@ -121,25 +142,55 @@ def check_method(resolved: ResolvedModel, setup: T.TrainingSetup) -> None:
         raise InputError("fp16 mixed precision needs loss scaling with an adaptive optimizer; use --optimizer adamw")
 
 
-def _mfu(setup: T.TrainingSetup, gpu: GpuEntry) -> float:
-    device = efficiency_class(gpu)
-    base = MFU.get((setup.method, device)) or MFU[(setup.method, "datacenter")]
-    return base * FRAMEWORK_SPEEDUP[setup.framework]
+def host_link_bytes_per_s(gpu: GpuEntry) -> float:
+    """Bandwidth to host memory (offload): the catalog's PCIe figure, else the board's PCIe generation."""
+    if gpu.interconnect.kind == "pcie" and gpu.interconnect.bandwidth_bytes_per_s:
+        return gpu.interconnect.bandwidth_bytes_per_s
+    return PCIE_BYTES_PER_S["gen5" if gpu.architecture in ("hopper", "blackwell") else "gen4"]
+
+
+def time_terms(model: ModelSpec, setup: T.TrainingSetup, gpu: GpuEntry) -> dict:
+    """Everything a training step's time needs but the MFU: seconds per micro-batch per GPU."""
+    if not gpu.bf16_flops:
+        raise UnsupportedError(f"{gpu.name} has no 16-bit tensor throughput in the catalog: cannot time training")
+    tokens = setup.tokens_per_micro_batch
+    link = gpu.interconnect.bandwidth_bytes_per_s or host_link_bytes_per_s(gpu)
+    return {
+        "method": setup.method, "device": efficiency_class(gpu), "tokens": tokens, "n_gpus": setup.n_gpus,
+        "data_parallel": setup.data_parallel, "params": T.matmul_params_per_token(model),
+        "ideal_s": tokens * T.training_flops_per_token(model, setup) / (setup.tensor_parallel * gpu.bf16_flops),
+        "dequant_s": T.dequant_seconds_per_token(model, setup, gpu.memory_bandwidth_bytes_per_s) * tokens,
+        "comm_s": T.communication_bytes_per_micro_batch(model, setup) / link,
+        "comm_overlaps": gpu.interconnect.kind != "pcie",
+        "offload_s": T.offload_bytes_per_micro_batch(model, setup) / host_link_bytes_per_s(gpu),
+        "speedup": FRAMEWORK_SPEEDUP[setup.framework],
+    }
+
+
+def mfu_of(terms: dict, fit: dict) -> float:
+    device = 1.0 if terms["device"] == "datacenter" else fit.get(terms["device"], 1.0)
+    return (fit[f"base_{terms['method']}"] * device * terms["tokens"] / (terms["tokens"] + fit["tokens_half"])
+            * terms["params"] / (terms["params"] + fit["params_half"]))
+
+
+def tokens_per_s_of(terms: dict, fit: dict) -> float:
+    """All GPUs' tokens per second: compute at the MFU plus dequantization, communication (hidden behind
+    compute on NVLink, paid in full over PCIe, where consumer cards have no peer-to-peer path) and offload."""
+    compute = terms["ideal_s"] / (mfu_of(terms, fit) * terms["speedup"]) + terms["dequant_s"]
+    step = max(compute, terms["comm_s"]) if terms["comm_overlaps"] else compute + terms["comm_s"]
+    step += terms["offload_s"]
+    return terms["data_parallel"] * terms["tokens"] / step
 
 
 def training_time(model: ModelSpec, setup: T.TrainingSetup, gpu: GpuEntry, tokens: int) -> FinetuneTime:
-    if not gpu.bf16_flops:
-        raise UnsupportedError(f"{gpu.name} has no 16-bit tensor throughput in the catalog: cannot time training")
-    flops = T.training_flops_per_token(model, setup)
-    mfu = _mfu(setup, gpu)
-    compute_s = flops / (gpu.bf16_flops * mfu)
-    dequant_s = T.dequant_seconds_per_token(model, setup, gpu.memory_bandwidth_bytes_per_s)
-    per_gpu_tokens_per_s = 1.0 / (compute_s + dequant_s)
-    tokens_per_s = per_gpu_tokens_per_s * setup.n_gpus
-    tokens_per_step = setup.seq_len * setup.micro_batch * setup.grad_accum * setup.n_gpus
-    return FinetuneTime(tokens=tokens, flops_per_token=flops, mfu=round(mfu, 3),
-                        tokens_per_s=round(tokens_per_s, 1), hours=tokens / tokens_per_s / 3600.0,
-                        steps=max(1, -(-tokens // tokens_per_step)))
+    terms = time_terms(model, setup, gpu)
+    tokens_per_s = tokens_per_s_of(terms, MFU_FIT)
+    tokens_per_step = setup.seq_len * setup.micro_batch * setup.grad_accum * setup.data_parallel
+    return FinetuneTime(tokens=tokens, flops_per_token=T.training_flops_per_token(model, setup),
+                        mfu=round(mfu_of(terms, MFU_FIT), 3), tokens_per_s=round(tokens_per_s, 1),
+                        communication_s_per_step=round(terms["comm_s"] * setup.grad_accum, 4),
+                        offload_s_per_step=round(terms["offload_s"] * setup.grad_accum, 4),
+                        hours=tokens / tokens_per_s / 3600.0, steps=max(1, -(-tokens // tokens_per_step)))
 
 
 def training_cost(gpu: GpuEntry, gpu_id: str, n_gpus: int, hours: float, mode: str, tier: str,
@@ -203,6 +254,17 @@ def suggestions(model: ModelSpec, setup: T.TrainingSetup, gpu: GpuEntry, gpu_id:
     return out
 
 
+def _check_tensor_parallel(spec: ModelSpec, setup: T.TrainingSetup) -> None:
+    tp = setup.tensor_parallel
+    if tp < 1 or setup.n_gpus % tp:
+        raise InputError(f"--tensor-parallel {tp} must divide the GPU count ({setup.n_gpus}); use --gpu "
+                         f"{max(tp, 1)}x... or a divisor of {setup.n_gpus}")
+    if spec.num_heads % tp or spec.num_kv_heads % tp and tp % spec.num_kv_heads:
+        good = [n for n in range(1, setup.n_gpus + 1) if setup.n_gpus % n == 0 and spec.num_heads % n == 0]
+        raise InputError(f"--tensor-parallel {tp} does not divide {spec.id}'s {spec.num_heads} attention heads; "
+                         f"try {', '.join(map(str, good))}")
+
+
 def plan_finetune(catalog: Catalog, resolved: ResolvedModel, gpu: str, setup: T.TrainingSetup, tokens: int,
                   mode: str = "rent", tier: str = "on_demand", engineering_hours: float = 0.0,
                   engineering_rate_usd: float = 100.0, precision_given: bool = True) -> FinetuneReport:
@@ -227,6 +289,7 @@ def plan_finetune(catalog: Catalog, resolved: ResolvedModel, gpu: str, setup: T.
         setup = replace(setup, zero="0")
     check_method(resolved, setup)
     spec = resolved.spec
+    _check_tensor_parallel(spec, setup)
     memory = T.training_memory(spec, setup)
     capacity = gpu_memory_bytes(entry)
     fits = memory.total_bytes <= capacity
@@ -244,6 +307,9 @@ def plan_finetune(catalog: Catalog, resolved: ResolvedModel, gpu: str, setup: T.
     return FinetuneReport(
         model=spec.id, method=setup.method, gpu=gpu_id, gpu_count=n_gpus, framework=setup.framework,
         precision=setup.precision, optimizer=setup.optimizer, zero=setup.zero, seq_len=setup.seq_len,
+        tensor_parallel=setup.tensor_parallel, offload=sorted(setup.offload), attention=setup.attention,
+        optimizer_state_dtype=T.state_dtype(setup),
+        quant_base=setup.quant_base if setup.method == "qlora" else None,
         micro_batch=setup.micro_batch, grad_accum=setup.grad_accum,
         gradient_checkpointing=setup.gradient_checkpointing,
         lora_rank=setup.lora_rank if lora else None, lora_targets=setup.lora_targets if lora else None,
