@@ -244,7 +244,7 @@ def activation_bytes_per_token_layer(model: ModelSpec) -> float:
     h = model.hidden_size
     q_width = model.num_heads * model.head_dim
     kv_width = model.num_kv_heads * model.head_dim
-    mlp_width = model.intermediate_size
+    mlp_width: float = model.intermediate_size
     if model.is_moe and model.moe_layers:
         expert_width = model.expert_params / max(model.num_experts * model.moe_layers * 3 * h, 1)
         moe_share = model.moe_layers / model.num_layers
