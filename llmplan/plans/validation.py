@@ -285,13 +285,12 @@ def _request_shape(row: CalRow) -> tuple[float, float]:
     return float(max(row.input_tokens, 1)), float(max(row.output_tokens, 1))
 
 
-def build_basis(rows: list[CalRow], catalog: Catalog | None = None) -> Basis:
-    catalog = catalog or Catalog(include_user=False)
-    names = SpeedConstants.names()
-    units = [SpeedConstants.from_linear(np.eye(len(names) + 1)[j][1:]) for j in range(len(names) + 1)]
+def _evaluable(rows: list[CalRow], catalog: Catalog) -> tuple[list[CalRow], dict, dict, list[Skipped]]:
+    """The rows that can be evaluated, grouped by the deployment they describe (built once per group)."""
     groups: dict[tuple, list[int]] = defaultdict(list)
     deps: dict[tuple, Deployment] = {}
-    keep, skipped = [], []
+    keep: list[CalRow] = []
+    skipped: list[Skipped] = []
     for row in rows:
         if row.kind == "weights_bytes":
             continue
@@ -310,46 +309,55 @@ def build_basis(rows: list[CalRow], catalog: Catalog | None = None) -> Basis:
             continue
         groups[key].append(len(keep))
         keep.append(row)
+    return keep, groups, deps, skipped
+
+
+STEP_FIELDS = {"decode": "decode_s", "prefill_all": "prefill_all_s", "alone": "alone_prefill_s"}
+
+
+def _group_steps(dep: Deployment, rows: list[CalRow], units: list[SpeedConstants]):
+    """(concurrency, batch, {step kind: (rows, 1 + constants) basis}) for the rows of one deployment."""
+    hw = deployment_hardware(dep)
+    cost = model_cost(dep.model, dep.fmt)
+    shapes = np.array([_request_shape(r) for r in rows])
+    full = max(full_load_concurrency(replace(dep, concurrency=None)), 1)
+    c = np.array([r.concurrency if r.concurrency is not None else full for r in rows], float)
+    c = np.where([r.kind in ("decode_bs1", "prefill") for r in rows], 1.0, c)
+    batch = np.minimum(c, full)  # more clients than the pool holds wait for a free slot
+    steps = [serving_steps(cost, dep.model, dep.kv_elem_bytes, dep.engine, hw, batch, shapes[:, 0], shapes[:, 1], u)
+             for u in units]
+    basis = {}
+    for name, attr in STEP_FIELDS.items():
+        base = np.broadcast_to(getattr(steps[0], attr), (len(rows),))
+        basis[name] = np.column_stack([base] + [np.broadcast_to(getattr(s, attr), (len(rows),)) - base
+                                                for s in steps[1:]])
+    return c, batch, basis
+
+
+def build_basis(rows: list[CalRow], catalog: Catalog | None = None) -> Basis:
+    names = SpeedConstants.names()
+    units = [SpeedConstants.from_linear(np.eye(len(names) + 1)[j][1:]) for j in range(len(names) + 1)]
+    keep, groups, deps, skipped = _evaluable(rows, catalog or Catalog(include_user=False))
     n = len(keep)
-    width = len(names) + 1
-    out = {k: np.zeros((n, width)) for k in ("decode", "prefill_all", "alone")}
-    conc = np.ones(n)
-    held = np.ones(n)
-    gpus = np.ones(n)
-    eng = {k: np.zeros(n) for k in ("continuous", "batch_tokens", "penalty", "max_batch")}
+    out = {k: np.zeros((n, len(names) + 1)) for k in STEP_FIELDS}
+    cols = {k: np.ones(n) for k in ("conc", "held", "gpus", "continuous", "batch_tokens", "penalty")}
     req = np.zeros(n, dtype=int)
     for key, idx in groups.items():
-        dep = deps[key]
-        hw = deployment_hardware(dep)
-        cost = model_cost(dep.model, dep.fmt)
-        ix = np.array(idx)
-        shapes = np.array([_request_shape(keep[i]) for i in idx])
-        full = full_load_concurrency(replace(dep, concurrency=None))
-        c = np.array([keep[i].concurrency if keep[i].concurrency is not None else max(full, 1) for i in idx], float)
-        c = np.where([keep[i].kind in ("decode_bs1", "prefill") for i in idx], 1.0, c)
-        batch = np.minimum(c, max(full, 1))  # more clients than the pool holds wait for a free slot
-        steps = [serving_steps(cost, dep.model, dep.kv_elem_bytes, dep.engine, hw, batch, shapes[:, 0],
-                               shapes[:, 1], u) for u in units]
+        dep, ix = deps[key], np.array(idx)
+        cols["conc"][ix], cols["held"][ix], basis = _group_steps(dep, [keep[i] for i in idx], units)
         for name in out:
-            attr = {"decode": "decode_s", "prefill_all": "prefill_all_s", "alone": "alone_prefill_s"}[name]
-            base = np.broadcast_to(getattr(steps[0], attr), (len(idx),))
-            out[name][ix, 0] = base
-            for j in range(1, width):
-                out[name][ix, j] = np.broadcast_to(getattr(steps[j], attr), (len(idx),)) - base
-        conc[ix] = c
-        held[ix] = batch
-        gpus[ix] = dep.n_gpus
-        eng["continuous"][ix] = dep.engine.continuous_batching
-        eng["batch_tokens"][ix] = dep.engine.batch_tokens
-        eng["penalty"][ix] = dep.engine.concurrency_penalty
-        eng["max_batch"][ix] = dep.engine.max_batch
-        group = dep.engine.speed_group
+            out[name][ix] = basis[name]
+        cols["gpus"][ix] = dep.n_gpus
+        cols["continuous"][ix] = dep.engine.continuous_batching
+        cols["batch_tokens"][ix] = dep.engine.batch_tokens
+        cols["penalty"][ix] = dep.engine.concurrency_penalty
         req[ix] = names.index({"tensorrt-llm": "request_trt_s", "serving": "request_serving_s"}.get(
-            group, "request_llamacpp_s"))
+            dep.engine.speed_group, "request_llamacpp_s"))
     shapes = np.array([_request_shape(r) for r in keep]).reshape(-1, 2)
     factor = np.array([0.0 if r.in_process else 1.0 for r in keep])
-    return Basis(keep, out["decode"], out["prefill_all"], out["alone"], conc, held, shapes[:, 0], shapes[:, 1],
-                 gpus, eng["continuous"].astype(bool), eng["batch_tokens"], eng["penalty"], req, factor, skipped)
+    return Basis(keep, out["decode"], out["prefill_all"], out["alone"], cols["conc"], cols["held"], shapes[:, 0],
+                 shapes[:, 1], cols["gpus"], cols["continuous"].astype(bool), cols["batch_tokens"], cols["penalty"],
+                 req, factor, skipped)
 
 
 def predict(basis: Basis, linear: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
