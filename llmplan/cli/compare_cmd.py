@@ -27,6 +27,10 @@ HELP = """Compare hardware options for one model: fit, speed, purchase, power an
 $/Mtok is at full load for the request shape, over input + output tokens; owned = purchase amortized
 over --years plus power at --usd-per-kwh; rented = the catalog's cheapest on-demand rate.
 
+With --concurrency max each option runs the concurrency its own memory holds (the `conc` column):
+--sort speed then ranks by aggregate tokens/s (per-user tokens/s only where every row runs the same
+concurrency), and the default sort is usd-per-mtok (rented where the device has a rental price, else owned).
+
 Examples:
 
   llmplan compare llama-3.3-70b-instruct --quant q4_k_m --gpu rtx-5090 --gpu 2xrtx-5090
@@ -42,14 +46,14 @@ class SortKey(str, Enum):
     usd_per_mtok = "usd-per-mtok"
 
 
-COLUMNS = [("option", "option"), ("fit", "fits"), ("decode_tokens_per_s", "tok/s"),
+COLUMNS = [("option", "option"), ("fit", "fits"), ("concurrency", "conc"), ("decode_tokens_per_s", "tok/s"),
            ("throughput_tokens_per_s", "tok/s all"), ("ttft_s", "TTFT s"), ("purchase_usd", "buy"),
            ("power_watts", "W"), ("usd_per_mtok_owned", "own $/Mt"), ("usd_per_mtok_rented", "rent $/Mt")]
 
 
 def _cells(r) -> list[str]:
     if not r.runnable:
-        return [r.option, "cannot run", "-", "-", "-", "-", "-", "-", "-"]
+        return [r.option, "cannot run"] + ["-"] * (len(COLUMNS) - 2)
     total = (r.estimate or {}).get("offload", {}) or {}
     fit = "yes" if r.fits else (f"{r.offload_gpu_layers}/{total.get('total_layers', '?')} on GPU"
                                 if r.fits_with_offload else "no")
@@ -60,7 +64,7 @@ def _cells(r) -> list[str]:
         return f"${x:,.0f}" if money else f"{x:,.{d}f}"
 
     option = f"{r.option} ({r.quant}*)" if r.quant_substituted_from else r.option
-    return [option, fit, f(r.decode_tokens_per_s), f(r.throughput_tokens_per_s, 0), f(r.ttft_s, 2),
+    return [option, fit, f(r.concurrency, 0), f(r.decode_tokens_per_s), f(r.throughput_tokens_per_s, 0), f(r.ttft_s, 2),
             f(r.purchase_usd, money=True), f(r.power_watts, 0), f(r.usd_per_mtok_owned, 3),
             f(r.usd_per_mtok_rented, 3)]
 
@@ -81,7 +85,9 @@ def compare_command(
     min_memory_gb: Annotated[float | None, typer.Option("--min-memory-gb", help="Keep options with at least this GPU memory.")] = None,
     years: Annotated[float, typer.Option("--years", help="Amortization period for owned cost.")] = 3.0,
     usd_per_kwh: Annotated[float, typer.Option("--usd-per-kwh", help="Electricity price for owned cost.")] = 0.13,
-    sort: Annotated[SortKey, typer.Option("--sort", help="speed, price or usd-per-mtok.")] = SortKey.speed,
+    sort: Annotated[SortKey | None, typer.Option(
+        "--sort", help="speed, price or usd-per-mtok [default: speed; usd-per-mtok with --concurrency max].",
+        show_default=False)] = None,
     fmt: Annotated[TabularFormat, typer.Option("--format", "-f", help="table, json, csv or markdown.")] = TabularFormat.table,
     prices: PricesOpt = None,
     models: ModelsOpt = None,
@@ -89,7 +95,8 @@ def compare_command(
     perf_model: PerfModelOpt = "analytic",
 ) -> None:
     from llmplan.catalog.loader import Catalog
-    from llmplan.plans.compare import best_words, compare_options, expand_gpus, sort_rows
+    from llmplan.plans.compare import (best_words, compare_options, default_sort, expand_gpus, is_full_load,
+                                       sort_rows)
     from llmplan.errors import InputError
     from llmplan.models.sources import resolve_model
 
@@ -105,47 +112,77 @@ def compare_command(
                            concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                            kv_dtype=kv_dtype, years=years, usd_per_kwh=usd_per_kwh,
                            perf_model=perf_model_option(perf_model))
-    rows = sort_rows(rows, sort.value)
-    words = best_words(rows, sort.value)
+    full_load = is_full_load(concurrency)
+    key = sort.value if sort else default_sort(concurrency)
+    rows = sort_rows(rows, key, full_load)
+    words = best_words(rows, key, full_load)
     if fmt == TabularFormat.json:
-        out = []
-        for r in rows:
-            obj = dict(r.estimate or {"gpu": {"id": r.gpu, "count": r.gpu_count}, "error": r.reason})
-            obj.update({"option": r.option, "runnable": r.runnable, "quant_substituted_from": r.quant_substituted_from,
-                        "price": r.price.model_dump(mode="json") if r.price else None,
-                        "usd_per_mtok_owned": r.usd_per_mtok_owned, "usd_per_mtok_rented": r.usd_per_mtok_rented,
-                        "full_load_tokens_per_s": r.full_load_tokens_per_s, "purchase_usd": r.purchase_usd,
-                        "power_watts": r.power_watts})
-            out.append(obj)
-        from llmplan.plans.outputs import CompareOutput, json_output
-
-        emit_json(json_output(CompareOutput, out))
-        return
-    if fmt == TabularFormat.csv:
+        _print_json(rows)
+    elif fmt == TabularFormat.csv:
         import pandas as pd
 
         pd.DataFrame([{k: v for k, v in r.model_dump().items() if k not in ("estimate", "price")} for r in rows]
                      ).to_csv(sys.stdout, index=False)
-        return
-    if fmt == TabularFormat.markdown:
-        print("| " + " | ".join(label for _, label in COLUMNS) + " |")
-        print("|---|---|" + "---:|" * (len(COLUMNS) - 2))
-        for r in rows:
-            print("| " + " | ".join(_cells(r)) + " |")
-        print(f"\n{words} $/Mtok at full load for the request shape, over input + output tokens.")
-        return
+    elif fmt == TabularFormat.markdown:
+        _print_markdown(rows, words, full_load)
+    else:
+        _print_table(rows, words, resolved.spec.id, full_load)
+
+
+def _print_json(rows) -> None:
+    from llmplan.plans.outputs import CompareOutput, json_output
+
+    out = []
+    for r in rows:
+        obj = dict(r.estimate or {"gpu": {"id": r.gpu, "count": r.gpu_count}, "error": r.reason})
+        obj.update({"option": r.option, "runnable": r.runnable, "quant_substituted_from": r.quant_substituted_from,
+                    "concurrency": r.concurrency,
+                    "price": r.price.model_dump(mode="json") if r.price else None,
+                    "usd_per_mtok_owned": r.usd_per_mtok_owned, "usd_per_mtok_rented": r.usd_per_mtok_rented,
+                    "usd_per_mtok": r.usd_per_mtok, "usd_per_mtok_basis": r.usd_per_mtok_basis,
+                    "full_load_tokens_per_s": r.full_load_tokens_per_s, "purchase_usd": r.purchase_usd,
+                    "power_watts": r.power_watts})
+        out.append(obj)
+    emit_json(json_output(CompareOutput, out))
+
+
+def _columns(full_load: bool, width: int) -> list[int]:
+    """Column indexes to show: `conc` only at full load (each row's own), where the aggregate column stays too;
+    narrow terminals drop the columns a buyer reads last."""
+    drop = set() if full_load else {"concurrency"}
+    if width < 110:  # at full load the purchase is inside own $/Mt; the aggregate is what ranks
+        drop |= {"ttft_s", "power_watts"} | ({"purchase_usd"} if full_load else {"throughput_tokens_per_s"})
+    return [i for i, (key, _) in enumerate(COLUMNS) if key not in drop]
+
+
+def _print_markdown(rows, words: str, full_load: bool) -> None:
+    keep = _columns(full_load, 200)
+    print("| " + " | ".join(COLUMNS[i][1] for i in keep) + " |")
+    print("|---|---|" + "---:|" * (len(keep) - 2))
+    for r in rows:
+        cells = _cells(r)
+        print("| " + " | ".join(cells[i] for i in keep) + " |")
+    print(f"\n{words} $/Mtok at full load for the request shape, over input + output tokens.")
+
+
+def _title(model_id: str, rows, full_load: bool) -> str:
+    first = next((r for r in rows if r.estimate), None)
+    if not first:
+        return model_id
+    e = first.estimate
+    counts = {r.concurrency for r in rows if r.estimate}
+    conc = f"concurrency {e['concurrency']}" if len(counts) == 1 else "full load"
+    if full_load and len(counts) == 1:
+        conc += " (full load)"
+    return f"{model_id} · {e['quant']} · context {e['context']} · {conc}"
+
+
+def _print_table(rows, words: str, model_id: str, full_load: bool) -> None:
     from rich.table import Table
 
-    first = next((r for r in rows if r.estimate), None)
-    title = f"{resolved.spec.id}"
-    if first:
-        e = first.estimate
-        title += f" · {e['quant']} · context {e['context']} · concurrency {e['concurrency']}"
     out = console()
-    # narrow terminals drop the columns a buyer reads last
-    keep = [i for i, (key, _) in enumerate(COLUMNS)
-            if out.width >= 110 or key not in ("throughput_tokens_per_s", "ttft_s", "power_watts")]
-    t = Table(title=title, title_justify="left")
+    keep = _columns(full_load, out.width)
+    t = Table(title=_title(model_id, rows, full_load), title_justify="left")
     for i in keep:
         label = COLUMNS[i][1]
         t.add_column(label, justify="left" if label in ("option", "fits") else "right", no_wrap=True)
@@ -153,8 +190,9 @@ def compare_command(
         cells = _cells(r)
         t.add_row(*[cells[i] for i in keep], style=None if r.runnable and r.fits else "dim")
     out.print(t)
-    out.print(f"[bold]{words}[/] tok/s is per user; $/Mt is USD per million tokens at full load for the "
-              "request shape, over input + output tokens; 'n/m on GPU' is a partial offload.")
+    all_words = "conc: sequences at full load; tok/s all: aggregate output; " if full_load else ""
+    out.print(f"[bold]{words}[/] tok/s is per user; {all_words}$/Mt is USD per million tokens at full load for "
+              "the request shape, over input + output tokens; 'n/m on GPU' is a partial offload.")
     for r in rows:
         if not r.runnable:
             out.print(f"[yellow]{r.option}:[/] {r.reason}")
