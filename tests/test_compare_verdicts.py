@@ -90,3 +90,60 @@ def test_cli_sort_speed_at_full_load_is_aggregate(run):
     table = run("compare", "llama-3.1-8b", *GPUS, "--concurrency", "max", "--sort", "speed")
     text = " ".join(table.stdout.split())
     assert f"Best: {rows[0]['option']}, the most aggregate output at full load ({aggregate[0]:,.0f} tokens/s" in text
+
+
+# --gpu all: boxes of several cards, filtered as a whole, pruned by memory before any estimate
+
+
+def test_all_includes_boxes_of_each_card_type(catalog):
+    from llmplan.plans.compare import expand_gpus
+
+    options = expand_gpus(catalog, ["all"], None, None)
+    assert {"rtx-3090", "2xrtx-3090", "4xrtx-3090", "8xrtx-3090", "8xh100-sxm"} <= set(options)
+    assert "apple-m1-max" in options and "2xapple-m1-max" not in options  # a whole machine, not a card
+    assert "8xrtx-3090" not in expand_gpus(catalog, ["all"], None, None, max_gpus=4)
+    import re
+
+    alone = expand_gpus(catalog, ["all"], None, None, max_gpus=1)
+    assert alone == list(catalog.gpus) and not any(re.match(r"\d+x", o) for o in alone)
+
+
+def test_all_filters_apply_to_the_whole_box(catalog):
+    from llmplan.plans.compare import expand_gpus
+
+    # rtx-3090: $1,499 and 24 GiB (25.77 GB) each. Alone 25.77 GB < 48 GB; 2x: $2,998 and 51.5 GB, kept;
+    # 4x: $5,996 > $5,000. apple-m1-max: 64 GiB x 0.75 = 51.5 GB for $2,599, kept.
+    options = expand_gpus(catalog, ["all"], 5000, 48)
+    assert "2xrtx-3090" in options and "rtx-3090" not in options and "4xrtx-3090" not in options
+    assert "apple-m1-max" in options
+    # rtx-3070: 8 GiB (8.59 GB) for $499: 8x = 68.7 GB for $3,992
+    assert "8xrtx-3070" in options and "4xrtx-3070" not in options
+
+
+def test_all_prunes_boxes_that_cannot_hold_the_weights(catalog):
+    from llmplan.plans.compare import expand_gpus
+
+    # 40 GB of weights: 2x rtx-3090 (51.5 GB) holds them, 4x rtx-3070 (34.4 GB) does not, 8x (68.7 GB) does;
+    # a single card stays (it may run with partial offload)
+    options = expand_gpus(catalog, ["all"], None, None, weights_bytes=40e9)
+    assert "2xrtx-3090" in options and "4xrtx-3070" not in options and "8xrtx-3070" in options
+    assert "rtx-3070" in options
+
+
+def test_cli_all_finds_the_two_card_boxes(run):
+    r = run("compare", "llama-3.3-70b-instruct", "--quant", "q4_k_m", "--gpu", "all", "--max-price-usd", "5000",
+            "--min-memory-gb", "48", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    rows = {row["option"]: row for row in json.loads(r.stdout)}
+    assert rows["2x rtx-3090"]["purchase_usd"] == 2998 and rows["2x rtx-3090"]["fits"]
+    assert "2x rtx-4090" in rows
+    first = json.loads(r.stdout)[0]
+    # two cards of ~1 TB/s stream the 42.5 GB of weights faster than a 400 GB/s laptop chip
+    assert first["option"].startswith("2x ") and rows["2x rtx-3090"]["performance"]["decode_tokens_per_s"] > \
+        2 * rows["apple-m1-max"]["performance"]["decode_tokens_per_s"]
+    assert all(row["purchase_usd"] <= 5000 for row in rows.values())
+
+
+def test_cli_max_gpus_must_be_positive(run):
+    r = run("compare", "llama-3.1-8b", "--gpu", "all", "--max-gpus", "0")
+    assert r.exit_code == 2 and "--max-gpus must be at least 1" in r.stderr

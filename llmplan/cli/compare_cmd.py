@@ -81,8 +81,9 @@ def compare_command(
     input_tokens: Annotated[int | None, typer.Option("--input-tokens", help="Prompt tokens per request [1024].")] = None,
     output_tokens: Annotated[int | None, typer.Option("--output-tokens", help="Output tokens per request [256].")] = None,
     kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV cache dtype.")] = None,
-    max_price_usd: Annotated[float | None, typer.Option("--max-price-usd", help="Keep options costing at most this to buy.")] = None,
-    min_memory_gb: Annotated[float | None, typer.Option("--min-memory-gb", help="Keep options with at least this GPU memory.")] = None,
+    max_price_usd: Annotated[float | None, typer.Option("--max-price-usd", help="Keep options whose whole box costs at most this to buy.")] = None,
+    min_memory_gb: Annotated[float | None, typer.Option("--min-memory-gb", help="Keep options with at least this much GPU memory in the box (all its GPUs).")] = None,
+    max_gpus: Annotated[int, typer.Option("--max-gpus", help="With --gpu all: boxes of 1, 2, 4 and 8 cards of each type, up to this many.")] = 8,
     years: Annotated[float, typer.Option("--years", help="Amortization period for owned cost.")] = 3.0,
     usd_per_kwh: Annotated[float, typer.Option("--usd-per-kwh", help="Electricity price for owned cost.")] = 0.13,
     sort: Annotated[SortKey | None, typer.Option(
@@ -95,8 +96,8 @@ def compare_command(
     perf_model: PerfModelOpt = "analytic",
 ) -> None:
     from llmplan.catalog.loader import Catalog
-    from llmplan.plans.compare import (best_words, compare_options, default_sort, expand_gpus, is_full_load,
-                                       sort_rows)
+    from llmplan.plans.compare import (compare_options, default_sort, expand_gpus, is_full_load, sort_rows,
+                                       weights_floor_bytes)
     from llmplan.errors import InputError
     from llmplan.models.sources import resolve_model
 
@@ -105,16 +106,20 @@ def compare_command(
     catalog = Catalog(models_files=models, gpus_files=prices)
     with hub_spinner(model, catalog, fmt):
         resolved = resolve_model(model, catalog, offline=offline)
-    options = expand_gpus(catalog, gpu, max_price_usd, min_memory_gb)
+    options = expand_gpus(catalog, gpu, max_price_usd, min_memory_gb, max_gpus, weights_floor_bytes(resolved, quant))
     if not options:
         raise InputError("no GPU option left after the filters")
     rows = compare_options(catalog, resolved, options, quant=quant, engine=engine, context=context,
                            concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                            kv_dtype=kv_dtype, years=years, usd_per_kwh=usd_per_kwh,
                            perf_model=perf_model_option(perf_model))
-    full_load = is_full_load(concurrency)
     key = sort.value if sort else default_sort(concurrency)
-    rows = sort_rows(rows, key, full_load)
+    _render(sort_rows(rows, key, is_full_load(concurrency)), key, is_full_load(concurrency), fmt, resolved.spec.id)
+
+
+def _render(rows, key: str, full_load: bool, fmt: TabularFormat, model_id: str) -> None:
+    from llmplan.plans.compare import best_words
+
     words = best_words(rows, key, full_load)
     if fmt == TabularFormat.json:
         _print_json(rows)
@@ -126,7 +131,7 @@ def compare_command(
     elif fmt == TabularFormat.markdown:
         _print_markdown(rows, words, full_load)
     else:
-        _print_table(rows, words, resolved.spec.id, full_load)
+        _print_table(rows, words, model_id, full_load)
 
 
 def _print_json(rows) -> None:

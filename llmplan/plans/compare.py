@@ -18,7 +18,7 @@ from llmplan.plans.perf_model import apply_perf_model, capacity_with
 from llmplan.core.fit import fit
 from llmplan.plans.deploy import build_deployment, parse_gpu_spec
 from llmplan.engines.formats import canonical_quant, closest_formats
-from llmplan.errors import LlmplanError, UnsupportedError
+from llmplan.errors import InputError, LlmplanError, UnsupportedError
 from llmplan.models.resolved import ResolvedModel
 
 SORT_KEYS = ("speed", "price", "usd-per-mtok")
@@ -55,31 +55,53 @@ class CompareRow(BaseModel):
     estimate: dict | None = None
 
 
-def expand_gpus(catalog: Catalog, gpus: list[str], max_price_usd: float | None,
-                min_memory_gb: float | None) -> list[str]:
+BOX_SIZES = (1, 2, 4, 8)
+BOXABLE_KINDS = ("datacenter", "workstation", "consumer")  # cards that go several to a box; not whole machines
+
+
+def expand_gpus(catalog: Catalog, gpus: list[str], max_price_usd: float | None, min_memory_gb: float | None,
+                max_gpus: int = 8, weights_bytes: float = 0.0) -> list[str]:
+    """The options to estimate: `all` is every catalog device alone plus boxes of 2, 4 and 8 cards of each
+    type (up to `max_gpus`). Filters apply to the whole box (price of all its cards, their total memory);
+    a box of several cards that cannot hold `weights_bytes` is pruned before any estimate is made."""
+    if max_gpus < 1:
+        raise InputError(f"--max-gpus must be at least 1, got {max_gpus}")
     out: list[str] = []
     for g in gpus:
-        if g.strip().lower() == "all":
-            out += [gid for gid in catalog.gpus]
-        else:
+        if g.strip().lower() != "all":
             out.append(g)
-    if max_price_usd is not None or min_memory_gb is not None:
-        kept = []
-        for g in out:
-            n, gid = parse_gpu_spec(g)
-            real_id, entry = catalog.gpu_entry(gid)
-            if max_price_usd is not None and (entry.purchase_usd is None or entry.purchase_usd * n > max_price_usd):
-                continue
-            if min_memory_gb is not None and entry.memory_bytes * entry.gpu_memory_fraction * n < min_memory_gb * 1e9:
-                continue
-            kept.append(g)
-        out = kept
-    seen, unique = set(), []
-    for g in out:
-        if g not in seen:
-            seen.add(g)
-            unique.append(g)
-    return unique
+            continue
+        for gid, entry in catalog.gpus.items():
+            sizes = [n for n in BOX_SIZES if n <= max_gpus] if entry.kind in BOXABLE_KINDS else [1]
+            out += [gid if n == 1 else f"{n}x{gid}" for n in sizes
+                    if n == 1 or _box_memory_bytes(entry, n) >= weights_bytes]
+    kept = [g for g in out if _within(catalog, g, max_price_usd, min_memory_gb)]
+    return list(dict.fromkeys(kept))
+
+
+def _box_memory_bytes(entry, n: int) -> float:
+    return entry.memory_bytes * entry.gpu_memory_fraction * n
+
+
+def _within(catalog: Catalog, option: str, max_price_usd: float | None, min_memory_gb: float | None) -> bool:
+    """Whether a box passes --max-price-usd (all its cards) and --min-memory-gb (their total memory)."""
+    if max_price_usd is None and min_memory_gb is None:
+        return True
+    n, gid = parse_gpu_spec(option)
+    _, entry = catalog.gpu_entry(gid)
+    if max_price_usd is not None and (entry.purchase_usd is None or entry.purchase_usd * n > max_price_usd):
+        return False
+    return min_memory_gb is None or _box_memory_bytes(entry, n) >= min_memory_gb * 1e9
+
+
+def weights_floor_bytes(model: ResolvedModel, quant: str | None) -> float:
+    """The model's weights at the asked format (else its own), to prune boxes that cannot hold them; 0 where
+    the format is unknown (nothing is pruned, and the estimate says why)."""
+    from llmplan.core.memory import weights_bytes
+    from llmplan.engines.formats import FORMATS
+
+    key = canonical_quant(quant or model.gguf_quant or model.spec.native_quant)
+    return float(weights_bytes(model.spec, FORMATS[key])) if key in FORMATS else 0.0
 
 
 def compare_options(catalog: Catalog, model: ResolvedModel, gpus: list[str], *, quant: str | None, engine: str | None,
