@@ -9,6 +9,7 @@ import typer
 
 from llmplan.cli import app
 from llmplan.cli.common import (
+    examples,
     PerfModelOpt,
     perf_model_option,
     ApiPricesOpt,
@@ -27,14 +28,10 @@ HELP = """Monthly cost of self-hosting MODEL against paid APIs, and the volume w
 Counts GPUs at peak load and the latency target (or full load), idle hours, engineering time and
 monitoring. A month is 730 hours for GPUs and tokens alike. Ranges are LOW..HIGH.
 
-Examples:
-
-  llmplan breakeven llama-3.3-70b-instruct --gpu h100-sxm --quant fp8 --requests-per-day 100000
-      --input-tokens 500 --output-tokens 500 --api openai/gpt-4o-mini --gpu-hourly-usd 2.50
-      --engineering-hours 10..20 --engineering-rate-usd 100
-
-  llmplan breakeven --workload examples/seed-breakeven.yaml --format markdown --plot cost.png
-"""
+""" + examples(
+    'llmplan breakeven llama-3.3-70b-instruct --gpu h100-sxm --quant fp8 \\\n    --requests-per-day 100000 --input-tokens 500 --output-tokens 500 \\\n    --api openai/gpt-4o-mini --gpu-hourly-usd 2.50 \\\n    --engineering-hours 10..20 --engineering-rate-usd 100',
+    'llmplan breakeven --workload examples/seed-breakeven.yaml --format markdown --plot cost.png',
+)
 
 # keys of the workload / self_hosted sections that also have a flag of the same name
 FLAGS = {"requests_per_day", "tokens_per_month", "input_tokens", "output_tokens", "cacheable_share", "batch_share",

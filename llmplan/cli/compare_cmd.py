@@ -10,6 +10,7 @@ import typer
 
 from llmplan.cli import app
 from llmplan.cli.common import (
+    examples,
     PerfModelOpt,
     perf_model_option,
     ModelsOpt,
@@ -31,13 +32,11 @@ With --concurrency max each option runs the concurrency its own memory holds (th
 --sort speed then ranks by aggregate tokens/s (per-user tokens/s only where every row runs the same
 concurrency), and the default sort is usd-per-mtok (rented where the device has a rental price, else owned).
 
-Examples:
-
-  llmplan compare llama-3.3-70b-instruct --quant q4_k_m --gpu rtx-5090 --gpu 2xrtx-5090
-      --gpu rtx-pro-6000 --gpu dgx-spark --gpu strix-halo --gpu apple-m3-ultra
-
-  llmplan compare qwen3-32b --quant fp8 --gpu all --max-price-usd 10000 --sort usd-per-mtok --format csv
-"""
+""" + examples(
+    'llmplan compare llama-3.3-70b-instruct --quant q4_k_m --gpu rtx-5090 --gpu 2xrtx-5090 \\\n    --gpu rtx-pro-6000 --gpu dgx-spark --gpu strix-halo --gpu apple-m3-ultra',
+    'llmplan compare llama-3.1-8b --gpu l4 --gpu h100-sxm --gpu rtx-4090 --concurrency max',
+    'llmplan compare qwen3-32b --quant fp8 --gpu all --max-price-usd 10000 --sort usd-per-mtok \\\n    --format csv',
+)
 
 
 class SortKey(str, Enum):

@@ -10,6 +10,7 @@ import typer
 
 from llmplan.cli import app
 from llmplan.cli.common import (
+    examples,
     ModelsOpt,
     OfflineOpt,
     PerfModelOpt,
@@ -29,16 +30,11 @@ Costs follow breakeven's rules (GPUs, engineering hours, monitoring; a month is 
 carries the `llmplan fit` line that reproduces one replica at its planned load. Exit 1 when no option
 meets the targets (the output says which target binds), 2 for bad input.
 
-Examples:
-
-  llmplan plan meta-llama/Llama-3.1-8B-Instruct --requests-per-s 5 --input-tokens 1024
-      --output-tokens 256 --max-ttft-s 1 --min-tokens-per-s 30
-
-  llmplan plan llama-3.3-70b-instruct --requests-per-day 2000000 --input-tokens 1024 --output-tokens 256
-      --mode own --gpu h100-sxm --gpu h200 --format json
-
-  llmplan plan qwen3-30b-a3b --requests-per-s 20 --input-tokens 2000 --output-tokens 400 --format yaml > plan.yaml
-"""
+""" + examples(
+    'llmplan plan meta-llama/Llama-3.1-8B-Instruct --requests-per-s 5 --input-tokens 1024 \\\n    --output-tokens 256 --max-ttft-s 1 --min-tokens-per-s 30',
+    'llmplan plan llama-3.3-70b-instruct --requests-per-day 2000000 --input-tokens 1024 \\\n    --output-tokens 256 --mode own --gpu h100-sxm --gpu h200 --format json',
+    'llmplan plan qwen3-30b-a3b --requests-per-s 20 --input-tokens 2000 --output-tokens 400 \\\n    --format yaml > plan.yaml',
+)
 
 
 class PlanFormat(str, Enum):
