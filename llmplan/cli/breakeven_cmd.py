@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
+from llmplan.cli.completion import complete_engine, complete_gpu, complete_model, complete_quant
 from llmplan.cli.common import (
     examples,
     PerfModelOpt,
@@ -84,10 +85,10 @@ def _validated(schema, values: dict, section: str):
 @app.command("breakeven", help=HELP)
 @handle_errors
 def breakeven_command(
-    model: Annotated[str | None, typer.Argument(help="Model (catalog id/alias, HF repo, folder, .gguf).")] = None,
-    gpu: Annotated[str | None, typer.Option("--gpu", "-g", help="GPU id (or NxID for the smallest replica).")] = None,
-    quant: Annotated[str | None, typer.Option("--quant", "-q", help="Weight format [default: the checkpoint's].")] = None,
-    engine: Annotated[str | None, typer.Option("--engine", "-e", help="Serving engine [default: vllm].")] = None,
+    model: Annotated[str | None, typer.Argument(autocompletion=complete_model, help="Model (catalog id/alias, HF repo, folder, .gguf).")] = None,
+    gpu: Annotated[str | None, typer.Option("--gpu", "-g", autocompletion=complete_gpu, help="GPU id (or NxID for the smallest replica).")] = None,
+    quant: Annotated[str | None, typer.Option("--quant", "-q", autocompletion=complete_quant, help="Weight format [default: the checkpoint's].")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", "-e", autocompletion=complete_engine, help="Serving engine [default: vllm].")] = None,
     workload_file: Annotated[Path | None, typer.Option("--workload", help="Workload YAML file (flags override it).")] = None,
     requests_per_day: Annotated[float | None, typer.Option("--requests-per-day", help="Requests a day.")] = None,
     tokens_per_month: Annotated[float | None, typer.Option("--tokens-per-month", help="Or: input+output tokens a month.")] = None,

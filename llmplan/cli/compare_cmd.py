@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
+from llmplan.cli.completion import complete_engine, complete_gpu_or_all, complete_model, complete_quant
 from llmplan.cli.common import (
     examples,
     PerfModelOpt,
@@ -71,10 +72,10 @@ def _cells(r) -> list[str]:
 @app.command("compare", help=HELP)
 @handle_errors
 def compare_command(
-    model: Annotated[str, typer.Argument(help="Catalog id/alias, HF repo id, model folder or .gguf file.")],
-    gpu: Annotated[list[str], typer.Option("--gpu", "-g", help="GPU id or NxID, repeatable; `all` for the catalog.")],
-    quant: Annotated[str | None, typer.Option("--quant", "-q", help="Weight format [default: the checkpoint's].")] = None,
-    engine: Annotated[str | None, typer.Option("--engine", "-e", help="Engine [default per GPU: llama.cpp for GGUF/Apple/CPU, else vllm].")] = None,
+    model: Annotated[str, typer.Argument(autocompletion=complete_model, help="Catalog id/alias, HF repo id, model folder or .gguf file.")],
+    gpu: Annotated[list[str], typer.Option("--gpu", "-g", autocompletion=complete_gpu_or_all, help="GPU id or NxID, repeatable; `all` for the catalog.")],
+    quant: Annotated[str | None, typer.Option("--quant", "-q", autocompletion=complete_quant, help="Weight format [default: the checkpoint's].")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", "-e", autocompletion=complete_engine, help="Engine [default per GPU: llama.cpp for GGUF/Apple/CPU, else vllm].")] = None,
     context: Annotated[int | None, typer.Option("--context", "-c", help="Tokens per sequence [8192].")] = None,
     concurrency: Annotated[str, typer.Option("--concurrency", "-n", help="Sequences at once, or max.")] = "1",
     input_tokens: Annotated[int | None, typer.Option("--input-tokens", help="Prompt tokens per request [1024].")] = None,

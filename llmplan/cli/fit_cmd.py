@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from llmplan.cli.completion import complete_engine, complete_gpu, complete_model, complete_quant
 from llmplan.cli.common import (
     examples,
     ModelsOpt,
@@ -43,13 +44,13 @@ class Sweep(str, Enum):
 
 
 def fit_command(
-    model: Annotated[str, typer.Argument(help="Catalog id/alias, HF repo id, model folder or .gguf file.")],
-    gpu: Annotated[str, typer.Option("--gpu", "-g", help="GPU id, or NxID for N GPUs in one box.")] = "h100-sxm",
-    quant: Annotated[str | None, typer.Option("--quant", "-q", help="Weight format (default: the checkpoint's).")] = None,
+    model: Annotated[str, typer.Argument(autocompletion=complete_model, help="Catalog id/alias, HF repo id, model folder or .gguf file.")],
+    gpu: Annotated[str, typer.Option("--gpu", "-g", autocompletion=complete_gpu, help="GPU id, or NxID for N GPUs in one box.")] = "h100-sxm",
+    quant: Annotated[str | None, typer.Option("--quant", "-q", autocompletion=complete_quant, help="Weight format (default: the checkpoint's).")] = None,
     context: Annotated[int | None, typer.Option("--context", "-c", "--max-model-len",
                                                 help="Tokens per sequence the cache is sized for [default: 8192 or the model's max, at least input + output].")] = None,
     concurrency: Annotated[str | None, typer.Option("--concurrency", "-n", help="Sequences at once, or 'max' for steady full load [default: 1].")] = None,
-    engine: Annotated[list[str] | None, typer.Option("--engine", "-e", help="vllm, sglang, tgi, tensorrt-llm, llama.cpp or ollama [default: llama.cpp for GGUF/Apple/CPU, else vllm]. Repeat with --sweep for one series per engine.")] = None,
+    engine: Annotated[list[str] | None, typer.Option("--engine", "-e", autocompletion=complete_engine, help="vllm, sglang, tgi, tensorrt-llm, llama.cpp or ollama [default: llama.cpp for GGUF/Apple/CPU, else vllm]. Repeat with --sweep for one series per engine.")] = None,
     kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV cache dtype: bf16, fp16, fp8, q8_0, q4_0 [default: the model's dtype].")] = None,
     input_tokens: Annotated[int | None, typer.Option("--input-tokens", help="Prompt tokens per request [default: 1024].")] = None,
     output_tokens: Annotated[int | None, typer.Option("--output-tokens", help="Generated tokens per request [default: 256].")] = None,

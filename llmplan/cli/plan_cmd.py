@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
+from llmplan.cli.completion import complete_engine, complete_gpu, complete_model, complete_quant
 from llmplan.cli.common import (
     examples,
     ModelsOpt,
@@ -48,7 +49,7 @@ class PlanFormat(str, Enum):
 @app.command("plan", help=HELP)
 @handle_errors
 def plan_command(
-    model: Annotated[str, typer.Argument(help="Catalog id/alias, HF repo id, model folder or .gguf file.")],
+    model: Annotated[str, typer.Argument(autocompletion=complete_model, help="Catalog id/alias, HF repo id, model folder or .gguf file.")],
     requests_per_s: Annotated[float | None, typer.Option("--requests-per-s", help="Average requests per second.")] = None,
     requests_per_day: Annotated[float | None, typer.Option("--requests-per-day", help="Or: requests a day.")] = None,
     workload_file: Annotated[Path | None, typer.Option("--workload", help="breakeven's workload YAML (flags override it).")] = None,
@@ -59,9 +60,9 @@ def plan_command(
     max_ttft_s: Annotated[float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Target: time to first token at the peak.")] = None,
     min_tokens_per_s: Annotated[float | None, typer.Option("--min-tokens-per-s", help="Target: per-user decode speed at the peak.")] = None,
     max_monthly_cost_usd: Annotated[float | None, typer.Option("--max-monthly-cost-usd", help="Target: budget a month.")] = None,
-    gpu: Annotated[list[str] | None, typer.Option("--gpu", "-g", help="GPU types to consider, repeatable [every one priced for --mode].")] = None,
-    engine: Annotated[list[str] | None, typer.Option("--engine", "-e", help="Engines to consider, repeatable [vllm, sglang, tensorrt-llm].")] = None,
-    quant: Annotated[list[str] | None, typer.Option("--quant", "-q", help="Formats to consider, repeatable [the checkpoint's, bf16, fp8, awq, nvfp4].")] = None,
+    gpu: Annotated[list[str] | None, typer.Option("--gpu", "-g", autocompletion=complete_gpu, help="GPU types to consider, repeatable [every one priced for --mode].")] = None,
+    engine: Annotated[list[str] | None, typer.Option("--engine", "-e", autocompletion=complete_engine, help="Engines to consider, repeatable [vllm, sglang, tensorrt-llm].")] = None,
+    quant: Annotated[list[str] | None, typer.Option("--quant", "-q", autocompletion=complete_quant, help="Formats to consider, repeatable [the checkpoint's, bf16, fp8, awq, nvfp4].")] = None,
     mode: Annotated[str | None, typer.Option("--mode", help="rent (cheapest catalog provider) or own [rent].")] = None,
     rental_tier: Annotated[str | None, typer.Option("--rental-tier", help="on_demand, reserved or spot [on_demand].")] = None,
     engineering_hours: Annotated[str | None, typer.Option("--engineering-hours", help="Engineering hours a month, e.g. 10..20.")] = None,
