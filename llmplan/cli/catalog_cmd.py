@@ -163,12 +163,17 @@ def models_show(
 
         emit_json(json_output(ModelDetail, info))
         return
+    _print_model_table(info, spec.id, spec.dtype)
+
+
+def _print_model_table(info: dict, title: str, dtype: str) -> None:
+    """`models show` as a two-column table; long words (URLs, paths) fold at their separators."""
     from rich.table import Table
 
     out = console()
     key_width = max(len(k) for k in info)
     value_width = max(20, out.width - key_width - 7)  # a boxed two-column table: 7 characters of borders
-    t = Table(title=spec.id, title_justify="left", show_header=False)
+    t = Table(title=title, title_justify="left", show_header=False)
     t.add_column(style="bold", no_wrap=True)
     t.add_column(overflow="fold")
     for k, v in info.items():
@@ -177,7 +182,7 @@ def models_show(
         elif isinstance(v, int) and k in ("params", "active_params"):
             v = f"{v:,} ({v / 1e9:.2f}B)"
         elif isinstance(v, int) and k.endswith("bytes_per_token"):
-            v = f"{v:,} bytes ({spec.dtype})"
+            v = f"{v:,} bytes ({dtype})"
         elif isinstance(v, int) and k.endswith("_per_sequence"):
             v = f"{v:,} bytes"
         t.add_row(k.replace("_", " "), _fold_long_words(str(v), value_width))
