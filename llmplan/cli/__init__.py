@@ -9,7 +9,7 @@ import typer
 
 from llmplan import __version__
 from llmplan.errors import EXIT_CODES_HELP
-from llmplan.cli.catalog_cmd import apis_command, gpus_command, models_app
+from llmplan.cli.catalog_cmd import APIS_HELP, GPUS_HELP, apis_command, gpus_command, models_app
 from llmplan.cli.fit_cmd import FIT_HELP, fit_command
 from llmplan.cli.metavars import ReadableGroup
 
@@ -40,8 +40,8 @@ def root(
 
 app.command("fit", help=FIT_HELP)(fit_command)
 app.add_typer(models_app, name="models")
-app.command("gpus")(gpus_command)
-app.command("apis")(apis_command)
+app.command("gpus", help=GPUS_HELP)(gpus_command)
+app.command("apis", help=APIS_HELP)(apis_command)
 
 
 # These modules register their commands on `app` when imported (they import only typer at the top).

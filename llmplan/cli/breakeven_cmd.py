@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
+from llmplan.cli.completion import complete_engine, complete_gpu, complete_model, complete_quant
 from llmplan.cli.common import (
+    examples,
     PerfModelOpt,
     perf_model_option,
     ApiPricesOpt,
@@ -27,14 +29,10 @@ HELP = """Monthly cost of self-hosting MODEL against paid APIs, and the volume w
 Counts GPUs at peak load and the latency target (or full load), idle hours, engineering time and
 monitoring. A month is 730 hours for GPUs and tokens alike. Ranges are LOW..HIGH.
 
-Examples:
-
-  llmplan breakeven llama-3.3-70b-instruct --gpu h100-sxm --quant fp8 --requests-per-day 100000
-      --input-tokens 500 --output-tokens 500 --api openai/gpt-4o-mini --gpu-hourly-usd 2.50
-      --engineering-hours 10..20 --engineering-rate-usd 100
-
-  llmplan breakeven --workload examples/seed-breakeven.yaml --format markdown --plot cost.png
-"""
+""" + examples(
+    'llmplan breakeven llama-3.3-70b-instruct --gpu h100-sxm --quant fp8 \\\n    --requests-per-day 100000 --input-tokens 500 --output-tokens 500 \\\n    --api openai/gpt-4o-mini --gpu-hourly-usd 2.50 \\\n    --engineering-hours 10..20 --engineering-rate-usd 100',
+    'llmplan breakeven --workload examples/seed-breakeven.yaml --format markdown --plot cost.png',
+)
 
 # keys of the workload / self_hosted sections that also have a flag of the same name
 FLAGS = {"requests_per_day", "tokens_per_month", "input_tokens", "output_tokens", "cacheable_share", "batch_share",
@@ -87,10 +85,10 @@ def _validated(schema, values: dict, section: str):
 @app.command("breakeven", help=HELP)
 @handle_errors
 def breakeven_command(
-    model: Annotated[str | None, typer.Argument(help="Model (catalog id/alias, HF repo, folder, .gguf).")] = None,
-    gpu: Annotated[str | None, typer.Option("--gpu", "-g", help="GPU id (or NxID for the smallest replica).")] = None,
-    quant: Annotated[str | None, typer.Option("--quant", "-q", help="Weight format [default: the checkpoint's].")] = None,
-    engine: Annotated[str | None, typer.Option("--engine", "-e", help="Serving engine [default: vllm].")] = None,
+    model: Annotated[str | None, typer.Argument(autocompletion=complete_model, help="Model (catalog id/alias, HF repo, folder, .gguf).")] = None,
+    gpu: Annotated[str | None, typer.Option("--gpu", "-g", autocompletion=complete_gpu, help="GPU id (or NxID for the smallest replica).")] = None,
+    quant: Annotated[str | None, typer.Option("--quant", "-q", autocompletion=complete_quant, help="Weight format [default: the checkpoint's].")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", "-e", autocompletion=complete_engine, help="Serving engine [default: vllm].")] = None,
     workload_file: Annotated[Path | None, typer.Option("--workload", help="Workload YAML file (flags override it).")] = None,
     requests_per_day: Annotated[float | None, typer.Option("--requests-per-day", help="Requests a day.")] = None,
     tokens_per_month: Annotated[float | None, typer.Option("--tokens-per-month", help="Or: input+output tokens a month.")] = None,

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from llmplan.cli.common import (
+    examples,
     ApiPricesOpt,
     Format,
     FormatOpt,
@@ -23,7 +24,8 @@ from llmplan.cli.common import (
 )
 
 models_app = typer.Typer(
-    help="List, show and add models. `llmplan models` lists; `llmplan models list SEARCH` filters.",
+    help="List, show and add models. `llmplan models` lists; `llmplan models list SEARCH` filters.\n\n"
+         + examples("llmplan models list qwen", "llmplan models show qwen3.5-27b"),
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -42,19 +44,18 @@ def models_root(
     fmt: FormatOpt = Format.table,
     models: ModelsOpt = None,
 ) -> None:
-    """List the model catalog (shipped + your own). Example: llmplan models list qwen"""
+    """List the model catalog (shipped + your own)."""
     if ctx.invoked_subcommand is None:
         _list_models(None, fmt, models)
 
 
-@models_app.command("list")
+@models_app.command("list", help="List models, optionally filtered.\n\n" + examples("llmplan models list llama"))
 @handle_errors
 def models_list(
     search: Annotated[str | None, typer.Argument(help="Filter by id, alias or family.")] = None,
     fmt: FormatOpt = Format.table,
     models: ModelsOpt = None,
 ) -> None:
-    """List models, optionally filtered. Example: llmplan models list llama"""
     _list_models(search, fmt, models)
 
 
@@ -81,26 +82,41 @@ def _list_models(search: str | None, fmt: Format, models) -> None:
     from rich.table import Table
 
     out = console()
-    wide = out.width >= 120  # narrow terminals keep the id whole and drop alias and license
     t = Table(title=f"{len(rows)} models" + (f" matching {search!r}" if search else ""), title_justify="left")
-    others = [24, 8, 7, 8, 12] if wide else [8, 7, 8]
-    width = id_width(out.width, others, max((len(mid) for mid, _ in rows), default=10))
-    t.add_column("model", no_wrap=True, width=width)
-    if wide:
-        t.add_column("alias", no_wrap=True)
-    t.add_column("params", justify="right", no_wrap=True, min_width=8)
-    t.add_column("active", justify="right", no_wrap=True, min_width=7)
-    t.add_column("format", no_wrap=True, min_width=8)
-    if wide:
-        t.add_column("license")
+    widths = _model_list_widths(rows, out.width)
+    for col, w in widths.items():
+        t.add_column(col, justify="right" if col in ("params", "active") else "left", no_wrap=True,
+                     width=w if col in ("model", "alias") else None, min_width=w)
     for mid, e in sorted(rows):
-        cells = [fold_id(mid, width)] + ([e.aliases[0] if e.aliases else ""] if wide else []) + [
-            f"{e.params_total / 1e9:,.1f}B", f"{(e.params_active or e.params_total) / 1e9:,.1f}B", e.native_quant]
-        t.add_row(*(cells + ([e.license] if wide else [])))
+        cells = {"model": fold_id(mid, widths["model"]),
+                 "alias": fold_id(e.aliases[0], widths["alias"]) if e.aliases else "",
+                 "params": f"{e.params_total / 1e9:,.1f}B", "active": f"{(e.params_active or e.params_total) / 1e9:,.1f}B",
+                 "format": e.native_quant, "license": e.license or ""}
+        t.add_row(*[cells[c] for c in widths])
     out.print(t)
 
 
-@models_app.command("show")
+MODEL_ID_MIN = 24  # the model id's width before less-needed columns go
+ALIAS_MAX = 22
+
+
+def _model_list_widths(rows, console_width: int) -> dict[str, int]:
+    """Columns of `models list` and their widths: the alias (the name people type) stays; license, then the
+    format, then the active parameters go first when the model id would get narrower than MODEL_ID_MIN."""
+    widths = {"alias": min(ALIAS_MAX, max((len(e.aliases[0]) for _, e in rows if e.aliases), default=5)),
+              "params": 8, "active": 7, "format": 8,
+              "license": min(25, max((len(e.license or "") for _, e in rows), default=7))}
+    longest = max((len(mid) for mid, _ in rows), default=10)
+    for optional in ("license", "format", "active", None):
+        model = id_width(console_width, list(widths.values()), longest, floor=10)
+        if model >= min(MODEL_ID_MIN, longest) or optional is None:
+            break
+        del widths[optional]
+    return {"model": model, **widths}
+
+
+@models_app.command("show", help="Show one model's architecture as llmplan reads it.\n\n"
+                                  + examples("llmplan models show qwen3.5-27b"))
 @handle_errors
 def models_show(
     model: Annotated[str, typer.Argument(help="Catalog id or alias, HF repo id, folder or .gguf file.")],
@@ -108,7 +124,6 @@ def models_show(
     models: ModelsOpt = None,
     offline: OfflineOpt = False,
 ) -> None:
-    """Show one model's architecture as llmplan reads it. Example: llmplan models show qwen3.5-27b"""
     from llmplan.catalog.loader import Catalog
     from llmplan.core import memory as mem
     from llmplan.models.sources import resolve_model
@@ -148,38 +163,53 @@ def models_show(
 
         emit_json(json_output(ModelDetail, info))
         return
+    _print_model_table(info, spec.id, spec.dtype)
+
+
+def _print_model_table(info: dict, title: str, dtype: str) -> None:
+    """`models show` as a two-column table; long words (URLs, paths) fold at their separators."""
     from rich.table import Table
 
-    t = Table(title=spec.id, title_justify="left", show_header=False)
-    t.add_column(style="bold")
-    t.add_column()
+    out = console()
+    key_width = max(len(k) for k in info)
+    value_width = max(20, out.width - key_width - 7)  # a boxed two-column table: 7 characters of borders
+    t = Table(title=title, title_justify="left", show_header=False)
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column(overflow="fold")
     for k, v in info.items():
         if isinstance(v, (list, dict)):
             v = ", ".join(f"{a}: {b}" for a, b in v.items()) if isinstance(v, dict) else "; ".join(map(str, v))
         elif isinstance(v, int) and k in ("params", "active_params"):
             v = f"{v:,} ({v / 1e9:.2f}B)"
         elif isinstance(v, int) and k.endswith("bytes_per_token"):
-            v = f"{v:,} bytes ({spec.dtype})"
+            v = f"{v:,} bytes ({dtype})"
         elif isinstance(v, int) and k.endswith("_per_sequence"):
             v = f"{v:,} bytes"
-        t.add_row(k.replace("_", " "), str(v))
-    console().print(t)
+        t.add_row(k.replace("_", " "), _fold_long_words(str(v), value_width))
+    out.print(t)
 
 
-@models_app.command("add")
+def _fold_long_words(text: str, width: int) -> str:
+    """Words longer than the column (URLs, repository paths) broken at '/', '-', '_' or '.', so that the
+    table wraps them whole instead of cutting them with an ellipsis."""
+    return " ".join(fold_id(word, width) if len(word) > width else word for word in text.split(" "))
+
+
+@models_app.command("add", help="Fetch a model from the Hugging Face hub and save it into your catalog file.\n\n"
+                                 + examples("llmplan models add mistralai/Mistral-7B-Instruct-v0.3"))
 @handle_errors
 def models_add(
     model: Annotated[str, typer.Argument(help="Hugging Face repo id (org/name) to fetch and save.")],
     offline: OfflineOpt = False,
 ) -> None:
-    """Fetch a model from the Hugging Face hub and save it into your catalog file.
-
-    Example: llmplan models add mistralai/Mistral-7B-Instruct-v0.3
-    """
     from llmplan.models.hub import add_to_user_catalog
 
     path, model_id = add_to_user_catalog(model, offline=offline)
     typer.echo(f"saved {model_id} to {path}")
+
+
+GPUS_HELP = "List the GPU catalog with memory, bandwidth, throughput and prices.\n\n" + examples("llmplan gpus h100")
+APIS_HELP = "List API offerings and their prices per million tokens.\n\n" + examples("llmplan apis openai")
 
 
 @handle_errors
@@ -188,7 +218,6 @@ def gpus_command(
     fmt: FormatOpt = Format.table,
     prices: PricesOpt = None,
 ) -> None:
-    """List the GPU catalog with memory, bandwidth, throughput and prices. Example: llmplan gpus h100"""
     from llmplan.catalog.loader import Catalog
 
     catalog = Catalog(gpus_files=prices)
@@ -235,7 +264,6 @@ def apis_command(
     fmt: FormatOpt = Format.table,
     api_prices: ApiPricesOpt = None,
 ) -> None:
-    """List API offerings and their prices per million tokens. Example: llmplan apis openai"""
     from llmplan.catalog.loader import Catalog
 
     catalog = Catalog(apis_files=api_prices)

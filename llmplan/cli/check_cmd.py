@@ -10,20 +10,17 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
-from llmplan.cli.common import PerfModelOpt, perf_model_option, ModelsOpt, PricesOpt, console, emit_json, fold_id, handle_errors, id_width
+from llmplan.cli.common import examples, PerfModelOpt, perf_model_option, ModelsOpt, PricesOpt, console, emit_json, fold_id, handle_errors, id_width
 
 HELP = """Check planned deployments (YAML) against memory, speed and budget limits.
 
 Exit code 0 when every deployment meets every limit, 1 when any does not, 2 when a plan is invalid.
 
-Examples:
-
-  llmplan check --init > plans/llm.yaml
-
-  llmplan check plans/ --format github
-
-  llmplan check plans/llm.yaml --format junit > llmplan-junit.xml
-"""
+""" + examples(
+    'llmplan check --init > plans/llm.yaml',
+    'llmplan check plans/ --format github',
+    'llmplan check plans/llm.yaml --format junit > llmplan-junit.xml',
+)
 
 
 class CheckFormat(str, Enum):

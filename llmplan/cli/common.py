@@ -31,6 +31,13 @@ class TabularFormat(str, Enum):
     csv = "csv"
 
 
+def examples(*commands: str) -> str:
+    """An `Examples:` help section the help formatter prints as written: each command its own unwrapped
+    paragraph (the `\\b` marker), a long one continued with ` \\` at the end of a line, so that what is
+    pasted from `--help` runs as is."""
+    return "Examples:\n\n" + "\n\n".join("\b\n  " + c.replace("\n", "\n  ") for c in commands) + "\n"
+
+
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output: table, json or markdown.")]
 PricesOpt = Annotated[
     list[Path] | None,

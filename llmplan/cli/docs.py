@@ -38,6 +38,24 @@ def help_text(path: list[str]) -> str:
     return result.stdout.rstrip() + "\n"
 
 
+def help_examples(path: list[str]) -> list[str]:
+    """The commands of a `--help` Examples section, each as one line (` \\` continuations joined): the
+    paragraphs after `Examples:` that start with `llmplan `."""
+    text = help_text(path)
+    if "Examples:" not in text:
+        return []
+    block = text.split("Examples:", 1)[1]
+    commands = []
+    for paragraph in block.split("\n\n"):
+        lines = [line.strip() for line in paragraph.strip("\n").splitlines()]
+        if not lines or not lines[0]:
+            continue
+        if not lines[0].startswith("llmplan "):
+            break
+        commands.append(" ".join(line.removesuffix("\\").strip() for line in lines))
+    return commands
+
+
 def render() -> str:
     parts = ["# Command-line reference", "",
              "Generated from `--help` by `python -m llmplan.cli.docs`; `tests/test_help.py` keeps it in step.", ""]

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
-from llmplan.cli.common import FormatOpt, ModelsOpt, OfflineOpt, PricesOpt, emit_json, handle_errors, hub_spinner
+from llmplan.cli.common import examples, FormatOpt, ModelsOpt, OfflineOpt, PricesOpt, emit_json, handle_errors, hub_spinner
 
 HELP = """Memory per GPU, training time and cost of fine-tuning MODEL (full, LoRA or QLoRA).
 
@@ -17,16 +17,12 @@ master weights, activations, logits, CUDA context); time is training FLOPs over 
 at a utilization fitted on published runs, plus sharding collectives and offload transfers; cost is GPU-hours at the catalog's cheapest rental (or owned) plus the
 engineering hours you give.
 
-Examples:
-
-  llmplan finetune llama-3.1-8b --method lora --gpu rtx-4090 --tokens 50000000
-
-  llmplan finetune llama-3.1-8b --method qlora --gpu rtx-4090 --lora-rank 64 --seq-len 4096
-
-  llmplan finetune llama-3.1-8b --method full --gpu 8xh100-sxm --zero 3 --tokens 1e9 --format json
-
-  llmplan finetune llama-3.3-70b --method qlora --gpu rtx-a6000 --framework unsloth --dataset-examples 20000 --avg-tokens 800
-"""
+""" + examples(
+    'llmplan finetune llama-3.1-8b --method lora --gpu rtx-4090 --tokens 50000000',
+    'llmplan finetune llama-3.1-8b --method qlora --gpu rtx-4090 --lora-rank 64 --seq-len 4096',
+    'llmplan finetune llama-3.1-8b --method full --gpu 8xh100-sxm --zero 3 --tokens 1e9 --format json',
+    'llmplan finetune llama-3.3-70b --method qlora --gpu rtx-a6000 --framework unsloth \\\n    --dataset-examples 20000 --avg-tokens 800',
+)
 
 
 class Method(str, Enum):

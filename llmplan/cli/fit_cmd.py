@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
+from llmplan.cli.completion import complete_engine, complete_gpu, complete_model, complete_quant
 from llmplan.cli.common import (
+    examples,
     ModelsOpt,
     PerfModelOpt,
     perf_model_option,
@@ -26,18 +28,13 @@ FIT_HELP = """Will MODEL fit on the GPU(s), where does the memory go, and how fa
 MODEL is a catalog id or alias (`llmplan models`), a Hugging Face repo id (org/name), a folder with
 config.json, or a .gguf file.
 
-Examples:
-
-  llmplan fit llama-3.1-8b --gpu rtx-4090 --quant q4_k_m
-
-  llmplan fit meta-llama/Llama-3.1-70B-Instruct --gpu 4xh100-sxm --context 32768 --concurrency 16
-
-  llmplan fit qwen3-32b --gpu h100-sxm --quant fp8 --concurrency max --format json
-
-  llmplan fit llama-3.1-8b --gpu l4 --sweep concurrency --max-ttft-s 2 --format csv
-
-  llmplan fit llama-3.1-70b --gpu 4xh100-sxm --quant fp8 --sweep concurrency -e vllm -e sglang --plot curve.png
-"""
+""" + examples(
+    'llmplan fit llama-3.1-8b --gpu rtx-4090 --quant q4_k_m',
+    'llmplan fit meta-llama/Llama-3.1-70B-Instruct --gpu 4xh100-sxm --context 32768 --concurrency 16',
+    'llmplan fit qwen3-32b --gpu h100-sxm --quant fp8 --concurrency max --format json',
+    'llmplan fit llama-3.1-8b --gpu l4 --sweep concurrency --max-ttft-s 2 --format csv',
+    'llmplan fit llama-3.1-70b --gpu 4xh100-sxm --quant fp8 --sweep concurrency \\\n    -e vllm -e sglang --plot curve.png',
+)
 
 
 class Sweep(str, Enum):
@@ -47,13 +44,13 @@ class Sweep(str, Enum):
 
 
 def fit_command(
-    model: Annotated[str, typer.Argument(help="Catalog id/alias, HF repo id, model folder or .gguf file.")],
-    gpu: Annotated[str, typer.Option("--gpu", "-g", help="GPU id, or NxID for N GPUs in one box.")] = "h100-sxm",
-    quant: Annotated[str | None, typer.Option("--quant", "-q", help="Weight format (default: the checkpoint's).")] = None,
+    model: Annotated[str, typer.Argument(autocompletion=complete_model, help="Catalog id/alias, HF repo id, model folder or .gguf file.")],
+    gpu: Annotated[str, typer.Option("--gpu", "-g", autocompletion=complete_gpu, help="GPU id, or NxID for N GPUs in one box.")] = "h100-sxm",
+    quant: Annotated[str | None, typer.Option("--quant", "-q", autocompletion=complete_quant, help="Weight format (default: the checkpoint's).")] = None,
     context: Annotated[int | None, typer.Option("--context", "-c", "--max-model-len",
                                                 help="Tokens per sequence the cache is sized for [default: 8192 or the model's max, at least input + output].")] = None,
     concurrency: Annotated[str | None, typer.Option("--concurrency", "-n", help="Sequences at once, or 'max' for steady full load [default: 1].")] = None,
-    engine: Annotated[list[str] | None, typer.Option("--engine", "-e", help="vllm, sglang, tgi, tensorrt-llm, llama.cpp or ollama [default: llama.cpp for GGUF/Apple/CPU, else vllm]. Repeat with --sweep for one series per engine.")] = None,
+    engine: Annotated[list[str] | None, typer.Option("--engine", "-e", autocompletion=complete_engine, help="vllm, sglang, tgi, tensorrt-llm, llama.cpp or ollama [default: llama.cpp for GGUF/Apple/CPU, else vllm]. Repeat with --sweep for one series per engine.")] = None,
     kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV cache dtype: bf16, fp16, fp8, q8_0, q4_0 [default: the model's dtype].")] = None,
     input_tokens: Annotated[int | None, typer.Option("--input-tokens", help="Prompt tokens per request [default: 1024].")] = None,
     output_tokens: Annotated[int | None, typer.Option("--output-tokens", help="Generated tokens per request [default: 256].")] = None,
@@ -201,14 +198,27 @@ def _sweep(deps, config, axis: str, fmt: str, plot: Path | None, compare_layouts
     if plot is not None:
         from llmplan.cli.sweep_plot import plot_throughput_vs_interactivity
 
-        first = deps[0]
-        title = (f"{first.model.id} · {first.fmt.name} · {first.input_tokens} in / {first.output_tokens} out tokens"
-                 f": throughput vs interactivity")
+        title = sweep_plot_title([d for _, d, _ in series])
         plot_throughput_vs_interactivity(
             [(label or _where(d), rows) for label, d, rows in series], str(plot), title, perf)
     render_sweeps(series, axis, fmt, max_ttft_s, min_tps, perf_model=perf)
     if plot is not None and fmt == "table":
         typer.echo(f"plot written to {plot}", err=True)
+
+
+def sweep_plot_title(deps) -> str:
+    """The plot's title: model, format, the hardware every series runs on, and the request shape."""
+    first = deps[0]
+    counts = sorted({d.n_gpus for d in deps})
+    gpus = " / ".join(dict.fromkeys(d.gpu_id for d in deps))
+    if counts == [1]:
+        hardware = gpus
+    elif len(counts) == 1:
+        hardware = f"{counts[0]}x {gpus}"
+    else:
+        hardware = f"{gpus} ({', '.join(map(str, counts))} GPUs)"
+    return (f"{first.model.id} · {first.fmt.name} on {hardware} · {first.input_tokens} in / "
+            f"{first.output_tokens} out tokens: throughput vs interactivity")
 
 
 def _where(dep) -> str:

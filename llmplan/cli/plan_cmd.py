@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
+from llmplan.cli.completion import complete_engine, complete_gpu, complete_model, complete_quant
 from llmplan.cli.common import (
+    examples,
     ModelsOpt,
     OfflineOpt,
     PerfModelOpt,
@@ -29,16 +31,11 @@ Costs follow breakeven's rules (GPUs, engineering hours, monitoring; a month is 
 carries the `llmplan fit` line that reproduces one replica at its planned load. Exit 1 when no option
 meets the targets (the output says which target binds), 2 for bad input.
 
-Examples:
-
-  llmplan plan meta-llama/Llama-3.1-8B-Instruct --requests-per-s 5 --input-tokens 1024
-      --output-tokens 256 --max-ttft-s 1 --min-tokens-per-s 30
-
-  llmplan plan llama-3.3-70b-instruct --requests-per-day 2000000 --input-tokens 1024 --output-tokens 256
-      --mode own --gpu h100-sxm --gpu h200 --format json
-
-  llmplan plan qwen3-30b-a3b --requests-per-s 20 --input-tokens 2000 --output-tokens 400 --format yaml > plan.yaml
-"""
+""" + examples(
+    'llmplan plan meta-llama/Llama-3.1-8B-Instruct --requests-per-s 5 --input-tokens 1024 \\\n    --output-tokens 256 --max-ttft-s 1 --min-tokens-per-s 30',
+    'llmplan plan llama-3.3-70b-instruct --requests-per-day 2000000 --input-tokens 1024 \\\n    --output-tokens 256 --mode own --gpu h100-sxm --gpu h200 --format json',
+    'llmplan plan qwen3-30b-a3b --requests-per-s 20 --input-tokens 2000 --output-tokens 400 \\\n    --format yaml > plan.yaml',
+)
 
 
 class PlanFormat(str, Enum):
@@ -52,7 +49,7 @@ class PlanFormat(str, Enum):
 @app.command("plan", help=HELP)
 @handle_errors
 def plan_command(
-    model: Annotated[str, typer.Argument(help="Catalog id/alias, HF repo id, model folder or .gguf file.")],
+    model: Annotated[str, typer.Argument(autocompletion=complete_model, help="Catalog id/alias, HF repo id, model folder or .gguf file.")],
     requests_per_s: Annotated[float | None, typer.Option("--requests-per-s", help="Average requests per second.")] = None,
     requests_per_day: Annotated[float | None, typer.Option("--requests-per-day", help="Or: requests a day.")] = None,
     workload_file: Annotated[Path | None, typer.Option("--workload", help="breakeven's workload YAML (flags override it).")] = None,
@@ -63,9 +60,9 @@ def plan_command(
     max_ttft_s: Annotated[float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Target: time to first token at the peak.")] = None,
     min_tokens_per_s: Annotated[float | None, typer.Option("--min-tokens-per-s", help="Target: per-user decode speed at the peak.")] = None,
     max_monthly_cost_usd: Annotated[float | None, typer.Option("--max-monthly-cost-usd", help="Target: budget a month.")] = None,
-    gpu: Annotated[list[str] | None, typer.Option("--gpu", "-g", help="GPU types to consider, repeatable [every one priced for --mode].")] = None,
-    engine: Annotated[list[str] | None, typer.Option("--engine", "-e", help="Engines to consider, repeatable [vllm, sglang, tensorrt-llm].")] = None,
-    quant: Annotated[list[str] | None, typer.Option("--quant", "-q", help="Formats to consider, repeatable [the checkpoint's, bf16, fp8, awq, nvfp4].")] = None,
+    gpu: Annotated[list[str] | None, typer.Option("--gpu", "-g", autocompletion=complete_gpu, help="GPU types to consider, repeatable [every one priced for --mode].")] = None,
+    engine: Annotated[list[str] | None, typer.Option("--engine", "-e", autocompletion=complete_engine, help="Engines to consider, repeatable [vllm, sglang, tensorrt-llm].")] = None,
+    quant: Annotated[list[str] | None, typer.Option("--quant", "-q", autocompletion=complete_quant, help="Formats to consider, repeatable [the checkpoint's, bf16, fp8, awq, nvfp4].")] = None,
     mode: Annotated[str | None, typer.Option("--mode", help="rent (cheapest catalog provider) or own [rent].")] = None,
     rental_tier: Annotated[str | None, typer.Option("--rental-tier", help="on_demand, reserved or spot [on_demand].")] = None,
     engineering_hours: Annotated[str | None, typer.Option("--engineering-hours", help="Engineering hours a month, e.g. 10..20.")] = None,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
-from llmplan.cli.common import emit_json, handle_errors
+from llmplan.cli.common import emit_json, examples, handle_errors
 
 # command -> "module:Model" of the object its --format json prints
 OUTPUTS = {
@@ -27,12 +27,7 @@ OUTPUTS = {
 
 HELP = """Print the JSON Schema (draft 2020-12) of a command's `--format json` output.
 
-Examples:
-
-  llmplan schema fit
-
-  llmplan schema "models list" > models-list.schema.json
-
+""" + examples("llmplan schema fit", 'llmplan schema "models list" > models-list.schema.json') + """
 Commands: """ + ", ".join(OUTPUTS)
 
 

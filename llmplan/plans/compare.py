@@ -18,7 +18,7 @@ from llmplan.plans.perf_model import apply_perf_model, capacity_with
 from llmplan.core.fit import fit
 from llmplan.plans.deploy import build_deployment, parse_gpu_spec
 from llmplan.engines.formats import canonical_quant, closest_formats
-from llmplan.errors import LlmplanError, UnsupportedError
+from llmplan.errors import InputError, LlmplanError, UnsupportedError
 from llmplan.models.resolved import ResolvedModel
 
 SORT_KEYS = ("speed", "price", "usd-per-mtok")
@@ -40,6 +40,7 @@ class CompareRow(BaseModel):
     fits: bool = False
     fits_with_offload: bool | None = None
     offload_gpu_layers: int | None = None
+    concurrency: int | None = None  # sequences this row runs (at full load, its own)
     decode_tokens_per_s: float | None = None
     throughput_tokens_per_s: float | None = None
     ttft_s: float | None = None
@@ -48,35 +49,59 @@ class CompareRow(BaseModel):
     power_watts: float | None = None
     usd_per_mtok_owned: float | None = None
     usd_per_mtok_rented: float | None = None
+    usd_per_mtok: float | None = None  # the figure ranked: rented where the device has a rental price, else owned
+    usd_per_mtok_basis: str | None = None  # rented | owned
     price: OptionPrice | None = None
     estimate: dict | None = None
 
 
-def expand_gpus(catalog: Catalog, gpus: list[str], max_price_usd: float | None,
-                min_memory_gb: float | None) -> list[str]:
+BOX_SIZES = (1, 2, 4, 8)
+BOXABLE_KINDS = ("datacenter", "workstation", "consumer")  # cards that go several to a box; not whole machines
+
+
+def expand_gpus(catalog: Catalog, gpus: list[str], max_price_usd: float | None, min_memory_gb: float | None,
+                max_gpus: int = 8, weights_bytes: float = 0.0) -> list[str]:
+    """The options to estimate: `all` is every catalog device alone plus boxes of 2, 4 and 8 cards of each
+    type (up to `max_gpus`). Filters apply to the whole box (price of all its cards, their total memory);
+    a box of several cards that cannot hold `weights_bytes` is pruned before any estimate is made."""
+    if max_gpus < 1:
+        raise InputError(f"--max-gpus must be at least 1, got {max_gpus}")
     out: list[str] = []
     for g in gpus:
-        if g.strip().lower() == "all":
-            out += [gid for gid in catalog.gpus]
-        else:
+        if g.strip().lower() != "all":
             out.append(g)
-    if max_price_usd is not None or min_memory_gb is not None:
-        kept = []
-        for g in out:
-            n, gid = parse_gpu_spec(g)
-            real_id, entry = catalog.gpu_entry(gid)
-            if max_price_usd is not None and (entry.purchase_usd is None or entry.purchase_usd * n > max_price_usd):
-                continue
-            if min_memory_gb is not None and entry.memory_bytes * entry.gpu_memory_fraction * n < min_memory_gb * 1e9:
-                continue
-            kept.append(g)
-        out = kept
-    seen, unique = set(), []
-    for g in out:
-        if g not in seen:
-            seen.add(g)
-            unique.append(g)
-    return unique
+            continue
+        for gid, entry in catalog.gpus.items():
+            sizes = [n for n in BOX_SIZES if n <= max_gpus] if entry.kind in BOXABLE_KINDS else [1]
+            out += [gid if n == 1 else f"{n}x{gid}" for n in sizes
+                    if n == 1 or _box_memory_bytes(entry, n) >= weights_bytes]
+    kept = [g for g in out if _within(catalog, g, max_price_usd, min_memory_gb)]
+    return list(dict.fromkeys(kept))
+
+
+def _box_memory_bytes(entry, n: int) -> float:
+    return entry.memory_bytes * entry.gpu_memory_fraction * n
+
+
+def _within(catalog: Catalog, option: str, max_price_usd: float | None, min_memory_gb: float | None) -> bool:
+    """Whether a box passes --max-price-usd (all its cards) and --min-memory-gb (their total memory)."""
+    if max_price_usd is None and min_memory_gb is None:
+        return True
+    n, gid = parse_gpu_spec(option)
+    _, entry = catalog.gpu_entry(gid)
+    if max_price_usd is not None and (entry.purchase_usd is None or entry.purchase_usd * n > max_price_usd):
+        return False
+    return min_memory_gb is None or _box_memory_bytes(entry, n) >= min_memory_gb * 1e9
+
+
+def weights_floor_bytes(model: ResolvedModel, quant: str | None) -> float:
+    """The model's weights at the asked format (else its own), to prune boxes that cannot hold them; 0 where
+    the format is unknown (nothing is pruned, and the estimate says why)."""
+    from llmplan.core.memory import weights_bytes
+    from llmplan.engines.formats import FORMATS
+
+    key = canonical_quant(quant or model.gguf_quant or model.spec.native_quant)
+    return float(weights_bytes(model.spec, FORMATS[key])) if key in FORMATS else 0.0
 
 
 def compare_options(catalog: Catalog, model: ResolvedModel, gpus: list[str], *, quant: str | None, engine: str | None,
@@ -104,6 +129,7 @@ def compare_options(catalog: Catalog, model: ResolvedModel, gpus: list[str], *, 
                          quant_substituted_from=asked, fits=report.fits,
                          fits_with_offload=report.fits_with_offload,
                          offload_gpu_layers=report.offload.gpu_layers if report.offload else None,
+                         concurrency=report.concurrency,
                          decode_tokens_per_s=report.performance.decode_tokens_per_s,
                          throughput_tokens_per_s=report.performance.throughput_tokens_per_s,
                          ttft_s=report.performance.ttft_s, purchase_usd=purchase,
@@ -121,8 +147,17 @@ def compare_options(catalog: Catalog, model: ResolvedModel, gpus: list[str], *, 
                 if price.hourly_usd:
                     row.usd_per_mtok_rented = round(float(C.full_load_usd_per_mtok(
                         price.hourly_usd * n, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens)), 6)
+            _rank_cost(row)
         rows.append(row)
     return rows
+
+
+def _rank_cost(row: CompareRow) -> None:
+    """The $/Mtok a row is ranked by: rented where the device has a rental price, else owned."""
+    if row.usd_per_mtok_rented is not None:
+        row.usd_per_mtok, row.usd_per_mtok_basis = row.usd_per_mtok_rented, "rented"
+    elif row.usd_per_mtok_owned is not None:
+        row.usd_per_mtok, row.usd_per_mtok_basis = row.usd_per_mtok_owned, "owned"
 
 
 def fit_with_model(report, dep, config, perf_model: str):
@@ -153,8 +188,30 @@ def _deploy(catalog: Catalog, model: ResolvedModel, gpu: str, quant: str | None,
         raise
 
 
-def sort_rows(rows: list[CompareRow], key: str) -> list[CompareRow]:
+def default_sort(concurrency: str) -> str:
+    """At full load the question is what a token costs; at a fixed concurrency, how fast each user is served."""
+    return "usd-per-mtok" if is_full_load(concurrency) else "speed"
+
+
+def is_full_load(concurrency: str) -> bool:
+    return str(concurrency).strip().lower() == "max"
+
+
+def speed_basis(rows: list[CompareRow], full_load: bool) -> str:
+    """What `--sort speed` ranks by: per-user tokens/s where every row runs the same concurrency, else aggregate.
+
+    At full load each row runs the concurrency its own memory holds (256 sequences on one GPU, 42 on another),
+    so per-user speed would reward the option that serves fewer users."""
+    if not full_load:
+        return "per-user"
+    counts = {r.concurrency for r in rows if r.runnable and r.concurrency is not None}
+    return "per-user" if len(counts) <= 1 else "aggregate"
+
+
+def sort_rows(rows: list[CompareRow], key: str, full_load: bool = False) -> list[CompareRow]:
     """Options that fit first, then those that need offload, then the rest; within each, by `key`."""
+    basis = speed_basis(rows, full_load)
+
     def rank(r: CompareRow) -> int:
         if r.runnable and r.fits:
             return 0
@@ -164,16 +221,17 @@ def sort_rows(rows: list[CompareRow], key: str) -> list[CompareRow]:
 
     def value(r: CompareRow) -> float:
         if key == "speed":
-            return -(r.decode_tokens_per_s or 0.0)
+            speed = r.throughput_tokens_per_s if basis == "aggregate" else r.decode_tokens_per_s
+            return -(speed or 0.0)
         if key == "price":
             return r.purchase_usd if r.purchase_usd is not None else float("inf")
-        best = [x for x in (r.usd_per_mtok_owned, r.usd_per_mtok_rented) if x is not None]
-        return min(best) if best else float("inf")
+        return r.usd_per_mtok if r.usd_per_mtok is not None else float("inf")
 
     return sorted(rows, key=lambda r: (rank(r), value(r)))
 
 
-def best_words(rows: list[CompareRow], key: str) -> str:
+def best_words(rows: list[CompareRow], key: str, full_load: bool = False) -> str:
+    """The closing sentence: the winner and the criterion that chose it."""
     fitting = [r for r in rows if r.runnable and r.fits]
     if not fitting:
         offload = [r for r in rows if r.runnable and r.fits_with_offload]
@@ -182,7 +240,19 @@ def best_words(rows: list[CompareRow], key: str) -> str:
                     f"at {offload[0].decode_tokens_per_s or 0:,.1f} tokens/s.")
         return "None of these options holds the model; try more GPUs or a smaller format."
     top = fitting[0]
-    what = {"speed": f"fastest ({top.decode_tokens_per_s:,.1f} tokens/s per user)",
-            "price": f"cheapest to buy ({'$' + format(top.purchase_usd, ',.0f') if top.purchase_usd else 'n/a'})",
-            "usd-per-mtok": "cheapest per million tokens at full load"}[key]
-    return f"Best: {top.option} is the {what} among the {len(fitting)} options that fit."
+    return f"Best: {top.option}, {_criterion(top, key, speed_basis(rows, full_load))}, among the " \
+           f"{len(fitting)} options that fit."
+
+
+def _criterion(top: CompareRow, key: str, basis: str) -> str:
+    if key == "speed" and basis == "aggregate":
+        return (f"the most aggregate output at full load ({top.throughput_tokens_per_s or 0:,.0f} tokens/s "
+                f"over {top.concurrency} sequences)")
+    if key == "speed":
+        return f"the fastest per user ({top.decode_tokens_per_s or 0:,.1f} tokens/s each)"
+    if key == "price":
+        return f"the cheapest to buy ({'$' + format(top.purchase_usd, ',.0f') if top.purchase_usd else 'n/a'})"
+    if top.usd_per_mtok is None:
+        return "ranked by USD per million tokens, though none of them has a price"
+    return (f"the lowest USD per million tokens at full load (${top.usd_per_mtok:,.3f}, {top.usd_per_mtok_basis}; "
+            "ranked on rent where the device has a rental price, else on ownership)")

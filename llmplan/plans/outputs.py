@@ -59,6 +59,11 @@ class CompareOption(_Open):
     price: dict[str, Any] | None = None
     usd_per_mtok_owned: float | None = Field(default=None, description="input + output tokens, full load")
     usd_per_mtok_rented: float | None = None
+    usd_per_mtok: float | None = Field(default=None, description="the figure `--sort usd-per-mtok` ranks: rented "
+                                       "where the device has a rental price, else owned")
+    usd_per_mtok_basis: str | None = Field(default=None, description="rented | owned: which one usd_per_mtok is")
+    concurrency: int | None = Field(default=None, description="sequences this option runs; with --concurrency "
+                                    "max, its own full load")
     full_load_tokens_per_s: float | None = None
     purchase_usd: float | None = None
     power_watts: float | None = None
