@@ -31,8 +31,14 @@ from llmplan.plans.validation import (
 
 ROOT = Path(__file__).resolve().parents[1]
 AXES = ("gpu", "model", "source")
-TARGETS = {"decode_bs1": 0.10, "prefill": 0.20, "full_load": 0.20, "output_per_gpu": 0.20, "per_user": 0.20,
-           "ttft": 0.35}
+TARGETS = {
+    "decode_bs1": 0.10,
+    "prefill": 0.20,
+    "full_load": 0.20,
+    "output_per_gpu": 0.20,
+    "per_user": 0.20,
+    "ttft": 0.35,
+}
 
 
 def main() -> None:
@@ -40,10 +46,15 @@ def main() -> None:
     basis = build_basis(rows)
     errors = cross_validate(basis, speed_constants())
     kinds = np.array([report_kind(r.kind) for r in basis.rows])
-    print(f"{len(basis.rows)} rows evaluated, {len(skipped) + len(basis.skipped)} left out "
-          f"({(len(skipped) + len(basis.skipped)) / (len(rows) + len(skipped)):.1%})\n")
-    print(f"{'median |error|':16s} {'rows':>5s} {'in-sample':>10s} " + " ".join(f"{'-' + a:>9s}" for a in AXES)
-          + f" {'target':>7s}")
+    print(
+        f"{len(basis.rows)} rows evaluated, {len(skipped) + len(basis.skipped)} left out "
+        f"({(len(skipped) + len(basis.skipped)) / (len(rows) + len(skipped)):.1%})\n"
+    )
+    print(
+        f"{'median |error|':16s} {'rows':>5s} {'in-sample':>10s} "
+        + " ".join(f"{'-' + a:>9s}" for a in AXES)
+        + f" {'target':>7s}"
+    )
     for kind in KINDS:
         m = kinds == kind
         held = " ".join(f"{np.median(errors.held_out[a][m]):9.1%}" for a in AXES)
@@ -52,8 +63,9 @@ def main() -> None:
     worst = []
     for axis in AXES + ("engine", "moe", "shape"):
         held = errors.held_out[axis] if axis in errors.held_out else errors.held_out["source"]
-        for g, (n, med, _) in medians_by(held, basis.rows, lambda r: f"{report_kind(r.kind)} by {axis} "
-                                                                      f"{group_key(axis, r)}").items():
+        for g, (n, med, _) in medians_by(
+            held, basis.rows, lambda r, axis=axis: f"{report_kind(r.kind)} by {axis} {group_key(axis, r)}"
+        ).items():
             if n >= 10 and med > 0.35:
                 worst.append(f"  {g:70s} rows {n:4d}  median {med:6.1%}")
     print("\n".join(worst) or "  none")
@@ -65,15 +77,18 @@ def main() -> None:
         for axis in ("gpu", "model", "engine", "source", "moe", "shape"):
             held = errors.held_out.get(axis, errors.held_out["source"])
             print(f"\n== held out by {axis if axis in errors.held_out else 'source'}, grouped by {axis}")
-            for g, (n, med, mx) in medians_by(held, basis.rows, lambda r: f"{report_kind(r.kind):15s} "
-                                                                          f"{group_key(axis, r)}").items():
+            for g, (n, med, mx) in medians_by(
+                held, basis.rows, lambda r, axis=axis: f"{report_kind(r.kind):15s} {group_key(axis, r)}"
+            ).items():
                 print(f"  {g:70s} rows {n:4d}  median {med:6.1%}  max {mx:7.1%}")
     if "--rows" in sys.argv:
         pred = predict(basis, np.array(speed_constants().linear()))
         for r, p in zip(basis.rows, pred):
-            print(f"{r.kind:14s} {r.engine:12s} {r.gpu:13s} x{r.gpu_count} {r.model[-30:]:30s} {r.quant:6s} "
-                  f"{r.input_tokens:6d}/{r.output_tokens:<6d} c={r.concurrency} meas {r.measured:10.4g} "
-                  f"pred {p:10.4g} {p / r.measured - 1:+.1%}")
+            print(
+                f"{r.kind:14s} {r.engine:12s} {r.gpu:13s} x{r.gpu_count} {r.model[-30:]:30s} {r.quant:6s} "
+                f"{r.input_tokens:6d}/{r.output_tokens:<6d} c={r.concurrency} meas {r.measured:10.4g} "
+                f"pred {p:10.4g} {p / r.measured - 1:+.1%}"
+            )
 
 
 def _vendors(basis) -> None:
@@ -83,8 +98,10 @@ def _vendors(basis) -> None:
         by_vendor.setdefault(catalog.gpu_entry(r.gpu)[1].vendor, set()).add(r.gpu)
     for vendor, gpus in sorted(by_vendor.items()):
         if len(gpus) == 1:
-            print(f"\nNote: {vendor} has one GPU in the data ({', '.join(gpus)}); its kernels are scaled from the "
-                  "nearest measured NVIDIA part, and that scaling is not cross-validated.")
+            print(
+                f"\nNote: {vendor} has one GPU in the data ({', '.join(gpus)}); its kernels are scaled from the "
+                "nearest measured NVIDIA part, and that scaling is not cross-validated."
+            )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,11 @@ NVIDIA_SERVING_GPUS = ("h200", "b200", "b300", "h100-sxm", "gb200")
 
 
 def _find(name: str) -> Path | None:
-    for folder in (ROOT / "tests" / "data" / "calibration", ROOT.parent / "shared" / "calibration",
-                   ROOT.parents[1] / "shared" / "calibration"):
+    for folder in (
+        ROOT / "tests" / "data" / "calibration",
+        ROOT.parent / "shared" / "calibration",
+        ROOT.parents[1] / "shared" / "calibration",
+    ):
         if (folder / name).is_file():
             return folder / name
     return None
@@ -55,9 +58,18 @@ def _build(catalog, row: dict, concurrency, dp_attention: bool):
     n = int(row["gpu_count"])
     isl, osl = int(row["input_tokens"]), int(row["output_tokens"])
     ep = int(row.get("expert_parallel") or 1) > 1
-    kwargs = dict(gpu=f"{n}x{row['gpu']}", quant=row["quant"], engine=row["engine"], context=isl + osl,
-                  input_tokens=isl, output_tokens=osl, concurrency=concurrency, expert_parallel=ep,
-                  dp_attention=dp_attention and ep, kv_dtype=row.get("kv_dtype") or None)
+    kwargs = dict(
+        gpu=f"{n}x{row['gpu']}",
+        quant=row["quant"],
+        engine=row["engine"],
+        context=isl + osl,
+        input_tokens=isl,
+        output_tokens=osl,
+        concurrency=concurrency,
+        expert_parallel=ep,
+        dp_attention=dp_attention and ep,
+        kv_dtype=row.get("kv_dtype") or None,
+    )
     return build_deployment(catalog, row["model"], **kwargs)
 
 
@@ -68,8 +80,10 @@ def _aic(dep, config, concurrency: int, dp_attention: bool):
     try:
         return aic.estimate(dep, config, concurrency, dp_attention=dp_attention)
     except LlmplanError as exc:
-        print(f"  aiconfigurator skipped {dep.model.id} {dep.n_gpus}x{dep.gpu_id} {dep.engine.name}: {exc}",
-              file=sys.stderr)
+        print(
+            f"  aiconfigurator skipped {dep.model.id} {dep.n_gpus}x{dep.gpu_id} {dep.engine.name}: {exc}",
+            file=sys.stderr,
+        )
         return None
 
 
@@ -93,8 +107,19 @@ def _aic_full_load(dep, config, concurrency: int):
 def latest_serving_rows(path: Path) -> list[dict]:
     from llmplan.plans.validation import read_csv as read_rows
 
-    key = ("engine", "gpu", "gpu_count", "model", "quant", "tensor_parallel", "expert_parallel", "dp_attention",
-           "input_tokens", "output_tokens", "concurrency")
+    key = (
+        "engine",
+        "gpu",
+        "gpu_count",
+        "model",
+        "quant",
+        "tensor_parallel",
+        "expert_parallel",
+        "dp_attention",
+        "input_tokens",
+        "output_tokens",
+        "concurrency",
+    )
     latest: dict[tuple, dict] = {}
     for row in read_rows(path):
         if row["gpu"] not in NVIDIA_SERVING_GPUS:
@@ -116,18 +141,38 @@ def compare_serving(rows: list[dict], catalog) -> list[Compared]:
         perf = fit(dep).performance
         est = _aic(dep, resolved.entry.config if resolved.entry else None, conc, dp)
         n = dep.n_gpus
-        group = f"{row['engine']} {n}x{row['gpu']} {row['quant']}{' EP' if dep.expert_parallel else ''}" \
-                f"{' dpa' if dp else ''}"
-        analytic = {"out_tok_s_per_gpu": perf.throughput_tokens_per_s and perf.throughput_tokens_per_s / n,
-                    "tok_s_per_user": perf.decode_tokens_per_s, "ttft_s": perf.ttft_s}
-        aicfig = {"out_tok_s_per_gpu": est and est.throughput_tokens_per_s / n,
-                  "tok_s_per_user": est and est.decode_tokens_per_s, "ttft_s": est and est.ttft_s}
-        measured = {"out_tok_s_per_gpu": row["output_tokens_per_s_per_gpu"],
-                    "tok_s_per_user": row["tokens_per_s_per_user"], "ttft_s": row["median_ttft_s"]}
+        group = (
+            f"{row['engine']} {n}x{row['gpu']} {row['quant']}{' EP' if dep.expert_parallel else ''}"
+            f"{' dpa' if dp else ''}"
+        )
+        analytic = {
+            "out_tok_s_per_gpu": perf.throughput_tokens_per_s and perf.throughput_tokens_per_s / n,
+            "tok_s_per_user": perf.decode_tokens_per_s,
+            "ttft_s": perf.ttft_s,
+        }
+        aicfig = {
+            "out_tok_s_per_gpu": est and est.throughput_tokens_per_s / n,
+            "tok_s_per_user": est and est.decode_tokens_per_s,
+            "ttft_s": est and est.ttft_s,
+        }
+        measured = {
+            "out_tok_s_per_gpu": row["output_tokens_per_s_per_gpu"],
+            "tok_s_per_user": row["tokens_per_s_per_user"],
+            "ttft_s": row["median_ttft_s"],
+        }
         for metric, value in measured.items():
             if value not in ("", None):
-                out.append(Compared("serving", group, metric, float(value), analytic[metric], aicfig[metric],
-                                    f"{dep.input_tokens}/{dep.output_tokens} c={conc}"))
+                out.append(
+                    Compared(
+                        "serving",
+                        group,
+                        metric,
+                        float(value),
+                        analytic[metric],
+                        aicfig[metric],
+                        f"{dep.input_tokens}/{dep.output_tokens} c={conc}",
+                    )
+                )
         if (i + 1) % 20 == 0:
             print(f"  {i + 1}/{len(rows)} serving configurations", file=sys.stderr)
     return out
@@ -149,9 +194,17 @@ def compare_max_throughput(path: Path, catalog) -> list[Compared]:
         perf = fit(replace(dep, concurrency=conc)).performance
         est = _aic_full_load(dep, resolved.entry.config if resolved.entry else None, conc)
         group = f"trtllm max {n}x{row['gpu']} {row['quant']}"
-        out.append(Compared("max_throughput", group, "out_tok_s_per_gpu", float(row["value"]) / n,
-                            perf.throughput_tokens_per_s and perf.throughput_tokens_per_s / n,
-                            est and est.throughput_tokens_per_s / n, f"{dep.input_tokens}/{dep.output_tokens} c=max"))
+        out.append(
+            Compared(
+                "max_throughput",
+                group,
+                "out_tok_s_per_gpu",
+                float(row["value"]) / n,
+                perf.throughput_tokens_per_s and perf.throughput_tokens_per_s / n,
+                est and est.throughput_tokens_per_s / n,
+                f"{dep.input_tokens}/{dep.output_tokens} c=max",
+            )
+        )
     return out
 
 
@@ -161,25 +214,33 @@ def _median(values: list[float | None]) -> str:
 
 
 def report(results: list[Compared]) -> None:
-    print(f"{'rows':<44} {'metric':<18} {'n':>4} {'analytic':>9} {'aiconfig':>9}  (median |error|; both: rows "
-          "both estimate)")
+    print(
+        f"{'rows':<44} {'metric':<18} {'n':>4} {'analytic':>9} {'aiconfig':>9}  (median |error|; both: rows "
+        "both estimate)"
+    )
     keys = sorted({(r.source, r.metric) for r in results})
     for source, metric in keys:
         sel = [r for r in results if r.source == source and r.metric == metric]
         both = [r for r in sel if r.analytic is not None and r.aiconfigurator is not None]
-        print(f"{source + ' (all)':<44} {metric:<18} {len(both):>4} "
-              f"{_median([_err(r.analytic, r.measured) for r in both])} "
-              f"{_median([_err(r.aiconfigurator, r.measured) for r in both])}")
+        print(
+            f"{source + ' (all)':<44} {metric:<18} {len(both):>4} "
+            f"{_median([_err(r.analytic, r.measured) for r in both])} "
+            f"{_median([_err(r.aiconfigurator, r.measured) for r in both])}"
+        )
         for group in sorted({r.group for r in sel}):
             g = [r for r in both if r.group == group]
             if g:
-                print(f"  {group:<42} {metric:<18} {len(g):>4} "
-                      f"{_median([_err(r.analytic, r.measured) for r in g])} "
-                      f"{_median([_err(r.aiconfigurator, r.measured) for r in g])}")
+                print(
+                    f"  {group:<42} {metric:<18} {len(g):>4} "
+                    f"{_median([_err(r.analytic, r.measured) for r in g])} "
+                    f"{_median([_err(r.aiconfigurator, r.measured) for r in g])}"
+                )
     missing_a = sum(r.analytic is None for r in results)
     missing_c = sum(r.aiconfigurator is None for r in results)
-    print(f"\nfigures without an estimate: analytic {missing_a}, aiconfigurator {missing_c} "
-          f"(of {len(results)}); rows where either is missing are left out of the medians")
+    print(
+        f"\nfigures without an estimate: analytic {missing_a}, aiconfigurator {missing_c} "
+        f"(of {len(results)}); rows where either is missing are left out of the medians"
+    )
 
 
 def main() -> None:

@@ -39,14 +39,45 @@ SYSTEMS = {
     "l40s": "l40s",
     "rtx_pro_6000_server": "rtx-pro-6000",
 }
-DTYPE_NAMES = {"bfloat16": "bf16", "half": "fp16", "fp8": "fp8", "fp8_block": "fp8_block", "nvfp4": "nvfp4",
-               "int8": "int8", "float16": "fp16"}
+DTYPE_NAMES = {
+    "bfloat16": "bf16",
+    "half": "fp16",
+    "fp8": "fp8",
+    "fp8_block": "fp8_block",
+    "nvfp4": "nvfp4",
+    "int8": "int8",
+    "float16": "fp16",
+}
 DTYPE_BYTES = {"bfloat16": 2, "half": 2, "int8": 1}
 PEAK_FIELD = {"bf16": "bf16_flops", "fp8": "fp8_flops", "fp8_block": "fp8_flops", "nvfp4": "fp4_flops"}
 
 GEMM_SHAPES_NK = [(4096, 4096), (8192, 8192), (16384, 8192)]
-GEMM_M = [1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192,
-          16384, 32768]
+GEMM_M = [
+    1,
+    2,
+    4,
+    8,
+    16,
+    32,
+    48,
+    64,
+    96,
+    128,
+    192,
+    256,
+    384,
+    512,
+    768,
+    1024,
+    1536,
+    2048,
+    3072,
+    4096,
+    6144,
+    8192,
+    16384,
+    32768,
+]
 # (hidden, moe intermediate, top-k, experts): Mixtral 8x7B, Qwen3-30B-A3B, Qwen3-235B-A22B, DeepSeek-V3/R1,
 # Llama 4 Scout. Shapes from the models' config.json.
 MOE_SHAPES = {
@@ -110,12 +141,24 @@ def gemm_curves(root: Path, peaks: dict[str, dict]) -> pd.DataFrame:
         d["engine_version"] = folder.name
         d["latency_us"] = d["latency"] * 1e3  # tables store milliseconds
         d["achieved_tflops"] = 2.0 * d["m"] * d["n"] * d["k"] / (d["latency"] * 1e-3) / 1e12
-        peak = d["dtype"].map(lambda dt: (peaks.get(gpu_id, {}).get(PEAK_FIELD.get(dt, "")) or np.nan))
+        peak = d["dtype"].map(lambda dt, gpu_id=gpu_id: peaks.get(gpu_id, {}).get(PEAK_FIELD.get(dt, "")) or np.nan)
         d["catalog_peak_tflops"] = peak / 1e12
         d["pct_of_catalog_peak"] = 100.0 * d["achieved_tflops"] / d["catalog_peak_tflops"]
         frames.append(d)
-    cols = ["gpu", "aic_system", "engine", "engine_version", "dtype", "m", "n", "k", "latency_us", "achieved_tflops",
-            "catalog_peak_tflops", "pct_of_catalog_peak"]
+    cols = [
+        "gpu",
+        "aic_system",
+        "engine",
+        "engine_version",
+        "dtype",
+        "m",
+        "n",
+        "k",
+        "latency_us",
+        "achieved_tflops",
+        "catalog_peak_tflops",
+        "pct_of_catalog_peak",
+    ]
     return pd.concat(frames)[cols].sort_values(["gpu", "dtype", "n", "k", "m"])
 
 
@@ -128,8 +171,12 @@ def moe_curves(root: Path) -> pd.DataFrame:
             d = d[(d["distribution"] == "balanced") & (d["moe_tp_size"] == 1) & d["moe_ep_size"].isin(MOE_EP)]
             d = d[d["moe_dtype"].isin(MOE_DTYPES) & d["num_tokens"].isin(MOE_TOKENS)]
             for model, (hidden, inter, topk, experts) in MOE_SHAPES.items():
-                sel = d[(d["hidden_size"] == hidden) & (d["inter_size"] == inter) & (d["topk"] == topk)
-                        & (d["num_experts"] == experts)].copy()
+                sel = d[
+                    (d["hidden_size"] == hidden)
+                    & (d["inter_size"] == inter)
+                    & (d["topk"] == topk)
+                    & (d["num_experts"] == experts)
+                ].copy()
                 sel["model_shape"], sel["gpu"], sel["aic_system"] = model, gpu_id, system
                 sel["engine_version"], sel["version_rank"] = folder.name, rank
                 frames.append(sel)
@@ -146,8 +193,23 @@ def moe_curves(root: Path) -> pd.DataFrame:
     matrices = np.where(d["kernel_source"].str.contains("nongated"), 2, 3)
     flops = 2.0 * matrices * d["num_tokens"] * d["topk"] * d["hidden_size"] * d["inter_size"] / d["moe_ep_size"]
     d["achieved_tflops"] = flops / (d["latency"] * 1e-3) / 1e12
-    cols = ["gpu", "aic_system", "engine_version", "model_shape", "dtype", "kernel_source", "hidden_size", "inter_size",
-            "topk", "num_experts", "moe_ep_size", "num_tokens", "tokens_per_expert", "latency_us", "achieved_tflops"]
+    cols = [
+        "gpu",
+        "aic_system",
+        "engine_version",
+        "model_shape",
+        "dtype",
+        "kernel_source",
+        "hidden_size",
+        "inter_size",
+        "topk",
+        "num_experts",
+        "moe_ep_size",
+        "num_tokens",
+        "tokens_per_expert",
+        "latency_us",
+        "achieved_tflops",
+    ]
     return d[cols].sort_values(["gpu", "model_shape", "dtype", "moe_ep_size", "num_tokens"])
 
 
@@ -168,16 +230,26 @@ def comm_curves(root: Path) -> pd.DataFrame:
     for system in SYSTEMS:
         folder = newest_version_dir(root, system, "comm", "nccl", "nccl_perf.parquet")
         if folder is not None:
-            frames.append(_comm_rows(folder / "nccl_perf.parquet", system, "nccl", folder.name,
-                                     ["all_reduce", "alltoall"]))
+            frames.append(
+                _comm_rows(folder / "nccl_perf.parquet", system, "nccl", folder.name, ["all_reduce", "alltoall"])
+            )
         for engine in ("trtllm", "vllm", "sglang"):
             folder = newest_version_dir(root, system, "comm", engine, "custom_allreduce_perf.parquet")
             if folder is not None:
-                frames.append(_comm_rows(folder / "custom_allreduce_perf.parquet", system, f"{engine}_custom",
-                                         folder.name, ["all_reduce"]))
+                frames.append(
+                    _comm_rows(
+                        folder / "custom_allreduce_perf.parquet",
+                        system,
+                        f"{engine}_custom",
+                        folder.name,
+                        ["all_reduce"],
+                    )
+                )
     d = pd.concat(frames)
-    d = d.groupby(["gpu", "aic_system", "source", "source_version", "op_name", "dtype", "num_gpus", "message_size"],
-                  as_index=False)["latency"].min()
+    d = d.groupby(
+        ["gpu", "aic_system", "source", "source_version", "op_name", "dtype", "num_gpus", "message_size"],
+        as_index=False,
+    )["latency"].min()
     # message_size counts elements (aiconfigurator's comm shims factor it as tokens x per-token elements).
     d["message_bytes"] = d["message_size"] * 2
     d["latency_us"] = d["latency"] * 1e3
@@ -188,8 +260,19 @@ def comm_curves(root: Path) -> pd.DataFrame:
     factor = np.where(d["op_name"] == "all_reduce", 2.0 * (n - 1) / n, (n - 1) / n)
     d["busbw_gbs"] = d["algbw_gbs"] * factor
     d = d.rename(columns={"op_name": "op"})
-    cols = ["gpu", "aic_system", "source", "source_version", "op", "dtype", "num_gpus", "message_bytes", "latency_us",
-            "algbw_gbs", "busbw_gbs"]
+    cols = [
+        "gpu",
+        "aic_system",
+        "source",
+        "source_version",
+        "op",
+        "dtype",
+        "num_gpus",
+        "message_bytes",
+        "latency_us",
+        "algbw_gbs",
+        "busbw_gbs",
+    ]
     return d[cols].sort_values(["gpu", "source", "op", "num_gpus", "message_bytes"])
 
 
@@ -215,22 +298,51 @@ def attention_curves(root: Path) -> pd.DataFrame:
                 if "window_size" in d.columns:
                     d = d[d["window_size"] == 0]
                 heads = pd.MultiIndex.from_frame(d[["num_heads", "num_key_value_heads"]])
-                d = d[(d["head_dim"] == 128) & (d["beam_width"] == 1) & heads.isin(ATTN_HEADS)
-                      & (d["attn_dtype"] == "bfloat16") & d["batch_size"].isin(ATTN_BATCH)].copy()
+                d = d[
+                    (d["head_dim"] == 128)
+                    & (d["beam_width"] == 1)
+                    & heads.isin(ATTN_HEADS)
+                    & (d["attn_dtype"] == "bfloat16")
+                    & d["batch_size"].isin(ATTN_BATCH)
+                ].copy()
                 d = d[d["step"].isin(ATTN_STEPS)] if phase == "generation" else d[d["isl"].isin(ATTN_ISL)]
                 d["gpu"], d["aic_system"], d["engine"], d["engine_version"] = gpu_id, system, engine, folder.name
                 d["phase"] = phase
                 frames.append(d)
     d = pd.concat(frames)
-    point = ["gpu", "engine", "phase", "kv_cache_dtype", "batch_size", "isl", "step", "num_heads",
-             "num_key_value_heads"]
+    point = [
+        "gpu",
+        "engine",
+        "phase",
+        "kv_cache_dtype",
+        "batch_size",
+        "isl",
+        "step",
+        "num_heads",
+        "num_key_value_heads",
+    ]
     d = d.sort_values("latency").drop_duplicates(point)  # the fastest kernel measured for a point
     d["kv_dtype"] = d["kv_cache_dtype"].map(DTYPE_NAMES)
     d["latency_us"] = d["latency"] * 1e3
-    cols = ["gpu", "aic_system", "engine", "engine_version", "phase", "kernel_source", "kv_dtype", "batch_size",
-            "isl", "step", "num_heads", "num_key_value_heads", "head_dim", "latency_us"]
-    return d[cols].sort_values(["gpu", "engine", "phase", "kv_dtype", "num_heads", "num_key_value_heads",
-                                "batch_size", "isl", "step"])
+    cols = [
+        "gpu",
+        "aic_system",
+        "engine",
+        "engine_version",
+        "phase",
+        "kernel_source",
+        "kv_dtype",
+        "batch_size",
+        "isl",
+        "step",
+        "num_heads",
+        "num_key_value_heads",
+        "head_dim",
+        "latency_us",
+    ]
+    return d[cols].sort_values(
+        ["gpu", "engine", "phase", "kv_dtype", "num_heads", "num_key_value_heads", "batch_size", "isl", "step"]
+    )
 
 
 def main() -> None:
@@ -239,8 +351,12 @@ def main() -> None:
     root = package_root()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     peaks = catalog_peaks()
-    outputs = {"gemm_curves.csv": gemm_curves(root, peaks), "moe_curves.csv": moe_curves(root),
-               "comm_curves.csv": comm_curves(root), "attention_curves.csv": attention_curves(root)}
+    outputs = {
+        "gemm_curves.csv": gemm_curves(root, peaks),
+        "moe_curves.csv": moe_curves(root),
+        "comm_curves.csv": comm_curves(root),
+        "attention_curves.csv": attention_curves(root),
+    }
     for name, frame in outputs.items():
         frame.to_csv(OUT_DIR / name, index=False, float_format="%.5g")
         print(f"{name}: {len(frame)} rows, {(OUT_DIR / name).stat().st_size / 1024:.0f} KiB")

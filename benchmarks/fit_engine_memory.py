@@ -53,8 +53,13 @@ def samples():
         if dep is None:
             continue
         row = case.row
-        s = {"key": row.key, "source": row.text("source"), "engine": row.engine, "case": case,
-             "tp": dep.n_gpus if dep.engine.tensor_parallel else 1}
+        s = {
+            "key": row.key,
+            "source": row.text("source"),
+            "engine": row.engine,
+            "case": case,
+            "tp": dep.n_gpus if dep.engine.tensor_parallel else 1,
+        }
         m = dep.model
         if row.engine == "vllm" and dep.engine.rules is not None:
             width = max(m.intermediate_size, 4 * m.hidden_size // 3)
@@ -70,8 +75,11 @@ def samples():
             if nt is not None:
                 s["non_torch"] = nt * GIB
         text = row.text("log_excerpt") + " " + row.text("notes")
-        g = re.search(r"(?:Graph capturing finished in [0-9]+ secs, took|CUDAGraph|CUDAGraph memory|CUDA graph memory:)\s*([0-9.]+)"
-                      r"\s*GiB", text)
+        g = re.search(
+            r"(?:Graph capturing finished in [0-9]+ secs, took|CUDAGraph|CUDAGraph memory|CUDA graph memory:)\s*([0-9.]+)"
+            r"\s*GiB",
+            text,
+        )
         if g and row.engine == "vllm" and dep.engine.rules is not None and dep.engine.rules.name != "0.6":
             s["graphs"] = float(g.group(1)) * GIB
             s["graph_elems"] = min(dep.engine.max_batch, 512) * m.num_layers * m.hidden_size / s["tp"]
@@ -144,7 +152,9 @@ def main() -> None:
         print(f"  {key:22} {err:+6.2f} of {printed:5.2f}  {source[:70]}")
     abs_err = [abs(e[2]) for e in errors]
     if abs_err:
-        print(f"  median |error| {statistics.median(abs_err):.2f} GiB, max {max(abs_err):.2f} GiB over {len(abs_err)} rows")
+        print(
+            f"  median |error| {statistics.median(abs_err):.2f} GiB, max {max(abs_err):.2f} GiB over {len(abs_err)} rows"
+        )
 
 
 if __name__ == "__main__":

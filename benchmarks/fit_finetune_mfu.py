@@ -15,7 +15,7 @@ import csv
 import json
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,27 +35,45 @@ CATALOG_IDS = {
     "meta-llama/Llama-3.2-3B": "meta-llama/Llama-3.2-3B-Instruct",
     "google/gemma-2-9b": "google/gemma-2-9b-it",
 }
-MODEL_FILES = {"huggyllama/llama-65b": DATA / "llama-65b-config.json",
-               "unsloth/Mistral-7B-v0.2": DATA / "configs" / "mistralai__Mistral-7B-v0.1.json"}
+MODEL_FILES = {
+    "huggyllama/llama-65b": DATA / "llama-65b-config.json",
+    "unsloth/Mistral-7B-v0.2": DATA / "configs" / "mistralai__Mistral-7B-v0.1.json",
+}
 # Longest Alpaca example, printed by LitGPT's resource tables (tokens): unpacked Alpaca rows that print
 # no sequence length peak on their longest batch.
-ALPACA_LONGEST = {"meta-llama/Llama-2-7b-hf": 1304, "meta-llama/Llama-2-13b-hf": 1304, "microsoft/phi-1_5": 1044,
-                  "stabilityai/stablelm-base-alpha-3b": 1034, "tiiuae/falcon-40b": 1304}
+ALPACA_LONGEST = {
+    "meta-llama/Llama-2-7b-hf": 1304,
+    "meta-llama/Llama-2-13b-hf": 1304,
+    "microsoft/phi-1_5": 1044,
+    "stabilityai/stablelm-base-alpha-3b": 1034,
+    "tiiuae/falcon-40b": 1304,
+}
 GPU_IDS = {"h100-96gb-hbm2e-500w": "h100-96gb"}
 CAPACITY_GB = {"unspecified-40gb": 40.0, "unspecified-24gb": 24.0, "unspecified-48gb": 48.0}
 OOM_CHECK_SEQ_LEN = 512
 # Where the fit starts, and what it is weakly pulled toward where no row decides a parameter: one MFU for
 # every method and device class, half of it reached at 1,000 tokens per micro-batch and at 1B parameters.
-PRIOR = {"base_full": 0.4, "base_lora": 0.4, "base_qlora": 0.4, "consumer": 1.0, "workstation": 1.0,
-         "tokens_half": 1000.0, "params_half": 1e9}  # printed OOMs without a sequence length are checked at this short one
+PRIOR = {
+    "base_full": 0.4,
+    "base_lora": 0.4,
+    "base_qlora": 0.4,
+    "consumer": 1.0,
+    "workstation": 1.0,
+    "tokens_half": 1000.0,
+    "params_half": 1e9,
+}  # printed OOMs without a sequence length are checked at this short one
 
 
 # Rows whose measured peak the memory medians leave out (they still serve as fit checks), with the reason.
 MEDIAN_EXCLUDED = {
-    **{i: "torchtitan's selective per-op activation checkpointing: llmplan models full checkpointing or none"
-       for i in range(149, 159)},
-    **{i: "LitGPT FSDP LoRA: the printed per-GPU peak equals the single-GPU one; llmplan's sharding does not"
-       for i in range(94, 105)},
+    **{
+        i: "torchtitan's selective per-op activation checkpointing: llmplan models full checkpointing or none"
+        for i in range(149, 159)
+    },
+    **{
+        i: "LitGPT FSDP LoRA: the printed per-GPU peak equals the single-GPU one; llmplan's sharding does not"
+        for i in range(94, 105)
+    },
     **{i: "LitGPT '4xA10G' full rows, which the same README calls single-GPU experiments" for i in (109, 137, 143)},
 }
 
@@ -109,8 +127,12 @@ def _targets(text: str) -> str:
         return "all+lm_head"
     if "mlp" in t or "all" in t or "gate" in t:
         return "all"
-    has = {k for k in ("q", "k", "v") if re.search(rf"\b{k}(_proj)?\b", t)} | \
-          {"q" for _ in [0] if "query" in t} | {"k" for _ in [0] if "key" in t} | {"v" for _ in [0] if "value" in t}
+    has = (
+        {k for k in ("q", "k", "v") if re.search(rf"\b{k}(_proj)?\b", t)}
+        | {"q" for _ in [0] if "query" in t}
+        | {"k" for _ in [0] if "key" in t}
+        | {"v" for _ in [0] if "value" in t}
+    )
     if "o" in re.findall(r"\b(o|output_proj|projection)\b", t) or "output_proj" in t or "projection" in t:
         return "qkvo"
     if has == {"q", "k", "v"}:
@@ -162,14 +184,24 @@ def setup_of(r: dict):
     tp = int(m.group(1)) if (m := re.search(r"tp (\d+)", r["zero_stage"])) else 1
     framework = _framework(r)
     return TrainingSetup(
-        method=r["method"], n_gpus=n, seq_len=_seq_len(r), micro_batch=int(r["micro_batch"] or 1),
-        grad_accum=int(r["grad_accum"] or 1), precision=_precision(r["precision"]), optimizer=optimizer,
+        method=r["method"],
+        n_gpus=n,
+        seq_len=_seq_len(r),
+        micro_batch=int(r["micro_batch"] or 1),
+        grad_accum=int(r["grad_accum"] or 1),
+        precision=_precision(r["precision"]),
+        optimizer=optimizer,
         gradient_checkpointing=not ckpt.startswith("false") and (bool(ckpt) or framework != "litgpt"),
-        zero=zero, lora_rank=int(r["lora_rank"] or 8), lora_targets=_targets(r["lora_targets"]),
-        framework=framework, offload=offload, tensor_parallel=tp,
+        zero=zero,
+        lora_rank=int(r["lora_rank"] or 8),
+        lora_targets=_targets(r["lora_targets"]),
+        framework=framework,
+        offload=offload,
+        tensor_parallel=tp,
         quant_base="int8" if "8bit" in r["quant_base"].lower() else "nf4",
         attention="eager" if r["framework"] == "transformers+peft (Hugging Face)" else "flash",
-        optimizer_in_backward=in_bwd)
+        optimizer_in_backward=in_bwd,
+    )
 
 
 def _memory(r: dict) -> float | None:
@@ -212,8 +244,21 @@ def load_rows() -> tuple[list[Row], list[tuple[int, str]]]:
             if bound and not r["gpu"].startswith("unspecified"):
                 cap = float(r["peak_memory_gib_per_gpu"])
             speed, why = _speed(r, setup)
-            rows.append(Row(i, r["source"].split(" ")[0], r["model"], setup, gpu, cap * GB if cap else None,
-                            None if bound else _memory(r), bound, _oom(r), speed, why))
+            rows.append(
+                Row(
+                    i,
+                    r["source"].split(" ")[0],
+                    r["model"],
+                    setup,
+                    gpu,
+                    cap * GB if cap else None,
+                    None if bound else _memory(r),
+                    bound,
+                    _oom(r),
+                    speed,
+                    why,
+                )
+            )
     return rows, skipped
 
 

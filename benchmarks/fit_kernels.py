@@ -85,9 +85,18 @@ def fit_gemm(specs) -> list[dict]:
         lat = np.array([float(r["latency_us"]) for r in pts]) * 1e-6
         bytes_ = n * k * WEIGHT_BYTES[dtype] + (m * k + m * n) * 2.0
         x, rms = _fit_roofline(bytes_, 2 * m * n * k, lat, _bandwidth(specs[gpu]), _peak(specs[gpu], dtype))
-        out.append(dict(gpu=gpu, dtype=dtype, floor_us=round(x[0], 3), bandwidth_eff=round(x[1], 4),
-                        math_eff=round(x[2], 4), smooth_p=round(x[3], 3), points=len(pts),
-                        rms_log_error=round(rms, 4)))
+        out.append(
+            dict(
+                gpu=gpu,
+                dtype=dtype,
+                floor_us=round(x[0], 3),
+                bandwidth_eff=round(x[1], 4),
+                math_eff=round(x[2], 4),
+                smooth_p=round(x[3], 3),
+                points=len(pts),
+                rms_log_error=round(rms, 4),
+            )
+        )
     return out
 
 
@@ -96,8 +105,10 @@ def fit_moe(specs) -> list[dict]:
     out = []
     for gpu, dtype in sorted({(r["gpu"], r["dtype"]) for r in rows}):
         pts = [r for r in rows if r["gpu"] == gpu and r["dtype"] == dtype]
-        f = {c: np.array([float(r[c]) for r in pts]) for c in
-             ("hidden_size", "inter_size", "topk", "num_experts", "moe_ep_size", "num_tokens", "latency_us")}
+        f = {
+            c: np.array([float(r[c]) for r in pts])
+            for c in ("hidden_size", "inter_size", "topk", "num_experts", "moe_ep_size", "num_tokens", "latency_us")
+        }
         mats = np.array([2.0 if r["kernel_source"].endswith("nongated") else 3.0 for r in pts])
         local = f["num_experts"] / f["moe_ep_size"]
         touched = np.minimum(local, f["num_tokens"] * f["topk"])
@@ -111,13 +122,27 @@ def fit_moe(specs) -> list[dict]:
             t = roofline_s(params, bytes_, flops, bw, peak) + touched * x[4] * 1e-6
             return np.log(t) - np.log(lat)
 
-        sol = least_squares(resid, x0=[10.0, 0.7, 0.5, 2.0, 0.5],
-                            bounds=([0.0, 0.05, 0.02, 1.0, 0.0], [300.0, 1.2, 1.2, 12.0, 50.0]),
-                            loss="soft_l1", f_scale=0.1)  # robust: a few points (Scout at EP 8) are noisy
+        sol = least_squares(
+            resid,
+            x0=[10.0, 0.7, 0.5, 2.0, 0.5],
+            bounds=([0.0, 0.05, 0.02, 1.0, 0.0], [300.0, 1.2, 1.2, 12.0, 50.0]),
+            loss="soft_l1",
+            f_scale=0.1,
+        )  # robust: a few points (Scout at EP 8) are noisy
         x = sol.x
-        out.append(dict(gpu=gpu, dtype=dtype, floor_us=round(x[0], 3), bandwidth_eff=round(x[1], 4),
-                        math_eff=round(x[2], 4), smooth_p=round(x[3], 3), per_expert_us=round(x[4], 4),
-                        points=len(pts), median_log_error=round(float(np.median(np.abs(sol.fun))), 4)))
+        out.append(
+            dict(
+                gpu=gpu,
+                dtype=dtype,
+                floor_us=round(x[0], 3),
+                bandwidth_eff=round(x[1], 4),
+                math_eff=round(x[2], 4),
+                smooth_p=round(x[3], 3),
+                per_expert_us=round(x[4], 4),
+                points=len(pts),
+                median_log_error=round(float(np.median(np.abs(sol.fun))), 4),
+            )
+        )
     return out
 
 
@@ -134,10 +159,19 @@ def fit_comm(specs) -> list[dict]:
             return np.log(x[0] * 1e-6 + size / (x[1] * 1e9)) - np.log(lat)
 
         sol = least_squares(resid, x0=[10.0, 50.0], bounds=([0.1, 0.1], [1000.0, 5000.0]))
-        out.append(dict(gpu=gpu, source=source, op=op, num_gpus=n, floor_us=round(sol.x[0], 3),
-                        bytes_per_s=round(sol.x[1] * 1e9, -6),
-                        link_bytes_per_s=float(specs[gpu]["interconnect"]["bandwidth_bytes_per_s"]), points=len(pts),
-                        rms_log_error=round(float(np.sqrt(np.mean(sol.fun**2))), 4)))
+        out.append(
+            dict(
+                gpu=gpu,
+                source=source,
+                op=op,
+                num_gpus=n,
+                floor_us=round(sol.x[0], 3),
+                bytes_per_s=round(sol.x[1] * 1e9, -6),
+                link_bytes_per_s=float(specs[gpu]["interconnect"]["bandwidth_bytes_per_s"]),
+                points=len(pts),
+                rms_log_error=round(float(np.sqrt(np.mean(sol.fun**2))), 4),
+            )
+        )
     return out
 
 
@@ -153,8 +187,10 @@ def fit_attention(specs) -> list[dict]:
     out = []
     for gpu, engine, phase, kv in sorted({(r["gpu"], r["engine"], r["phase"], r["kv_dtype"]) for r in rows}):
         pts = [r for r in rows if (r["gpu"], r["engine"], r["phase"], r["kv_dtype"]) == (gpu, engine, phase, kv)]
-        f = {c: np.array([float(r[c]) for r in pts]) for c in
-             ("batch_size", "isl", "step", "num_heads", "num_key_value_heads", "head_dim", "latency_us")}
+        f = {
+            c: np.array([float(r[c]) for r in pts])
+            for c in ("batch_size", "isl", "step", "num_heads", "num_key_value_heads", "head_dim", "latency_us")
+        }
         b, h, kvh, hd = f["batch_size"], f["num_heads"], f["num_key_value_heads"], f["head_dim"]
         if phase == "generation":
             ctx = f["step"] + 1
@@ -164,9 +200,20 @@ def fit_attention(specs) -> list[dict]:
             bytes_ = b * f["isl"] * (h + 2 * kvh) * hd * 2 * 2.0
             flops = 4.0 * b * h * hd * f["isl"] ** 2 / 2
         x, rms = _fit_roofline(bytes_, flops, f["latency_us"] * 1e-6, _bandwidth(specs[gpu]), _peak(specs[gpu], "bf16"))
-        out.append(dict(gpu=gpu, engine=engine, phase=phase, kv_dtype=kv, floor_us=round(x[0], 3),
-                        bandwidth_eff=round(x[1], 4), math_eff=round(x[2], 4), smooth_p=round(x[3], 3),
-                        points=len(pts), rms_log_error=round(rms, 4)))
+        out.append(
+            dict(
+                gpu=gpu,
+                engine=engine,
+                phase=phase,
+                kv_dtype=kv,
+                floor_us=round(x[0], 3),
+                bandwidth_eff=round(x[1], 4),
+                math_eff=round(x[2], 4),
+                smooth_p=round(x[3], 3),
+                points=len(pts),
+                rms_log_error=round(rms, 4),
+            )
+        )
     return out
 
 
@@ -179,8 +226,12 @@ def _write(name: str, rows: list[dict]) -> None:
 
 def main() -> None:
     specs = _gpu_specs()
-    for name, rows in (("gemm_fit.csv", fit_gemm(specs)), ("moe_fit.csv", fit_moe(specs)),
-                       ("comm_fit.csv", fit_comm(specs)), ("attention_fit.csv", fit_attention(specs))):
+    for name, rows in (
+        ("gemm_fit.csv", fit_gemm(specs)),
+        ("moe_fit.csv", fit_moe(specs)),
+        ("comm_fit.csv", fit_comm(specs)),
+        ("attention_fit.csv", fit_attention(specs)),
+    ):
         _write(name, rows)
         key = "median_log_error" if "median_log_error" in rows[0] else "rms_log_error"
         print(f"{name}: {len(rows)} curves, worst {key.replace('_', ' ')} {max(r[key] for r in rows):.3f}")

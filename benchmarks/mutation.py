@@ -23,17 +23,24 @@ DEFAULT = ["llmplan/core/*", "llmplan/engines/*", "llmplan/plans/breakeven.py", 
 
 def run(patterns: list[str]) -> dict[str, dict[str, int]]:
     only = " ".join(f'"{p}"' for p in patterns)
-    config = (ROOT / "setup.cfg")
+    config = ROOT / "setup.cfg"
     written = not config.exists()
     if written:
-        config.write_text("[mutmut]\nsource_paths=llmplan\nonly_mutate=" + ",".join(patterns) + "\n"
-                          "also_copy=data\n    tests\n    examples\n    benchmarks\n    README.md\n    docs\n"
-                          "pytest_add_cli_args=-q\n    -p\n    no:cacheprovider\n")
+        config.write_text(
+            "[mutmut]\nsource_paths=llmplan\nonly_mutate=" + ",".join(patterns) + "\n"
+            "also_copy=data\n    tests\n    examples\n    benchmarks\n    README.md\n    docs\n"
+            "pytest_add_cli_args=-q\n    -p\n    no:cacheprovider\n"
+        )
     try:
         print(f"mutmut run over {only} (this takes a while)", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", "2"], cwd=ROOT, check=False)
-        out = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=ROOT,
-                             capture_output=True, text=True, check=False).stdout
+        out = subprocess.run(
+            [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
     finally:
         if written:
             config.unlink()

@@ -10,9 +10,25 @@ import subprocess
 import sys
 import time
 
-COMMAND = [sys.executable, "-m", "llmplan", "plan", "meta-llama/Llama-3.1-8B-Instruct", "--requests-per-s", "5",
-           "--input-tokens", "1024", "--output-tokens", "256", "--max-ttft-s", "1", "--min-tokens-per-s", "30",
-           "--format", "json"]
+COMMAND = [
+    sys.executable,
+    "-m",
+    "llmplan",
+    "plan",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "--requests-per-s",
+    "5",
+    "--input-tokens",
+    "1024",
+    "--output-tokens",
+    "256",
+    "--max-ttft-s",
+    "1",
+    "--min-tokens-per-s",
+    "30",
+    "--format",
+    "json",
+]
 
 
 def main(runs: int = 5) -> float:
@@ -22,8 +38,10 @@ def main(runs: int = 5) -> float:
         subprocess.run(COMMAND, check=True, capture_output=True)
         times.append(time.perf_counter() - start)
     median = statistics.median(times)
-    print(f"llmplan plan (whole catalog): median {median:.2f} s of {runs} runs "
-          f"(min {min(times):.2f}, max {max(times):.2f}); goal < 2 s")
+    print(
+        f"llmplan plan (whole catalog): median {median:.2f} s of {runs} runs "
+        f"(min {min(times):.2f}, max {max(times):.2f}); goal < 2 s"
+    )
     return median
 
 

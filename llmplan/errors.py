@@ -30,8 +30,10 @@ def internal_error_message(exc: BaseException) -> str:
     """The one line a bug is shown as: what broke, how to see more, where to report it."""
     detail = " ".join(str(exc).split())
     what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-    return (f"internal error ({what}); this is a bug in llmplan: please report it to {REPORT_TO} "
-            "(rerun with LLMPLAN_DEBUG=1 for the traceback)")
+    return (
+        f"internal error ({what}); this is a bug in llmplan: please report it to {REPORT_TO} "
+        "(rerun with LLMPLAN_DEBUG=1 for the traceback)"
+    )
 
 
 class LlmplanError(Exception):
@@ -137,16 +139,28 @@ def explain_error(err: dict, model=None) -> str:
         return f"must be {' or '.join(m.group(1).split('|')) if m else 'a valid value'}, got {given!r}"
     if kind in ("literal_error", "enum"):
         return f"must be {ctx.get('expected', 'one of the listed values')}, got {given!r}"
-    bounds = {"greater_than": "greater than", "greater_than_equal": "at least", "less_than": "less than",
-              "less_than_equal": "at most"}
+    bounds = {
+        "greater_than": "greater than",
+        "greater_than_equal": "at least",
+        "less_than": "less than",
+        "less_than_equal": "at most",
+    }
     if kind in bounds:
         bound = next(iter(ctx.values()), "?")
         shown = f"{bound:g}" if isinstance(bound, float) else str(bound)
         got = f"{given:g}" if isinstance(given, float) else repr(given)
         return f"must be {bounds[kind]} {shown}, got {got}"
     if kind.endswith(("_parsing", "_type")):
-        wanted = {"int": "a whole number", "float": "a number", "bool": "true or false", "string": "text",
-                  "dict": "a mapping", "list": "a list", "date": "a date (YYYY-MM-DD)", "model": "a mapping"}
+        wanted = {
+            "int": "a whole number",
+            "float": "a number",
+            "bool": "true or false",
+            "string": "text",
+            "dict": "a mapping",
+            "list": "a list",
+            "date": "a date (YYYY-MM-DD)",
+            "model": "a mapping",
+        }
         what = next((v for k, v in wanted.items() if kind.startswith(k)), "another kind of value")
         return f"must be {what}, got {given!r}"
     return str(err.get("msg", "invalid value"))
@@ -181,5 +195,7 @@ def check_magnitude(name: str, value: float | int | None) -> None:
     if value is None:
         return
     if not math.isfinite(float(value)) or abs(float(value)) > MAX_COUNT:
-        raise InputError(f"{name} {float(value):g} is beyond {MAX_COUNT:g}, more than any real workload; "
-                         "check the figure (e.g. 1e9, not 1e30)")
+        raise InputError(
+            f"{name} {float(value):g} is beyond {MAX_COUNT:g}, more than any real workload; "
+            "check the figure (e.g. 1e9, not 1e30)"
+        )

@@ -32,8 +32,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I64": 8, "I32": 4,
-               "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+DTYPE_BYTES = {
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U8": 1,
+    "BOOL": 1,
+}
 
 Tensors = dict[str, tuple[str, list[int]]]  # name -> (dtype, shape)
 
@@ -117,7 +129,7 @@ def fp8_block_quantized(tensors: Tensors, block: int = 128) -> Tensors:
 def awq_quantized(tensors: Tensors, group: int = 128) -> Tensors:
     """AWQ GEMM layout: qweight int32 [in, out/8] (eight 4-bit values each), qzeros, fp16 scales."""
     out: Tensors = {}
-    for name, (dtype, shape) in tensors.items():
+    for name, (_dtype, shape) in tensors.items():
         if name.endswith("proj.weight") and len(shape) == 2:
             rows, cols = shape  # torch Linear weight: [out, in]
             base = name[: -len(".weight")]
@@ -138,13 +150,14 @@ def shard(tensors: Tensors, parts: int, prefix: str = "model") -> dict[str, byte
     total = 0
     for i in range(parts):
         fname = f"{prefix}-{i + 1:05d}-of-{parts:05d}.safetensors"
-        chunk = {n: tensors[n] for n in names[i * per:(i + 1) * per]}
+        chunk = {n: tensors[n] for n in names[i * per : (i + 1) * per]}
         files[fname] = safetensors_bytes(chunk)
         for n, (dtype, shape) in chunk.items():
             weight_map[n] = fname
             total += math.prod(shape) * DTYPE_BYTES[dtype]
     files[f"{prefix}.safetensors.index.json"] = json.dumps(
-        {"metadata": {"total_size": total}, "weight_map": weight_map}, indent=1).encode()
+        {"metadata": {"total_size": total}, "weight_map": weight_map}, indent=1
+    ).encode()
     return files
 
 
@@ -195,8 +208,9 @@ class LoopbackHub:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True, name="loopback-hub")
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="loopback-hub"
+        )
 
     # ---------------------------------------------------------------------------------- setup
     @property
@@ -233,8 +247,14 @@ class LoopbackHub:
         return [r for r in self.requests if f"/{repo_id}/" in r[1] or r[1].endswith(f"/{repo_id}")]
 
     # -------------------------------------------------------------------------------- serving
-    def _send(self, h: BaseHTTPRequestHandler, method: str, status: int, body: bytes = b"",
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        h: BaseHTTPRequestHandler,
+        method: str,
+        status: int,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         h.send_response(status)
         for key, value in (headers or {}).items():
             h.send_header(key, value)
@@ -243,8 +263,15 @@ class LoopbackHub:
         if method != "HEAD" and body:
             h.wfile.write(body)
 
-    def _error(self, h: BaseHTTPRequestHandler, method: str, status: int, code: str | None, message: str,
-               extra: dict[str, str] | None = None) -> None:
+    def _error(
+        self,
+        h: BaseHTTPRequestHandler,
+        method: str,
+        status: int,
+        code: str | None,
+        message: str,
+        extra: dict[str, str] | None = None,
+    ) -> None:
         headers = {"Content-Type": "application/json", "X-Error-Message": message, **(extra or {})}
         if code:
             headers["X-Error-Code"] = code
@@ -266,8 +293,9 @@ class LoopbackHub:
             h.close_connection = True
             return None
         if repo.fault == "error":
-            return self._error(h, method, 500, None, "Internal Error - We're working hard to fix this as soon "
-                                                     "as possible!")
+            return self._error(
+                h, method, 500, None, "Internal Error - We're working hard to fix this as soon as possible!"
+            )
         if info:
             return self._model_info(h, method, repo)
         assert resolve is not None
@@ -275,10 +303,16 @@ class LoopbackHub:
 
     def _model_info(self, h: BaseHTTPRequestHandler, method: str, repo: Repo) -> None:
         data: dict[str, Any] = {
-            "_id": repo.sha[:24], "id": repo.repo_id, "modelId": repo.repo_id, "author": repo.repo_id.split("/")[0],
-            "sha": repo.sha, "private": False, "disabled": False,
+            "_id": repo.sha[:24],
+            "id": repo.repo_id,
+            "modelId": repo.repo_id,
+            "author": repo.repo_id.split("/")[0],
+            "sha": repo.sha,
+            "private": False,
+            "disabled": False,
             "gated": "manual" if repo.fault in ("gated", "forbidden") else False,
-            "tags": [], "siblings": [{"rfilename": name} for name in sorted(repo.files)],
+            "tags": [],
+            "siblings": [{"rfilename": name} for name in sorted(repo.files)],
         }
         if repo.license:
             data["cardData"] = {"license": repo.license}
@@ -289,18 +323,34 @@ class LoopbackHub:
         if repo.fault == "gated":
             auth = h.headers.get("Authorization") or ""
             if not repo.token or auth != f"Bearer {repo.token}":
-                return self._error(h, method, 401, "GatedRepo",
-                                   f"Access to model {repo.repo_id} is restricted. You must have access to it "
-                                   "and be authenticated to access it. Please log in.", commit)
+                return self._error(
+                    h,
+                    method,
+                    401,
+                    "GatedRepo",
+                    f"Access to model {repo.repo_id} is restricted. You must have access to it "
+                    "and be authenticated to access it. Please log in.",
+                    commit,
+                )
         if repo.fault == "forbidden":
-            return self._error(h, method, 403, None,
-                               f"Access to model {repo.repo_id} is restricted and you are not in the authorized "
-                               "list. Visit the repo page to ask for access.", commit)
+            return self._error(
+                h,
+                method,
+                403,
+                None,
+                f"Access to model {repo.repo_id} is restricted and you are not in the authorized "
+                "list. Visit the repo page to ask for access.",
+                commit,
+            )
         content = repo.files.get(filename)
         if content is None:
-            return self._error(h, method, 404, "EntryNotFound", f"{filename} does not exist on \"main\"", commit)
-        headers = {**commit, "ETag": f'"{hashlib.sha1(content).hexdigest()}"', "Accept-Ranges": "bytes",
-                   "Content-Type": "application/octet-stream"}
+            return self._error(h, method, 404, "EntryNotFound", f'{filename} does not exist on "main"', commit)
+        headers = {
+            **commit,
+            "ETag": f'"{hashlib.sha1(content).hexdigest()}"',
+            "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+        }
         if rng and method == "GET":
             m = re.fullmatch(r"\s*bytes=(\d+)-(\d*)\s*", rng)
             if m is None or int(m.group(1)) >= len(content):
@@ -308,5 +358,5 @@ class LoopbackHub:
             start = int(m.group(1))
             end = min(int(m.group(2)) if m.group(2) else len(content) - 1, len(content) - 1)
             headers["Content-Range"] = f"bytes {start}-{end}/{len(content)}"
-            return self._send(h, method, 206, content[start:end + 1], headers)
+            return self._send(h, method, 206, content[start : end + 1], headers)
         return self._send(h, method, 200, content, headers)

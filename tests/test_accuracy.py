@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import DATA
+
 from llmplan.plans.validation import KINDS, build_basis, cross_validate, load_rows, report_kind, weights_rows
 
 # kind: (bound on every leave-one-group-out median, issue 22's target)

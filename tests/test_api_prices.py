@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 
 import pytest
 import yaml
-
 from conftest import DATA  # noqa: F401  (tests/ on the path)
 
 genai_prices = pytest.importorskip("genai_prices")
@@ -22,14 +21,14 @@ PROVIDERS = {"xai": "x-ai", "bedrock": "aws", "moonshot": "moonshotai"}
 WHEN = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
 EXCEPTIONS = {
     "mistral/mistral-large-latest": "`latest` is Mistral Large 3 (2512) at 0.50/1.50 on https://mistral.ai/pricing/api; "
-                                    "genai-prices matches the name to Mistral Large 2 (2.00/6.00)",
+    "genai-prices matches the name to Mistral Large 2 (2.00/6.00)",
     "deepseek/deepseek-chat": "DeepSeek's pricing page (https://api-docs.deepseek.com/quick_start/pricing, V3.2, as "
-                              "quoted 2026-04-13) lists 0.28/0.42; genai-prices keeps the early-2025 V3 rate 0.27/1.10",
+    "quoted 2026-04-13) lists 0.28/0.42; genai-prices keeps the early-2025 V3 rate 0.27/1.10",
     "deepseek/deepseek-reasoner": "same page: 0.28/0.42 for V3.2 thinking mode; genai-prices keeps R1's 0.55/2.19",
     "deepseek/deepseek-v3.2": "DeepSeek's page lists 0.28/0.42; genai-prices has 0.2288/0.3432 without a source",
     "together/meta-llama/Llama-3.3-70B-Instruct-Turbo": "Together's model list (as LiteLLM 1.110.2 read it) says "
-                                                        "1.04; genai-prices has the 2024 list price 0.88; the "
-                                                        "offering is deprecated (2026-10-22)",
+    "1.04; genai-prices has the 2024 list price 0.88; the "
+    "offering is deprecated (2026-10-22)",
 }
 
 
@@ -44,10 +43,18 @@ def _theirs(entry: dict) -> tuple[float, float] | None:
     provider = PROVIDERS.get(entry["provider"], entry["provider"])
     try:
         # 1,000 tokens, scaled: a million would trigger long-context tiers
-        pin = calc_price(Usage(input_tokens=1000, output_tokens=0), model_ref=entry["model"], provider_id=provider,
-                         genai_request_timestamp=WHEN)
-        pout = calc_price(Usage(input_tokens=0, output_tokens=1000), model_ref=entry["model"], provider_id=provider,
-                          genai_request_timestamp=WHEN)
+        pin = calc_price(
+            Usage(input_tokens=1000, output_tokens=0),
+            model_ref=entry["model"],
+            provider_id=provider,
+            genai_request_timestamp=WHEN,
+        )
+        pout = calc_price(
+            Usage(input_tokens=0, output_tokens=1000),
+            model_ref=entry["model"],
+            provider_id=provider,
+            genai_request_timestamp=WHEN,
+        )
     except LookupError:
         return None
     return float(pin.input_price) * 1000, float(pout.output_price) * 1000

@@ -10,11 +10,11 @@ import copy
 import json
 
 import pytest
-
 from conftest import DATA
-from llmplan.models.architecture import ModelSpec, model_spec_from_config
+
 from llmplan.core import memory as mem
 from llmplan.errors import ConfigError
+from llmplan.models.architecture import ModelSpec, model_spec_from_config
 
 CONFIGS = DATA / "model-configs"
 REPOS = sorted(str(p.parent.relative_to(CONFIGS)) for p in CONFIGS.glob("*/*/config.json"))
@@ -190,8 +190,14 @@ CARDS = [
     #   MLP 3 x 5,120 x 17,408 = 267,386,880
     #   16 x 104.9M + 48 x 115.9M + 64 x 267.4M + 2 x 1,271.4M + norms = 26,895,998,464 (the language model, all active)
     #   + vision tower 460,728,944 = 27,356,727,408 without the MTP layer (424,699,392)
-    ("Qwen/Qwen3.5-27B", "no_mtp", 27e9, "with_embeddings", 27e9,
-     "model card: 'Number of Parameters: 27B' (dense: the whole language model is active)"),
+    (
+        "Qwen/Qwen3.5-27B",
+        "no_mtp",
+        27e9,
+        "with_embeddings",
+        27e9,
+        "model card: 'Number of Parameters: 27B' (dense: the whole language model is active)",
+    ),
     # Qwen3.5-122B-A10B (hidden 3072, 36 Gated DeltaNet + 12 full layers, 256 experts top-8 of width 1024):
     #   embed = lm_head = 248,320 x 3,072 = 762,839,040
     #   experts 48 x 256 x 3 x 3,072 x 1,024 = 48 x 256 x 9,437,184 = 115,964,116,992
@@ -202,57 +208,105 @@ CARDS = [
     #   12 x 78,643,712 + 36 x 88,523,008 + 48 x (116,142,528 MoE + norms) + embeddings = 122,562,816,624
     #   (+ MTP layer 2,523,679,232 + vision 451,289,712 = 125,086,495,856 in the checkpoint)
     #   active: 12 x 78.6M + 36 x 88.5M + 48 x (8 x 9,437,184 + 9,440,256 + 786,432) + 2 x 762.8M = 9,771,288,576
-    ("Qwen/Qwen3.5-122B-A10B", "no_mtp", 122e9, "with_embeddings", 10e9,
-     "model card: 122B total, 10B activated (language model with vision encoder, MTP layer not counted)"),
+    (
+        "Qwen/Qwen3.5-122B-A10B",
+        "no_mtp",
+        122e9,
+        "with_embeddings",
+        10e9,
+        "model card: 122B total, 10B activated (language model with vision encoder, MTP layer not counted)",
+    ),
     # Qwen3.5-397B-A17B (hidden 4096, 45 GDN + 15 full, 512 experts top-10 of width 1024):
     #   experts 60 x 512 x 3 x 4,096 x 1,024 = 386,547,056,640; embed = lm_head = 248,320 x 4,096 = 1,017,118,720
     #   full attention 104,858,112, GDN 118,014,208, shared 12,587,008, router 2,097,152 per layer
     #   total without MTP (6,595,568,128) = 396,802,359,664; active 17,349,040,896
-    ("nvidia/Qwen3.5-397B-A17B-NVFP4", "no_mtp", 397e9, "with_embeddings", 17e9,
-     "model card of Qwen/Qwen3.5-397B-A17B: 397B total, 17B activated"),
+    (
+        "nvidia/Qwen3.5-397B-A17B-NVFP4",
+        "no_mtp",
+        397e9,
+        "with_embeddings",
+        17e9,
+        "model card of Qwen/Qwen3.5-397B-A17B: 397B total, 17B activated",
+    ),
     # Nemotron 3 Nano (hidden 2688): 23 Mamba-2 blocks of in_proj 2,688 x (2 x 4,096 + 2 x 8 x 128 + 64)
     #   + out_proj 4,096 x 2,688 + conv/A/D/dt/norm = 38,742,208; 6 attention blocks 2,688 x (4,096 + 2 x 256)
     #   + 4,096 x 2,688 = 23,396,352; 23 MoE blocks of 128 relu2 experts 2 x 2,688 x 1,856 = 9,977,856 each,
     #   shared 2 x 2,688 x 3,712 = 19,955,712, router 2,688 x 128 = 344,064; embed = lm_head = 131,072 x 2,688
     #   total = 891.1M + 140.4M + 23 x 1,297.5M + 704.6M + norms = 31,577,937,344
     #   active = 891.1M + 140.4M + 23 x (6 x 9.98M + 19.96M + 0.34M) + 704.6M = 3,580,073,408
-    ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "all", 31.6e9, "with_embeddings", 3.6e9,
-     "Nemotron 3 Nano technical report: 31.6B total, 3.2B active (3.6B including embeddings)"),
+    (
+        "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16",
+        "all",
+        31.6e9,
+        "with_embeddings",
+        3.6e9,
+        "Nemotron 3 Nano technical report: 31.6B total, 3.2B active (3.6B including embeddings)",
+    ),
     # Nemotron 3 Ultra (hidden 8192, latent MoE 2048): 48 Mamba-2 x 421,636,864 + 12 attention x 138,412,032
     #   + 48 MoE x (512 x 2 x 2,048 x 5,120 = 10,737,418,240 + shared 2 x 8,192 x 10,240 = 167,772,160
     #   + latent projections 2 x 8,192 x 2,048 + router 8,192 x 512 = 37,748,736) + 2 x 131,072 x 8,192
     #   = 549,308,968,960 without the MTP layer (attention + MoE, 11,215,609,856)
     #   active: experts 22 of 512 -> 56,058,818,560
-    ("nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16", "no_mtp", 550e9, "with_embeddings", 55e9,
-     "model card: 550B total, 55B active"),
+    (
+        "nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16",
+        "no_mtp",
+        550e9,
+        "with_embeddings",
+        55e9,
+        "model card: 550B total, 55B active",
+    ),
     # Gemma 4 26B-A4B (hidden 2816), every layer a dense GeGLU MLP 3 x 2,816 x 2,112 = 17,842,176 beside
     #   128 experts of 3 x 2,816 x 704 = 5,947,392 (x 128 = 761,266,176) + router 363,392;
     #   25 sliding layers q 2,816 x 4,096 + k, v 2 x 2,816 x 2,048 + o 4,096 x 2,816 + norms = 34,603,520;
     #   5 global layers q 2,816 x 8,192 + k 2,816 x 1,024 (no v_proj: K=V) + o 8,192 x 2,816 + norms = 49,021,952;
     #   tied embedding 262,144 x 2,816 = 738,197,504 -> language model 25,232,888,320 (vision tower 572,916,096
     #   more); active: 8 experts -> 30 x (17.8M + 47.6M + 0.36M) + attention + embedding = 3,822,277,120
-    ("google/gemma-4-26B-A4B", "text", 25.2e9, "with_embeddings", 3.8e9,
-     "Gemma 4 model card: 25.2B total, 3.8B active, ~550M vision encoder listed apart"),
+    (
+        "google/gemma-4-26B-A4B",
+        "text",
+        25.2e9,
+        "with_embeddings",
+        3.8e9,
+        "Gemma 4 model card: 25.2B total, 3.8B active, ~550M vision encoder listed apart",
+    ),
     # DeepSeek-V3.2 (hidden 7168): 61 MLA layers of q 7,168 x 1,536 + 1,536 x 128 x 192, kv_a 7,168 x 576,
     #   kv_b 512 x 128 x 256, o 16,384 x 7,168 = 187,107,328, + indexer 1,536 x 64 x 128 + 7,168 x (128 + 64)
     #   = 13,959,424; 3 dense MLPs 3 x 7,168 x 18,432 = 396,361,728; 58 MoE layers of 256 experts
     #   3 x 7,168 x 2,048 = 44,040,192 + 1 shared + router; embed = lm_head = 129,280 x 7,168 = 926,679,040;
     #   MTP layer (MoE layer + eh_proj + its own embedding and head copy) 13,477,385,728 -> 685,355,329,792
     #   active without the embedding lookup: 38,403,822,336 - 926,679,040 = 37,477,143,296
-    ("deepseek-ai/DeepSeek-V3.2", "all", 685e9, "no_input_embedding", 37e9,
-     "Hugging Face size 685B (incl. the MTP module); 37B activated per token (DeepSeek-V3 report)"),
+    (
+        "deepseek-ai/DeepSeek-V3.2",
+        "all",
+        685e9,
+        "no_input_embedding",
+        37e9,
+        "Hugging Face size 685B (incl. the MTP module); 37B activated per token (DeepSeek-V3 report)",
+    ),
     # GLM-5 (hidden 6144): 78 MLA layers (q_lora 2,048, 64 heads x (192 + 64), v 256) 165,022,208 + indexer
     #   (32 heads x 128) 9,371,904; 3 dense MLPs 3 x 6,144 x 12,288 = 226,492,416; 75 MoE layers of 256 experts
     #   3 x 6,144 x 2,048 = 37,748,736 + 1 shared + router; embed = lm_head = 154,880 x 6,144 = 951,582,720
     #   -> 743,911,218,432 without the MTP layer (9,952,920,576); active less the embedding 40,833,146,112
-    ("zai-org/GLM-5", "no_mtp", 744e9, "no_input_embedding", 40e9,
-     "GLM-5 model card / technical report: 744B total (MTP layer excluded), 40B activated"),
+    (
+        "zai-org/GLM-5",
+        "no_mtp",
+        744e9,
+        "no_input_embedding",
+        40e9,
+        "GLM-5 model card / technical report: 744B total (MTP layer excluded), 40B activated",
+    ),
     # MiniMax-M2.5 (hidden 3072): 62 layers of attention 3,072 x (6,144 + 2 x 1,024) + 6,144 x 3,072
     #   + per-layer q/k norms 7,168 = 44,047,360; 256 experts x 3 x 3,072 x 1,536 = 3,623,878,656 + router
     #   786,688; embed = lm_head = 200,064 x 3,072 = 614,596,608 -> 228,689,764,864
     #   active without embeddings: 62 x (44.0M + 8 x 14.2M + 0.8M) = 9,801,359,872
-    ("MiniMaxAI/MiniMax-M2.5", "all", 230e9, "non_embedding", 10e9,
-     "MiniMax M2-series model card: 230B total, 10B active"),
+    (
+        "MiniMaxAI/MiniMax-M2.5",
+        "all",
+        230e9,
+        "non_embedding",
+        10e9,
+        "MiniMax M2-series model card: 230B total, 10B active",
+    ),
     # MiniMax-M3 (hidden 6144): 60 x attention 106,955,008; 3 dense 3 x 6,144 x 12,288 = 226,492,416;
     #   57 MoE of 128 x 3 x 6,144 x 3,072 = 7,247,757,312 + shared 56,623,104 + router; 2 x 200,064 x 6,144
     #   -> 425,950,425,216 without the MTP layer (7,487,650,176); active without embeddings:
@@ -267,8 +321,14 @@ CARDS = [
     #   = 75,497,728; 3 dense 3 x 4,096 x 11,264 = 138,412,032; 42 MoE of 288 x 3 x 4,096 x 1,280 = 15,728,640
     #   + shared 15,728,640 + router; 2 x 128,896 x 4,096 -> 195,832,712,256 without the 3 MTP layers
     #   (13,967,488,608); active 45 x 75.5M + 3 x 138.4M + 42 x (9 x 15.7M + 1.2M) + 1,055.9M = 10,863,905,856
-    ("stepfun-ai/Step-3.7-Flash", "no_mtp", 196e9, "with_embeddings", 11e9,
-     "model card: 196B language backbone (198B with the 1.8B vision encoder not in this config), 11B active"),
+    (
+        "stepfun-ai/Step-3.7-Flash",
+        "no_mtp",
+        196e9,
+        "with_embeddings",
+        11e9,
+        "model card: 196B language backbone (198B with the 1.8B vision encoder not in this config), 11B active",
+    ),
     # MiMo-V2-Flash (hidden 4096): 9 full layers q 4,096 x 64 x 192, k 4,096 x 4 x 192, v 4,096 x 4 x 128,
     #   o 8,192 x 4,096 = 89,128,960; 39 SWA layers (8 KV heads, + sinks) 94,371,904; layer 0 dense
     #   3 x 4,096 x 16,384 = 201,326,592; 47 MoE of 256 x 3 x 4,096 x 2,048 = 6,442,450,944 + router;
@@ -279,30 +339,50 @@ CARDS = [
     #   1,024 + indexer) 126,098,624 or (ratio 128: 2 x 4,096 x 512) 111,216,704; 43 MoE layers of 256 x 3 x 4,096
     #   x 2,048 = 6,442,450,944 + shared + router; hyper-connections; 2 x 129,280 x 4,096
     #   -> 284,332,241,239 without the MTP layer (6,609,196,864); active less the embedding 13,270,102,359
-    ("deepseek-ai/DeepSeek-V4-Flash", "no_mtp", 284e9, "no_input_embedding", 13e9,
-     "model card: 284B total, 13B activated"),
+    (
+        "deepseek-ai/DeepSeek-V4-Flash",
+        "no_mtp",
+        284e9,
+        "no_input_embedding",
+        13e9,
+        "model card: 284B total, 13B activated",
+    ),
     # DeepSeek-V4-Pro (hidden 7168, 61 layers, 384 experts of 3 x 7,168 x 3,072 = 66,060,288):
     #   1,572,997,202,915 without the MTP layer; active less the embedding 48,852,403,171
-    ("deepseek-ai/DeepSeek-V4-Pro", "no_mtp", 1600e9, "no_input_embedding", 49e9,
-     "model card: 1.6T total, 49B activated"),
+    (
+        "deepseek-ai/DeepSeek-V4-Pro",
+        "no_mtp",
+        1600e9,
+        "no_input_embedding",
+        49e9,
+        "model card: 1.6T total, 49B activated",
+    ),
 ]
 
 
 def _total(s: ModelSpec, basis: str) -> int:
-    return {"all": s.params_total, "no_mtp": s.params_total - s.mtp_params,
-            "text": s.params_total - s.vision_params,
-            "text_no_mtp": s.params_total - s.vision_params - s.mtp_params}[basis]
+    return {
+        "all": s.params_total,
+        "no_mtp": s.params_total - s.mtp_params,
+        "text": s.params_total - s.vision_params,
+        "text_no_mtp": s.params_total - s.vision_params - s.mtp_params,
+    }[basis]
 
 
 def _active(s: ModelSpec, basis: str) -> int:
-    return {"with_embeddings": s.params_active, "no_input_embedding": s.params_active - s.embed_params,
-            "non_embedding": s.params_active - s.embed_params - s.lm_head_params}[basis]
+    return {
+        "with_embeddings": s.params_active,
+        "no_input_embedding": s.params_active - s.embed_params,
+        "non_embedding": s.params_active - s.embed_params - s.lm_head_params,
+    }[basis]
 
 
-@pytest.mark.parametrize(("repo", "total_basis", "card_total", "active_basis", "card_active", "source"), CARDS,
-                         ids=[c[0].split("/")[1] for c in CARDS])
-def test_parameters_from_config_match_the_model_card(repo, total_basis, card_total, active_basis, card_active,
-                                                     source):
+@pytest.mark.parametrize(
+    ("repo", "total_basis", "card_total", "active_basis", "card_active", "source"),
+    CARDS,
+    ids=[c[0].split("/")[1] for c in CARDS],
+)
+def test_parameters_from_config_match_the_model_card(repo, total_basis, card_total, active_basis, card_active, source):
     s = spec(repo)
     assert s.params_computed
     total, active = _total(s, total_basis), _active(s, active_basis)
@@ -347,8 +427,7 @@ def test_exact_figures_where_the_checkpoint_count_is_known():
 
 def test_published_counts_win_but_the_config_splits_them():
     config = load("Qwen/Qwen3.5-35B-A3B")
-    s = model_spec_from_config("Qwen/Qwen3.5-35B-A3B", config, params_total=35_000_000_000,
-                               params_active=3_000_000_000)
+    s = model_spec_from_config("Qwen/Qwen3.5-35B-A3B", config, params_total=35_000_000_000, params_active=3_000_000_000)
     assert (s.params_total, s.params_active) == (35_000_000_000, 3_000_000_000)
     assert not s.params_computed
     # 40 MoE layers x 256 experts x 3 x 2,048 x 512 = 32,212,254,720 computed, scaled by 35e9 / 35,951,821,552
@@ -447,14 +526,17 @@ def test_gated_deltanet_without_its_fields():
     _expect_error(config, "linear_num_value_heads")
 
 
-@pytest.mark.parametrize(("repo", "path", "value", "word"), [
-    ("moonshotai/Kimi-K3", ("text_config", "linear_attn_config"), {"head_dim": 128}, "kda_layers"),
-    ("zai-org/GLM-5.3", ("indexer_types",), ["full"] * 77 + ["sometimes"], "indexer_types"),
-    ("deepseek-ai/DeepSeek-V4-Flash", ("compress_ratios",), [0, 4], "compress_ratios"),
-    ("XiaomiMiMo/MiMo-V2-Flash", ("hybrid_layer_pattern",), [2] * 48, "hybrid_layer_pattern"),
-    ("MiniMaxAI/MiniMax-M3", ("moe_layer_freq",), ["x"] * 60, "moe_layer_freq"),
-    ("meta-llama/Meta-Llama-3.1-8B", ("attn_layer_period",), 8, "attn_layer_period"),
-])
+@pytest.mark.parametrize(
+    ("repo", "path", "value", "word"),
+    [
+        ("moonshotai/Kimi-K3", ("text_config", "linear_attn_config"), {"head_dim": 128}, "kda_layers"),
+        ("zai-org/GLM-5.3", ("indexer_types",), ["full"] * 77 + ["sometimes"], "indexer_types"),
+        ("deepseek-ai/DeepSeek-V4-Flash", ("compress_ratios",), [0, 4], "compress_ratios"),
+        ("XiaomiMiMo/MiMo-V2-Flash", ("hybrid_layer_pattern",), [2] * 48, "hybrid_layer_pattern"),
+        ("MiniMaxAI/MiniMax-M3", ("moe_layer_freq",), ["x"] * 60, "moe_layer_freq"),
+        ("meta-llama/Meta-Llama-3.1-8B", ("attn_layer_period",), 8, "attn_layer_period"),
+    ],
+)
 def test_malformed_architecture_fields_name_the_field(repo, path, value, word):
     config = copy.deepcopy(load(repo))
     target = config

@@ -17,16 +17,15 @@ def _one_line_error(result, *words):
 
 @pytest.mark.parametrize("gpu, cc", [("v100", "7.0"), ("t4", "7.5")])
 def test_fit_refuses_an_explicit_bf16(run, gpu, cc):
-    _one_line_error(run("fit", "llama-3.1-8b-instruct", "--gpu", gpu, "--quant", "bf16"),
-                    "no bf16", cc, "--quant fp16")
-    _one_line_error(run("fit", "llama-3.1-8b-instruct", "--gpu", gpu, "--quant", "fp16", "--kv-dtype", "bf16"),
-                    "--kv-dtype fp16")
+    _one_line_error(run("fit", "llama-3.1-8b-instruct", "--gpu", gpu, "--quant", "bf16"), "no bf16", cc, "--quant fp16")
+    _one_line_error(
+        run("fit", "llama-3.1-8b-instruct", "--gpu", gpu, "--quant", "fp16", "--kv-dtype", "bf16"), "--kv-dtype fp16"
+    )
 
 
 def test_fit_runs_the_bf16_checkpoint_as_fp16_with_a_note(run):
     default = json.loads(run("fit", "llama-3.1-8b-instruct", "--gpu", "t4", "--format", "json").stdout)
-    fp16 = json.loads(run("fit", "llama-3.1-8b-instruct", "--gpu", "t4", "--quant", "fp16", "--format",
-                          "json").stdout)
+    fp16 = json.loads(run("fit", "llama-3.1-8b-instruct", "--gpu", "t4", "--quant", "fp16", "--format", "json").stdout)
     assert (default["quant"], default["kv_dtype"]) == ("fp16", "fp16")
     assert default["memory"] == fp16["memory"]  # the same bytes
     notes = [w for w in default["warnings"] if "no bf16" in w]
@@ -37,12 +36,12 @@ def test_fit_runs_the_bf16_checkpoint_as_fp16_with_a_note(run):
 
 def test_check_applies_the_same_rule(run, tmp_path):
     plan = tmp_path / "plan.yaml"
-    plan.write_text("deployments:\n  - name: asked\n    model: llama-3.1-8b-instruct\n    gpu: t4\n"
-                    "    quant: bf16\n")
+    plan.write_text("deployments:\n  - name: asked\n    model: llama-3.1-8b-instruct\n    gpu: t4\n    quant: bf16\n")
     r = run("check", str(plan))
     _one_line_error(r, f"{plan}:5:", "'quant'", "fp16")
-    plan.write_text("deployments:\n  - name: default\n    model: llama-3.1-8b-instruct\n    gpu: v100\n"
-                    "    context: 2048\n")
+    plan.write_text(
+        "deployments:\n  - name: default\n    model: llama-3.1-8b-instruct\n    gpu: v100\n    context: 2048\n"
+    )
     r = run("check", str(plan), "--format", "json")
     dep = json.loads(r.stdout)["deployments"][0]
     assert dep["estimate"]["quant"] == "fp16" and any("no bf16" in w for w in dep["warnings"])
@@ -56,10 +55,12 @@ def test_compare_puts_the_device_in_the_race_in_fp16(run):
 
 
 def test_finetune_precision(run):
-    _one_line_error(run("finetune", "llama-3.1-8b-instruct", "--gpu", "v100", "--precision", "bf16"),
-                    "no bf16", "--precision fp16")
-    _one_line_error(run("finetune", "llama-3.1-8b-instruct", "--gpu", "v100", "--precision", "pure-bf16"),
-                    "--precision fp16")
+    _one_line_error(
+        run("finetune", "llama-3.1-8b-instruct", "--gpu", "v100", "--precision", "bf16"), "no bf16", "--precision fp16"
+    )
+    _one_line_error(
+        run("finetune", "llama-3.1-8b-instruct", "--gpu", "v100", "--precision", "pure-bf16"), "--precision fp16"
+    )
     data = json.loads(run("finetune", "llama-3.1-8b-instruct", "--gpu", "v100", "--format", "json").stdout)
     assert data["precision"] == "fp16" and any("no bf16" in w for w in data["warnings"])
     ampere = json.loads(run("finetune", "llama-3.1-8b-instruct", "--gpu", "a100-80gb", "--format", "json").stdout)

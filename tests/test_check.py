@@ -10,10 +10,19 @@ import pytest
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
-TINY_CONFIG = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64,
-               "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 128,
-               "vocab_size": 96, "max_position_embeddings": 2048, "torch_dtype": "bfloat16",
-               "tie_word_embeddings": False}
+TINY_CONFIG = {
+    "model_type": "llama",
+    "architectures": ["LlamaForCausalLM"],
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "intermediate_size": 128,
+    "vocab_size": 96,
+    "max_position_embeddings": 2048,
+    "torch_dtype": "bfloat16",
+    "tie_word_embeddings": False,
+}
 
 
 def _check_json(run, *args):
@@ -30,9 +39,11 @@ def test_relative_model_path_is_read_from_the_plan_folder(run, tmp_path, monkeyp
     plans = tmp_path / "repo" / "plans"
     plans.mkdir()
     plan = plans / "plan.yaml"
-    plan.write_text("deployments:\n  - name: tiny\n"
-                    f"    model: {written}\n    gpu: l4\n    context: 1024\n    input_tokens: 100\n"
-                    "    output_tokens: 100\n    require:\n      fits: true\n")
+    plan.write_text(
+        "deployments:\n  - name: tiny\n"
+        f"    model: {written}\n    gpu: l4\n    context: 1024\n    input_tokens: 100\n"
+        "    output_tokens: 100\n    require:\n      fits: true\n"
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)  # neither the repository root nor the plan's folder
@@ -85,16 +96,22 @@ def test_a_deployment_that_does_not_fit_fails_without_require(run, tmp_path):
 
 
 def test_fits_false_accepts_a_deployment_that_does_not_fit(run, tmp_path):
-    plan = _plan(tmp_path, "  - name: offload\n    model: llama-3.3-70b-instruct\n    gpu: rtx-4090\n"
-                           "    quant: q4_k_m\n    require:\n      fits: false\n")
+    plan = _plan(
+        tmp_path,
+        "  - name: offload\n    model: llama-3.3-70b-instruct\n    gpu: rtx-4090\n"
+        "    quant: q4_k_m\n    require:\n      fits: false\n",
+    )
     result, data = _check_json(run, str(plan))
     assert result.exit_code == 0, result.stdout
     assert data["deployments"][0]["estimate"]["fits"] is False
 
 
 def test_request_longer_than_the_context_fails(run, tmp_path):
-    plan = _plan(tmp_path, "  - name: long\n    model: llama-3.1-8b-instruct\n    gpu: h100-sxm\n"
-                           "    context: 4096\n    input_tokens: 4000\n    output_tokens: 500\n")
+    plan = _plan(
+        tmp_path,
+        "  - name: long\n    model: llama-3.1-8b-instruct\n    gpu: h100-sxm\n"
+        "    context: 4096\n    input_tokens: 4000\n    output_tokens: 500\n",
+    )
     result, data = _check_json(run, str(plan))
     assert result.exit_code == 1
     limit = _limits(data)["max_request_tokens"]
@@ -106,8 +123,11 @@ def test_context_beyond_the_model_maximum_fails(run, tmp_path):
     folder = tmp_path / "tiny"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps(TINY_CONFIG))  # max_position_embeddings 2048
-    plan = _plan(tmp_path, "  - name: tiny\n    model: ./tiny\n    gpu: h100-sxm\n    context: 4096\n"
-                           "    input_tokens: 100\n    output_tokens: 100\n")
+    plan = _plan(
+        tmp_path,
+        "  - name: tiny\n    model: ./tiny\n    gpu: h100-sxm\n    context: 4096\n"
+        "    input_tokens: 100\n    output_tokens: 100\n",
+    )
     result, data = _check_json(run, str(plan))
     assert result.exit_code == 1
     limit = _limits(data)["max_context"]
@@ -117,8 +137,10 @@ def test_context_beyond_the_model_maximum_fails(run, tmp_path):
 
 def test_every_warning_of_the_json_is_in_the_table_and_github_and_junit(run, tmp_path):
     # fp8 on an A100 (no fp8 math) runs weight-only in vLLM: a warning
-    plan = _plan(tmp_path, "  - name: warned\n    model: llama-3.1-8b-instruct\n    gpu: a100-80gb\n"
-                           "    quant: fp8\n    engine: vllm\n")
+    plan = _plan(
+        tmp_path,
+        "  - name: warned\n    model: llama-3.1-8b-instruct\n    gpu: a100-80gb\n    quant: fp8\n    engine: vllm\n",
+    )
     result, data = _check_json(run, str(plan))
     warnings = data["deployments"][0]["warnings"]
     assert warnings and warnings == data["deployments"][0]["estimate"]["warnings"]
@@ -148,10 +170,30 @@ def test_check_prices_a_deployment_as_breakeven_does(run):
     $100..200, base $150: $4,800 a month in both commands (check said $4,650, leaving monitoring out)."""
     _, data = _check_json(run, str(EXAMPLES / "plans" / "passing.yaml"))
     check_cost = {d["name"]: d for d in data["deployments"]}["rag-70b-2xh100"]["cost"]["monthly_cost_usd"]
-    be = run("breakeven", "meta-llama/Llama-3.3-70B-Instruct", "--gpu", "2xh100-sxm", "--quant", "fp8",
-             "--engine", "vllm", "--requests-per-day", "20000", "--input-tokens", "4000", "--output-tokens", "500",
-             "--gpu-hourly-usd", "2.5", "--engineering-hours", "10", "--api", "openai/gpt-4o-mini",
-             "--format", "json")
+    be = run(
+        "breakeven",
+        "meta-llama/Llama-3.3-70B-Instruct",
+        "--gpu",
+        "2xh100-sxm",
+        "--quant",
+        "fp8",
+        "--engine",
+        "vllm",
+        "--requests-per-day",
+        "20000",
+        "--input-tokens",
+        "4000",
+        "--output-tokens",
+        "500",
+        "--gpu-hourly-usd",
+        "2.5",
+        "--engineering-hours",
+        "10",
+        "--api",
+        "openai/gpt-4o-mini",
+        "--format",
+        "json",
+    )
     assert be.exit_code == 0, be.stderr
     assert check_cost == json.loads(be.stdout)["self_hosted"]["monthly_cost_usd"] == 4800.0
 

@@ -29,4 +29,5 @@ def test_ring_fallback_by_hand():
     assert float(collectives.ring_allreduce_seconds(8e6, 1, 64e9, "pcie")) == 0.0
     # an unknown link kind takes PCIe's floor
     assert float(collectives.ring_allreduce_seconds(8e6, 2, 64e9, "carrier-pigeon")) == pytest.approx(
-        2 * 0.5 * 8e6 / 64e9 + 25e-6)
+        2 * 0.5 * 8e6 / 64e9 + 25e-6
+    )

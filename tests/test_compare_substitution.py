@@ -14,8 +14,18 @@ def test_closest_formats_by_bits_then_mainstream():
 
 
 def test_compare_substitutes_and_marks(run):
-    r = run("compare", "llama-3.1-8b-instruct", "--quant", "fp8", "--gpu", "apple-m3-ultra", "--gpu", "l4",
-            "--format", "json")
+    r = run(
+        "compare",
+        "llama-3.1-8b-instruct",
+        "--quant",
+        "fp8",
+        "--gpu",
+        "apple-m3-ultra",
+        "--gpu",
+        "l4",
+        "--format",
+        "json",
+    )
     rows = {row["option"]: row for row in json.loads(r.stdout)}
     apple = rows["apple-m3-ultra"]
     assert apple["runnable"] and apple["quant_substituted_from"] == "fp8" and apple["quant"] == "q8_0"

@@ -7,11 +7,26 @@ import json
 from llmplan.plans.compare import CompareRow, best_words, default_sort, sort_rows, speed_basis
 
 
-def _row(option: str, concurrency: int, per_user: float, aggregate: float, owned: float | None = None,
-         rented: float | None = None) -> CompareRow:
-    row = CompareRow(option=option, gpu=option, gpu_count=1, runnable=True, fits=True, concurrency=concurrency,
-                     decode_tokens_per_s=per_user, throughput_tokens_per_s=aggregate,
-                     usd_per_mtok_owned=owned, usd_per_mtok_rented=rented)
+def _row(
+    option: str,
+    concurrency: int,
+    per_user: float,
+    aggregate: float,
+    owned: float | None = None,
+    rented: float | None = None,
+) -> CompareRow:
+    row = CompareRow(
+        option=option,
+        gpu=option,
+        gpu_count=1,
+        runnable=True,
+        fits=True,
+        concurrency=concurrency,
+        decode_tokens_per_s=per_user,
+        throughput_tokens_per_s=aggregate,
+        usd_per_mtok_owned=owned,
+        usd_per_mtok_rented=rented,
+    )
     from llmplan.plans.compare import _rank_cost
 
     _rank_cost(row)
@@ -131,16 +146,31 @@ def test_all_prunes_boxes_that_cannot_hold_the_weights(catalog):
 
 
 def test_cli_all_finds_the_two_card_boxes(run):
-    r = run("compare", "llama-3.3-70b-instruct", "--quant", "q4_k_m", "--gpu", "all", "--max-price-usd", "5000",
-            "--min-memory-gb", "48", "--format", "json")
+    r = run(
+        "compare",
+        "llama-3.3-70b-instruct",
+        "--quant",
+        "q4_k_m",
+        "--gpu",
+        "all",
+        "--max-price-usd",
+        "5000",
+        "--min-memory-gb",
+        "48",
+        "--format",
+        "json",
+    )
     assert r.exit_code == 0, r.stderr
     rows = {row["option"]: row for row in json.loads(r.stdout)}
     assert rows["2x rtx-3090"]["purchase_usd"] == 2998 and rows["2x rtx-3090"]["fits"]
     assert "2x rtx-4090" in rows
     first = json.loads(r.stdout)[0]
     # two cards of ~1 TB/s stream the 42.5 GB of weights faster than a 400 GB/s laptop chip
-    assert first["option"].startswith("2x ") and rows["2x rtx-3090"]["performance"]["decode_tokens_per_s"] > \
-        2 * rows["apple-m1-max"]["performance"]["decode_tokens_per_s"]
+    assert (
+        first["option"].startswith("2x ")
+        and rows["2x rtx-3090"]["performance"]["decode_tokens_per_s"]
+        > 2 * rows["apple-m1-max"]["performance"]["decode_tokens_per_s"]
+    )
     assert all(row["purchase_usd"] <= 5000 for row in rows.values())
 
 

@@ -7,8 +7,7 @@ import sys
 
 import pytest
 
-from llmplan.cli.completion import (complete_engine, complete_gpu, complete_gpu_or_all, complete_model,
-                                    complete_quant)
+from llmplan.cli.completion import complete_engine, complete_gpu, complete_gpu_or_all, complete_model, complete_quant
 
 
 def test_models_by_alias_and_repo_id():
@@ -50,7 +49,9 @@ def test_wired_to_model_gpu_quant_and_engine(runner, command):
 
 
 def test_completion_module_loads_no_catalog_at_import():
-    code = ("import sys, llmplan.cli; "
-            "assert 'llmplan.catalog.loader' not in sys.modules, 'catalog loaded at import'; "
-            "assert 'llmplan.cli.completion' in sys.modules")
+    code = (
+        "import sys, llmplan.cli; "
+        "assert 'llmplan.catalog.loader' not in sys.modules, 'catalog loaded at import'; "
+        "assert 'llmplan.cli.completion' in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

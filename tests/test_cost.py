@@ -26,15 +26,19 @@ def test_api_cost_by_hand():
     monthly = float(C.api_monthly_cost_usd(100_000, 500, 500, 0.15, 0.60))
     assert monthly == pytest.approx(1140.625, rel=1e-6)
     # half the prompt cached at $0.075, and 40% of the traffic in a 50%-off batch API
-    cached = float(C.api_monthly_cost_usd(100_000, 500, 500, 0.15, 0.60, 0.075, cacheable_share=0.5,
-                                          batch_share=0.4, batch_discount=0.5))
+    cached = float(
+        C.api_monthly_cost_usd(
+            100_000, 500, 500, 0.15, 0.60, 0.075, cacheable_share=0.5, batch_share=0.4, batch_discount=0.5
+        )
+    )
     assert cached == pytest.approx((1520.833 * (0.5 * 0.15 + 0.5 * 0.075) + 1520.833 * 0.60) * 0.8, rel=1e-5)
 
 
 def test_rent_own_power_engineering_by_hand():
     assert float(C.rent_monthly_usd(2, 2.5)) == 3650.0
-    terms = C.OwnershipTerms(years=3, usd_per_kwh=0.13, pue=1.4, server_power_share=0.5, server_capex_share=0.25,
-                             power_utilization=0.7)
+    terms = C.OwnershipTerms(
+        years=3, usd_per_kwh=0.13, pue=1.4, server_power_share=0.5, server_capex_share=0.25, power_utilization=0.7
+    )
     # one H100: 0.7 kW x 0.7 x 1.5 x 1.4 x 730 h x $0.13 = $97.65 power; $30,000 x 1.25 / 36 = $1,041.67
     assert float(C.power_monthly_usd(1, 700, terms)) == pytest.approx(0.7 * 0.7 * 1.5 * 1.4 * 730 * 0.13)
     assert float(C.own_monthly_usd(1, 30_000, 700, terms)) == pytest.approx(30_000 * 1.25 / 36 + 97.6521, rel=1e-5)
@@ -94,10 +98,36 @@ def test_seed_example_runs_and_explains(run):
 
 def test_breakeven_flags_ranges_plot_and_price_age(run, tmp_path):
     png = tmp_path / "cost.png"
-    r = run("breakeven", "qwen3-8b", "--gpu", "l4", "--quant", "fp8", "--requests-per-day", "20000",
-            "--input-tokens", "800", "--output-tokens", "200", "--api", "openai/gpt-4o-mini", "--api", "openai/gpt-4o",
-            "--gpu-hourly-usd", "0.7..0.9", "--engineering-hours", "5..10", "--engineering-rate-usd", "120",
-            "--max-price-age-days", "0", "--plot", str(png), "--format", "json")
+    r = run(
+        "breakeven",
+        "qwen3-8b",
+        "--gpu",
+        "l4",
+        "--quant",
+        "fp8",
+        "--requests-per-day",
+        "20000",
+        "--input-tokens",
+        "800",
+        "--output-tokens",
+        "200",
+        "--api",
+        "openai/gpt-4o-mini",
+        "--api",
+        "openai/gpt-4o",
+        "--gpu-hourly-usd",
+        "0.7..0.9",
+        "--engineering-hours",
+        "5..10",
+        "--engineering-rate-usd",
+        "120",
+        "--max-price-age-days",
+        "0",
+        "--plot",
+        str(png),
+        "--format",
+        "json",
+    )
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -144,8 +174,24 @@ def test_check_invalid_plan_names_file_line_field(run, tmp_path):
 
 
 def test_compare_ordering_and_costs(run):
-    r = run("compare", "llama-3.1-8b-instruct", "--quant", "q4_k_m", "--gpu", "rtx-3090", "--gpu", "rtx-4090",
-            "--gpu", "rtx-3070", "--gpu", "apple-m2-ultra", "--sort", "speed", "--format", "json")
+    r = run(
+        "compare",
+        "llama-3.1-8b-instruct",
+        "--quant",
+        "q4_k_m",
+        "--gpu",
+        "rtx-3090",
+        "--gpu",
+        "rtx-4090",
+        "--gpu",
+        "rtx-3070",
+        "--gpu",
+        "apple-m2-ultra",
+        "--sort",
+        "speed",
+        "--format",
+        "json",
+    )
     assert r.exit_code == 0, r.stderr
     rows = json.loads(r.stdout)
     speeds = {x["option"]: x["performance"]["decode_tokens_per_s"] for x in rows}
@@ -154,24 +200,49 @@ def test_compare_ordering_and_costs(run):
     assert order.index("rtx-4090") < order.index("rtx-3070")
     for x in rows:
         assert "price" in x and "usd_per_mtok_owned" in x and "usd_per_mtok_rented" in x
-    r = run("compare", "meta-llama/Llama-3.3-70B-Instruct", "--quant", "q4_k_m", "--gpu", "rtx-5090",
-            "--gpu", "2xrtx-3090", "--sort", "speed", "--format", "json")
+    r = run(
+        "compare",
+        "meta-llama/Llama-3.3-70B-Instruct",
+        "--quant",
+        "q4_k_m",
+        "--gpu",
+        "rtx-5090",
+        "--gpu",
+        "2xrtx-3090",
+        "--sort",
+        "speed",
+        "--format",
+        "json",
+    )
     rows = json.loads(r.stdout)
     assert rows[0]["option"] == "2x rtx-3090" and rows[0]["fits"]
     assert rows[1]["fits"] is False and rows[1]["fits_with_offload"] is True  # offload never ranks above a fit
 
 
 def test_compare_cost_arithmetic_matches_core(run):
-    r = run("compare", "qwen3-8b", "--quant", "fp8", "--gpu", "l40s", "--years", "4", "--usd-per-kwh", "0.2",
-            "--format", "json")
+    r = run(
+        "compare",
+        "qwen3-8b",
+        "--quant",
+        "fp8",
+        "--gpu",
+        "l40s",
+        "--years",
+        "4",
+        "--usd-per-kwh",
+        "0.2",
+        "--format",
+        "json",
+    )
     row = json.loads(r.stdout)[0]
     # by hand: owning one L40S for 4 years is its price plus a quarter for its share of the server, over 48
     # months, plus power: its watts x 0.7 average draw x 1.5 with the server x 1.4 (PUE) x 730 h x $0.20/kWh;
     # at full load it serves F output tokens/s, i.e. F x (in + out) / out tokens of both kinds a second
     purchase = row["price"]["purchase_usd"]["usd"]
     owned_month = purchase * 1.25 / 48 + row["power_watts"] / 1000 * 0.7 * 1.5 * 1.4 * 730 * 0.2
-    tokens_per_hour = row["full_load_tokens_per_s"] * (row["input_tokens"] + row["output_tokens"]) / \
-        row["output_tokens"] * 3600
+    tokens_per_hour = (
+        row["full_load_tokens_per_s"] * (row["input_tokens"] + row["output_tokens"]) / row["output_tokens"] * 3600
+    )
     assert row["usd_per_mtok_owned"] == pytest.approx(owned_month / 730 / tokens_per_hour * 1e6, rel=2e-3)
     rent = row["price"]["hourly_usd"]["usd"]
     assert row["usd_per_mtok_rented"] == pytest.approx(rent / tokens_per_hour * 1e6, rel=2e-3)
@@ -180,12 +251,29 @@ def test_compare_cost_arithmetic_matches_core(run):
 
 
 def test_breakeven_sizes_replicas_for_the_demand(run, tmp_path):
-    r = run("breakeven", "llama-3.1-8b-instruct", "--gpu", "l4", "--requests-per-day", "1000",
-            "--api", "openai/gpt-4o-mini", "--format", "json")
+    r = run(
+        "breakeven",
+        "llama-3.1-8b-instruct",
+        "--gpu",
+        "l4",
+        "--requests-per-day",
+        "1000",
+        "--api",
+        "openai/gpt-4o-mini",
+        "--format",
+        "json",
+    )
     s = json.loads(r.stdout)["self_hosted"]
     assert s["gpus"] == 1 and s["gpu_monthly_usd"] == pytest.approx(s["gpu_hourly_usd"] * 730, rel=1e-4)
-    r = run("breakeven", "--workload", str(EXAMPLES / "seed-breakeven.yaml"), "--tokens-per-month", "1e9",
-            "--format", "json")
+    r = run(
+        "breakeven",
+        "--workload",
+        str(EXAMPLES / "seed-breakeven.yaml"),
+        "--tokens-per-month",
+        "1e9",
+        "--format",
+        "json",
+    )
     w = json.loads(r.stdout)["workload"]
     assert w["requests_per_day"] == pytest.approx(1e9 / 1000 / (730 / 24))
     r = run("breakeven", "--workload", str(EXAMPLES / "seed-breakeven.yaml"), "--plot", str(tmp_path / "no" / "x.png"))

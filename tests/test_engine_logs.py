@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 
 import pytest
-
 from conftest import DATA
 
 LOGS = DATA / "engine_logs"
@@ -48,8 +47,12 @@ def test_a_row_becomes_the_deployment_it_describes(cases):
     # vllm#10517: Llama-3.1-8B on an RTX 3090, max_model_len 29000, gpu_memory_utilization 0.9
     case = next(c for c in cases if c.row.key == "engine_logs_extra:7")
     dep = case.deployment
-    assert (dep.model.id, dep.gpu_id, dep.n_gpus, dep.context) == ("meta-llama/Llama-3.1-8B-Instruct", "rtx-3090", 1,
-                                                                   29000)
+    assert (dep.model.id, dep.gpu_id, dep.n_gpus, dep.context) == (
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "rtx-3090",
+        1,
+        29000,
+    )
     assert dep.engine.name == "vllm" and dep.engine.memory_fraction == 0.9
     assert case.printed["weights"] == pytest.approx(14.9888 * 2**30)
     # llama.cpp: -c 32768 shared by 4 slots is 4 sequences of 8192
@@ -69,12 +72,12 @@ def test_rows_with_an_unnamed_gpu_keep_the_figures_that_need_none(cases):
 # the assertion below fails if one of them comes within the target, so the list cannot go stale).
 OFF_TARGET = {
     "engine_logs:3": "V1 0.8.5 on L40S prints 158,656 tokens (19.4 GiB): 5.6 GiB of overhead, far above a 2048-token "
-                     "profile; the launch (LLM class, 8192 tokens?) is not in the excerpt",
+    "profile; the launch (LLM class, 8192 tokens?) is not in the excerpt",
     "engine_logs:4": "V0 0.7 TP2 over PCIe at gmu 0.98: tokens are the whole TP group's, 12% above the pool's share",
     "engine_logs:5": "gpt-oss-120b on one H100 at gmu 0.95 with max_num_batched_tokens 1024 leaves 1.71 GiB; "
-                     "llmplan's weights (-5.7% on the llm-d row) and activation leave 13.5",
+    "llmplan's weights (-5.7% on the llm-d row) and activation leave 13.5",
     "engine_logs:7": "Unsloth V0 phi-4 bnb-4bit on T4 at gmu 0.7: pool 1.24 GiB printed, llmplan 1.10 (-11.6%): a "
-                     "0.14 GiB difference on a small pool",
+    "0.14 GiB difference on a small pool",
     "engine_logs:14": "Qwen2.5-3B bnb-4bit weights 2.22 GiB printed, llmplan 1.91 (bnb keeps more in 16-bit)",
     "engine_logs:17": "gemma-4 26B AWQ: llmplan's weights 12.6% low (its MoE experts' AWQ packing); pool -5.6%",
     "engine_logs:18": "gemma-4 26B NVFP4 on GB10: pool -7.3% (graph estimate and non-torch on unified memory)",
@@ -82,20 +85,20 @@ OFF_TARGET = {
     "engine_logs:23": "llama.cpp keeps the token embeddings on the host (CPU_Mapped 418 MiB); llmplan counts them",
     "engine_logs:24": "llama.cpp keeps the token embeddings on the host (CUDA_Host 552 MiB); llmplan counts them",
     "engine_logs:29": "TensorRT-LLM counts every gpt-oss layer as full attention in its pool; llmplan caps the "
-                      "sliding layers at their window",
+    "sliding layers at their window",
     "engine_logs_extra:1": "vLLM with the LMCache connector on 4x H100: pool 8.11 GiB, llmplan 10.15",
     "engine_logs_extra:7": "V0 at max_model_len 29000: pool 2.89 GiB printed, llmplan 3.29 (+13.7%); the V0 fit "
-                           "(Unsloth rows dominate) gives this 29,000-token profile 0.4 GiB less than printed",
+    "(Unsloth rows dominate) gives this 29,000-token profile 0.4 GiB less than printed",
     "engine_logs_extra:8": "gpt-oss-120b mxfp4 TP4 on A100 over Ray: weights 17.2 GiB printed, llmplan 15.2 (Marlin "
-                           "repacking); printed tokens are the sliding layers' concurrency",
+    "repacking); printed tokens are the sliding layers' concurrency",
     "engine_logs_extra:9": "vLLM 0.10.1 Qwen2-7B at gmu 0.25: 0.53 GiB left beside weights and KV, where the V1 fit "
-                           "(from llm-d's 0.11 rows) puts a 5 GiB activation peak",
+    "(from llm-d's 0.11 rows) puts a 5 GiB activation peak",
     "engine_logs_extra:10": "as extra:9 at gmu 0.5",
     "engine_logs_extra:12": "as extra:9 at TP2",
     "engine_logs_extra:13": "as extra:9 at TP2, gmu 0.5",
     "engine_logs_extra:14": "Ollama sizes gemma-3's sliding layers at window + batch (1024 + 512 cells)",
     "engine_logs_extra:16": "Nemotron-3-Nano-Omni GGUF (UD-Q4_K_XL) is not the catalog's BF16 model's mix; its "
-                            "llama.cpp recurrent-state buffer is smaller than llmplan's",
+    "llama.cpp recurrent-state buffer is smaller than llmplan's",
     "engine_logs_extra:17": "llama.cpp's hybrid Qwen3.5 keeps recurrent state for 4 slots separately from KV cells",
     "engine_logs_extra:18": "V1 0.11 on L4 at mnbt 2048: 0.65 GiB beside weights and KV; the V1 fit puts 1.1 GiB",
     "engine_logs_extra:31": "V0 TP16 over PCIe on 3090s with an AWQ MLA model: pool 1.57 GiB, llmplan 0.45",
@@ -115,8 +118,11 @@ def _tolerance(case) -> float:
 
 def _misses(case) -> dict[str, float]:
     tol = _tolerance(case)
-    return {k: case.error(k) for k in ("weights", "kv_pool", "kv_tokens")
-            if case.error(k) is not None and abs(case.error(k)) > tol}
+    return {
+        k: case.error(k)
+        for k in ("weights", "kv_pool", "kv_tokens")
+        if case.error(k) is not None and abs(case.error(k)) > tol
+    }
 
 
 def _keys():
@@ -154,8 +160,18 @@ def test_vllm_v0_and_default_on_a_24_gb_gpu_between_16k_and_32k(run):
         assert version.startswith("0.6") and v0 == pytest.approx(printed, rel=rel)
     default, version = pool("--gpu", "rtx-3090", "--context", "20000")
     assert version.startswith("0.21") and default > 3.81 * 1.1  # V1 profiles 2048 tokens, not 20000
-    args = ("--gpu", "l4", "--context", "32000", "--gpu-memory-utilization", "0.92", "--max-num-batched-tokens",
-            "2048", "--max-num-seqs", "128")
+    args = (
+        "--gpu",
+        "l4",
+        "--context",
+        "32000",
+        "--gpu-memory-utilization",
+        "0.92",
+        "--max-num-batched-tokens",
+        "2048",
+        "--max-num-seqs",
+        "128",
+    )
     v1, _ = pool(*args, "--engine-version", "0.11")
     # NOT within 10%: 4.14 GiB against 4.75 (-13%): the V1 activation fit (dominated by llm-d's H100 rows) puts
     # 1.1 GiB where this log leaves 0.65 GiB beside weights and KV
@@ -168,8 +184,18 @@ def test_engine_version_selects_rules_and_refuses_unknown(run):
     r = run("fit", "llama-3.1-8b-instruct", "--gpu", "l4", "--engine-version", "0.3")
     assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "0.6 (0.5-0.7.x)" in r.stderr and "0.21 (0.21-0.25.x)" in r.stderr
-    r = run("fit", "llama-3.1-8b-instruct", "--gpu", "l4", "--engine", "llama.cpp", "--quant", "q4_k_m",
-            "--engine-version", "b7000")
+    r = run(
+        "fit",
+        "llama-3.1-8b-instruct",
+        "--gpu",
+        "l4",
+        "--engine",
+        "llama.cpp",
+        "--quant",
+        "q4_k_m",
+        "--engine-version",
+        "b7000",
+    )
     assert r.exit_code == 2 and "one rule set" in r.stderr
 
 
@@ -219,8 +245,9 @@ def test_gpus_json_gives_the_cuda_totals(run):
 def test_tensorrt_llm_runs_mxfp4_on_hopper_through_triton(run):
     import json
 
-    r = run("fit", "gpt-oss-120b", "--gpu", "h100-sxm", "--quant", "mxfp4", "--engine", "tensorrt-llm",
-            "--format", "json")
+    r = run(
+        "fit", "gpt-oss-120b", "--gpu", "h100-sxm", "--quant", "mxfp4", "--engine", "tensorrt-llm", "--format", "json"
+    )
     assert r.exit_code == 0, r.stderr
     assert any("Triton MoE kernels" in w for w in json.loads(r.stdout)["warnings"])
 

@@ -7,7 +7,6 @@ import shlex
 from pathlib import Path
 
 import pytest
-
 from conftest import DATA
 
 FLAGS = DATA / "engine_flags"
@@ -60,7 +59,8 @@ def test_gpu_memory_utilization_moves_the_pool(run):
     base = fit_json(run, "llama-3.1-8b-instruct", "--gpu", "l4")
     lower = fit_json(run, "llama-3.1-8b-instruct", "--gpu", "l4", "--gpu-memory-utilization", "0.8")
     assert base["memory"]["kv_pool_bytes"] - lower["memory"]["kv_pool_bytes"] == pytest.approx(
-        0.1 * base["gpu"]["memory_bytes"], abs=2)
+        0.1 * base["gpu"]["memory_bytes"], abs=2
+    )
 
 
 def test_sglang_fraction_by_tensor_parallel():
@@ -90,8 +90,9 @@ def test_max_context_at_the_stated_concurrency(run):
 
     d = fit_json(run, "deepseek-ai/DeepSeek-V3", "--gpu", "16xh100-sxm", "--concurrency", "max")
     conc, ctx = d["concurrency"], d["max_context"]
-    dep, _ = build_deployment(Catalog(include_user=False), "deepseek-ai/DeepSeek-V3", gpu="16xh100-sxm",
-                              concurrency="max")
+    dep, _ = build_deployment(
+        Catalog(include_user=False), "deepseek-ai/DeepSeek-V3", gpu="16xh100-sxm", concurrency="max"
+    )
     free = memory_plan(dep).kv_free
     assert float(kv_per_seq_per_gpu(dep, 16, ctx)) * conc <= free
     assert float(kv_per_seq_per_gpu(dep, 16, ctx + 16)) * conc > free  # one vLLM block more does not fit
@@ -112,11 +113,25 @@ def _flags(engine: str, argv: list[str]) -> list[str]:
     return [a for a in argv if a.startswith("-")]
 
 
-@pytest.mark.parametrize("engine, quant", [("vllm", "fp8"), ("sglang", "fp8"), ("tensorrt-llm", "fp8"),
-                                           ("llama.cpp", "q4_k_m"), ("ollama", "q4_k_m")])
+@pytest.mark.parametrize(
+    "engine, quant",
+    [("vllm", "fp8"), ("sglang", "fp8"), ("tensorrt-llm", "fp8"), ("llama.cpp", "q4_k_m"), ("ollama", "q4_k_m")],
+)
 def test_emit_uses_only_the_engines_own_flags_and_matches_the_plan(run, engine, quant):
-    d = fit_json(run, "llama-3.1-8b-instruct", "--gpu", "2xrtx-4090", "--quant", quant, "--context", "16384",
-                 "--concurrency", "4", "--emit", engine)
+    d = fit_json(
+        run,
+        "llama-3.1-8b-instruct",
+        "--gpu",
+        "2xrtx-4090",
+        "--quant",
+        quant,
+        "--context",
+        "16384",
+        "--concurrency",
+        "4",
+        "--emit",
+        engine,
+    )
     assert d["engine"] == engine
     argv = d["launch"]["argv"]
     assert shlex.split(d["launch"]["command"]) == argv
@@ -151,8 +166,7 @@ def test_emit_in_table_and_in_check(run):
 @pytest.mark.parametrize("engine, slot_flag", [("ollama", "OLLAMA_NUM_PARALLEL=4"), ("llama.cpp", "-np 4")])
 def test_emitted_slots_are_the_planned_slots_and_the_rest_queue(run, engine, slot_flag):
     """--concurrency 8 on an engine with 4 slots: 4 are served (and hold cache), 4 queue; the command agrees."""
-    d = fit_json(run, "llama-3.1-8b", "--gpu", "rtx-4090", "--quant", "q4_k_m", "--concurrency", "8",
-                 "--emit", engine)
+    d = fit_json(run, "llama-3.1-8b", "--gpu", "rtx-4090", "--quant", "q4_k_m", "--concurrency", "8", "--emit", engine)
     assert slot_flag in d["launch"]["command"]
     assert any("other 4 of 8" in n and "queue" in n for n in d["launch"]["notes"])
     assert any("the other 4 wait" in w for w in d["warnings"])
@@ -161,8 +175,20 @@ def test_emitted_slots_are_the_planned_slots_and_the_rest_queue(run, engine, slo
     assert d["memory"]["kv_pool_bytes"] == 4 * 8192 * 131_072
     if engine == "llama.cpp":
         assert "-c 32768" in d["launch"]["command"]  # -c is the 4 slots' context
-    more = fit_json(run, "llama-3.1-8b", "--gpu", "rtx-4090", "--quant", "q4_k_m", "--concurrency", "8",
-                    "--parallel", "8", "--emit", engine)
+    more = fit_json(
+        run,
+        "llama-3.1-8b",
+        "--gpu",
+        "rtx-4090",
+        "--quant",
+        "q4_k_m",
+        "--concurrency",
+        "8",
+        "--parallel",
+        "8",
+        "--emit",
+        engine,
+    )
     assert slot_flag.replace("4", "8") in more["launch"]["command"]
     assert more["memory"]["kv_cache_bytes"] == 8 * 8192 * 131_072
 
@@ -175,8 +201,13 @@ def test_engines_do_not_import_the_core():
     for path in root.glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
-                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
             for name in names:
                 assert not name.startswith(("llmplan.core", "llmplan.plans", "llmplan.cli")), (path.name, name)
 
@@ -184,9 +215,21 @@ def test_engines_do_not_import_the_core():
 def test_launch_builders_take_plain_values():
     from llmplan.engines.launch import LaunchPlan, launch_for
 
-    plan = LaunchPlan(model_id="org/m", model_source="catalog", native_quant="bf16", is_moe=False, quant="fp8",
-                      kv_dtype="fp8", context=4096, concurrency=8, n_gpus=2, expert_parallel=False,
-                      memory_fraction=0.9, max_batch=256, batch_tokens=8192)
+    plan = LaunchPlan(
+        model_id="org/m",
+        model_source="catalog",
+        native_quant="bf16",
+        is_moe=False,
+        quant="fp8",
+        kv_dtype="fp8",
+        context=4096,
+        concurrency=8,
+        n_gpus=2,
+        expert_parallel=False,
+        memory_fraction=0.9,
+        max_batch=256,
+        batch_tokens=8192,
+    )
     argv = launch_for(plan, "vllm").argv
     assert argv[:3] == ["vllm", "serve", "org/m"]
     text = " ".join(argv)

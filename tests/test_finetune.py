@@ -7,8 +7,8 @@ import shutil
 from dataclasses import replace
 
 import pytest
-
 from conftest import DATA, spec
+
 from llmplan.core import training as T
 
 LLAMA_8B = 8_030_261_248
@@ -38,7 +38,11 @@ def test_full_mixed_precision_is_16_bytes_per_parameter(llama8b):
     setup = T.TrainingSetup(method="full")
     m = T.training_memory(llama8b, setup)
     assert (m.weights_bytes, m.gradients_bytes, m.master_weights_bytes, m.optimizer_bytes) == (
-        2 * LLAMA_8B, 2 * LLAMA_8B, 4 * LLAMA_8B, 8 * LLAMA_8B)
+        2 * LLAMA_8B,
+        2 * LLAMA_8B,
+        4 * LLAMA_8B,
+        8 * LLAMA_8B,
+    )
     pure = T.training_memory(llama8b, replace(setup, precision="pure-bf16"))
     assert (pure.master_weights_bytes, pure.optimizer_bytes) == (0, 4 * LLAMA_8B)
 
@@ -79,8 +83,10 @@ def test_logits_buffer(llama8b):
 
 def test_lora_memory_grows_with_rank_and_targets(llama8b):
     def total(rank, targets):
-        return T.training_memory(llama8b, T.TrainingSetup(method="lora", lora_rank=rank,
-                                                          lora_targets=targets)).total_bytes
+        return T.training_memory(
+            llama8b, T.TrainingSetup(method="lora", lora_rank=rank, lora_targets=targets)
+        ).total_bytes
+
     assert total(8, "all") < total(16, "all") < total(64, "all") < total(256, "all")
     assert total(16, "attn") < total(16, "all") and total(16, "mlp") < total(16, "all")
 
@@ -98,8 +104,22 @@ def test_qlora_65b_fits_on_one_48gb_gpu(run, tmp_path):
     folder = tmp_path / "llama-65b"
     folder.mkdir()
     shutil.copy(DATA / "finetune" / "llama-65b-config.json", folder / "config.json")
-    r = run("finetune", folder, "--method", "qlora", "--gpu", "l40s", "--lora-rank", "64", "--seq-len", "512",
-            "--optimizer", "paged-adamw-8bit", "--format", "json")
+    r = run(
+        "finetune",
+        folder,
+        "--method",
+        "qlora",
+        "--gpu",
+        "l40s",
+        "--lora-rank",
+        "64",
+        "--seq-len",
+        "512",
+        "--optimizer",
+        "paged-adamw-8bit",
+        "--format",
+        "json",
+    )
     assert r.exit_code == 0, r.stderr
     report = json.loads(r.stdout)
     assert report["fits"] is True, report["memory"]
@@ -109,19 +129,53 @@ def test_qlora_65b_fits_on_one_48gb_gpu(run, tmp_path):
 def test_full_8b_adamw_needs_sharding_or_8bit(run):
     r = run("finetune", "llama-3.1-8b-instruct", "--method", "full", "--gpu", "a100-80gb", "--format", "json")
     assert r.exit_code == 0 and json.loads(r.stdout)["fits"] is False
-    z3 = run("finetune", "llama-3.1-8b-instruct", "--method", "full", "--gpu", "8xa100-80gb", "--zero", "3",
-             "--format", "json")
+    z3 = run(
+        "finetune",
+        "llama-3.1-8b-instruct",
+        "--method",
+        "full",
+        "--gpu",
+        "8xa100-80gb",
+        "--zero",
+        "3",
+        "--format",
+        "json",
+    )
     assert json.loads(z3.stdout)["fits"] is True
     table = run("finetune", "llama-3.1-8b-instruct", "--method", "full", "--gpu", "a100-80gb")
     assert "DOES NOT FIT" in table.stdout and "to fit:" in table.stdout
-    bit8 = run("finetune", "llama-3.1-8b-instruct", "--method", "full", "--gpu", "a100-80gb",
-               "--precision", "pure-bf16", "--optimizer", "adamw-8bit", "--format", "json")
+    bit8 = run(
+        "finetune",
+        "llama-3.1-8b-instruct",
+        "--method",
+        "full",
+        "--gpu",
+        "a100-80gb",
+        "--precision",
+        "pure-bf16",
+        "--optimizer",
+        "adamw-8bit",
+        "--format",
+        "json",
+    )
     assert json.loads(bit8.stdout)["fits"] is True
 
 
 def test_json_keys_follow_conventions(run):
-    r = run("finetune", "llama-3.1-8b-instruct", "--method", "lora", "--gpu", "rtx-4090", "--tokens", "5e7",
-            "--engineering-hours", "4", "--format", "json")
+    r = run(
+        "finetune",
+        "llama-3.1-8b-instruct",
+        "--method",
+        "lora",
+        "--gpu",
+        "rtx-4090",
+        "--tokens",
+        "5e7",
+        "--engineering-hours",
+        "4",
+        "--format",
+        "json",
+    )
     d = json.loads(r.stdout)
     assert set(d["memory"]) >= {"total_bytes", "weights_bytes", "activations_bytes", "optimizer_bytes"}
     assert d["time"]["tokens"] == 50_000_000
@@ -131,18 +185,31 @@ def test_json_keys_follow_conventions(run):
 
 
 def test_dataset_examples_times_average(run):
-    r = run("finetune", "qwen3-8b", "--dataset-examples", "20000", "--avg-tokens", "800", "--epochs", "3",
-            "--format", "json")
+    r = run(
+        "finetune",
+        "qwen3-8b",
+        "--dataset-examples",
+        "20000",
+        "--avg-tokens",
+        "800",
+        "--epochs",
+        "3",
+        "--format",
+        "json",
+    )
     assert json.loads(r.stdout)["time"]["tokens"] == 48_000_000
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--method", "lora", "--lora-rank", "0"], "lora-rank"),
-    (["--tokens", "-5"], "tokens"),
-    (["--seq-len", "0"], "seq-len"),
-    (["--dataset-examples", "10"], "go together"),
-    (["--tokens", "100", "--avg-tokens", "5"], "not both"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--method", "lora", "--lora-rank", "0"], "lora-rank"),
+        (["--tokens", "-5"], "tokens"),
+        (["--seq-len", "0"], "seq-len"),
+        (["--dataset-examples", "10"], "go together"),
+        (["--tokens", "100", "--avg-tokens", "5"], "not both"),
+    ],
+)
 def test_bad_input_is_one_line(run, args, words):
     r = run("finetune", "llama-3.1-8b-instruct", *args)
     assert r.exit_code == 2, r.stdout
@@ -196,6 +263,7 @@ def test_new_memory_terms_by_hand(llama8b):
 
 def test_plain_mlp_keeps_four_intermediates():
     from conftest import DATA as data
+
     from llmplan.models.architecture import model_spec_from_config
 
     cfg = json.loads((data / "finetune" / "configs" / "microsoft__phi-2.json").read_text())
@@ -209,8 +277,20 @@ def test_offload_and_tensor_parallel(llama8b, run):
     assert off.optimizer_bytes == 0 and off.host_bytes > 8 * LLAMA_8B // 8
     tp = T.training_memory(llama8b, replace(base, tensor_parallel=2))
     assert tp.weights_bytes == 2 * LLAMA_8B // 8  # 4 data-parallel shards x 2 tensor-parallel halves
-    r = run("finetune", "llama-3.1-8b-instruct", "--method", "full", "--gpu", "8xh100-sxm", "--zero", "3",
-            "--offload", "optimizer", "--format", "json")
+    r = run(
+        "finetune",
+        "llama-3.1-8b-instruct",
+        "--method",
+        "full",
+        "--gpu",
+        "8xh100-sxm",
+        "--zero",
+        "3",
+        "--offload",
+        "optimizer",
+        "--format",
+        "json",
+    )
     d = json.loads(r.stdout)
     assert d["offload"] == ["optimizer"] and d["time"]["offload_s_per_step"] > 0
     bad = run("finetune", "llama-3.1-8b-instruct", "--gpu", "8xh100-sxm", "--tensor-parallel", "3")

@@ -13,7 +13,6 @@ import os
 import re
 
 import pytest
-
 from conftest import DATA
 
 GOLDEN = DATA / "golden"
@@ -21,8 +20,20 @@ COMMANDS = {
     "fit": ["fit", "llama-3.1-8b-instruct", "--gpu", "rtx-4090", "--quant", "q4_k_m"],
     "fit-offload": ["fit", "qwen3-30b-a3b", "--gpu", "l4", "--quant", "fp8"],
     "sweep": ["fit", "llama-3.1-8b-instruct", "--gpu", "l4", "--quant", "fp8", "--sweep", "concurrency"],
-    "compare": ["compare", "llama-3.1-8b-instruct", "--quant", "fp8", "--gpu", "l4", "--gpu", "rtx-4090",
-                "--gpu", "h100-sxm", "--gpu", "apple-m3-ultra"],
+    "compare": [
+        "compare",
+        "llama-3.1-8b-instruct",
+        "--quant",
+        "fp8",
+        "--gpu",
+        "l4",
+        "--gpu",
+        "rtx-4090",
+        "--gpu",
+        "h100-sxm",
+        "--gpu",
+        "apple-m3-ultra",
+    ],
     "breakeven": ["breakeven", "--workload", str(GOLDEN / "workload.yaml")],
     "check": ["check", str(GOLDEN / "plan.yaml")],
     "gpus": ["gpus"],

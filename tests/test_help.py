@@ -19,8 +19,7 @@ def test_help_has_no_type_placeholders(path):
     assert not re.search(r"\{[a-z_]+\}", text), text
 
 
-@pytest.mark.parametrize("path", [p for p in PATHS if len(p) == 1 and p[0] not in ("models",)],
-                         ids=lambda p: p[0])
+@pytest.mark.parametrize("path", [p for p in PATHS if len(p) == 1 and p[0] not in ("models",)], ids=lambda p: p[0])
 def test_each_command_has_an_example(path):
     body = docs.help_text(path).split("\n", 1)[1]  # past the usage line
     assert "Example" in body and f"llmplan {path[0]} " in body, body[:400]

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hubserver import (
     LoopbackHub,
     awq_quantized,
@@ -25,6 +24,7 @@ from hubserver import (
 CONFIGS = Path(__file__).parent / "data" / "model-configs"
 CONFIG_REPOS = sorted("/".join(p.parent.relative_to(CONFIGS).parts) for p in CONFIGS.glob("*/*/config.json"))
 
+
 def _config(repo: str) -> dict:
     return json.loads((CONFIGS / repo / "config.json").read_text())
 
@@ -36,8 +36,11 @@ def _folder_files(repo: str) -> dict[str, bytes]:
 LLAMA_8B = _config("meta-llama/Meta-Llama-3.1-8B")
 QWEN3_MOE = _config("Qwen/Qwen3-30B-A3B")
 QWEN3_32B_FP8 = _config("Qwen/Qwen3-32B-FP8")
-AWQ_CONFIG = {**LLAMA_8B, "torch_dtype": "float16", "quantization_config": {
-    "quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm", "zero_point": True}}
+AWQ_CONFIG = {
+    **LLAMA_8B,
+    "torch_dtype": "float16",
+    "quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm", "zero_point": True},
+}
 
 DENSE = "testorg/Dense-8B-Sharded"
 MOE = "testorg/MoE-30B-A3B"
@@ -65,11 +68,11 @@ def loopback():
     with LoopbackHub() as hub:
         for repo in CONFIG_REPOS:
             hub.add(repo, _folder_files(repo))
-        hub.add(DENSE, {"config.json": LLAMA_8B, **shard(DENSE_TENSORS, 2), "README.md": "# dense"},
-                license="llama3.1")
+        hub.add(DENSE, {"config.json": LLAMA_8B, **shard(DENSE_TENSORS, 2), "README.md": "# dense"}, license="llama3.1")
         hub.add(MOE, {"config.json": QWEN3_MOE, "model.safetensors": MOE_FILE}, license="apache-2.0")
-        hub.add(FP8, {"config.json": QWEN3_32B_FP8,
-                      "model.safetensors": safetensors_bytes(fp8_block_quantized(FP8_BASE))})
+        hub.add(
+            FP8, {"config.json": QWEN3_32B_FP8, "model.safetensors": safetensors_bytes(fp8_block_quantized(FP8_BASE))}
+        )
         hub.add(AWQ, {"config.json": AWQ_CONFIG, **shard(awq_quantized(AWQ_BASE), 2)})
         hub.add(GATED, {"config.json": LLAMA_8B, **shard(DENSE_TENSORS, 2)}, fault="gated", token=GATED_TOKEN)
         hub.add(FORBIDDEN, {"config.json": LLAMA_8B}, fault="forbidden")
@@ -180,15 +183,18 @@ def test_config_only_repo_falls_back_to_computed_counts(hub):
 # ------------------------------------------------------------------------------------------ faults
 
 
-@pytest.mark.parametrize(("repo", "fragments"), [
-    (GATED, ("is gated: accept its licence on the Hub and set HF_TOKEN",)),
-    (FORBIDDEN, ("is gated", "accept its licence on the Hub and set HF_TOKEN")),
-    ("testorg/No-Such-Model", ("'testorg/No-Such-Model' is not a model on the Hugging Face hub",)),
-    (SERVER_ERROR, ("answered with an error", "HTTP 500", "retry", "--offline", "catalog id")),
-    (BROKEN_JSON, ("config.json of testorg/Broken-Json is not valid JSON",)),
-    (NO_ARCH, ("testorg/No-Architecture", "lacks")),
-    (GGUF_ONLY, ("has no config.json", "GGUF")),
-])
+@pytest.mark.parametrize(
+    ("repo", "fragments"),
+    [
+        (GATED, ("is gated: accept its licence on the Hub and set HF_TOKEN",)),
+        (FORBIDDEN, ("is gated", "accept its licence on the Hub and set HF_TOKEN")),
+        ("testorg/No-Such-Model", ("'testorg/No-Such-Model' is not a model on the Hugging Face hub",)),
+        (SERVER_ERROR, ("answered with an error", "HTTP 500", "retry", "--offline", "catalog id")),
+        (BROKEN_JSON, ("config.json of testorg/Broken-Json is not valid JSON",)),
+        (NO_ARCH, ("testorg/No-Architecture", "lacks")),
+        (GGUF_ONLY, ("has no config.json", "GGUF")),
+    ],
+)
 def test_faults_are_one_line_with_advice(run, hub, repo, fragments):
     assert_one_line_error(run("fit", repo, "--format", "json"), *fragments)
 

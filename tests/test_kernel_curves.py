@@ -17,8 +17,16 @@ def _rows(name: str) -> list[dict[str, str]]:
 
 def test_small_and_documented():
     files = sorted(KERNELS.glob("*.csv"))
-    assert [f.name for f in files] == ["attention_curves.csv", "attention_fit.csv", "comm_curves.csv", "comm_fit.csv",
-                                       "gemm_curves.csv", "gemm_fit.csv", "moe_curves.csv", "moe_fit.csv"]
+    assert [f.name for f in files] == [
+        "attention_curves.csv",
+        "attention_fit.csv",
+        "comm_curves.csv",
+        "comm_fit.csv",
+        "gemm_curves.csv",
+        "gemm_fit.csv",
+        "moe_curves.csv",
+        "moe_fit.csv",
+    ]
     assert sum(f.stat().st_size for f in files) < 1_200_000
     readme = (KERNELS / "README.md").read_text()
     assert "aiconfigurator-core 0.12.0" in readme and "Apache-2.0" in readme
@@ -46,11 +54,13 @@ def test_attention_fits_predict_measured_layers():
     dec = attention_fits()[("h100-sxm", "trtllm", "generation", "bf16")]
     read = 64 * 4096 * 8 * 128 * 2 * 2.0
     assert float(gemm.roofline_seconds(dec, read, 4 * 64 * 32 * 128 * 4096, 3.35e12, 989.4e12)) == pytest.approx(
-        365e-6, rel=0.3)
+        365e-6, rel=0.3
+    )
     pre = attention_fits()[("h100-sxm", "trtllm", "context", "bf16")]
     flops = 4 * 32 * 128 * 8192**2 / 2
     assert float(gemm.roofline_seconds(pre, 8192 * 48 * 128 * 4.0, flops, 3.35e12, 989.4e12)) == pytest.approx(
-        1084e-6, rel=0.2)
+        1084e-6, rel=0.2
+    )
 
 
 def test_the_fitted_roofline_predicts_a_measured_point():

@@ -8,18 +8,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from hubserver import awq_quantized, decoder_tensors, numel, safetensors_bytes, shard
 
 CONFIGS = Path(__file__).parent / "data" / "model-configs"
 
 # A tiny Llama: 2 layers, hidden 64, 4 heads of 16, 2 KV heads, ffn 128, vocab 96.
-TINY = {"layers": 2, "hidden": 64, "heads": 4, "kv_heads": 2, "head_dim": 16, "ffn": 128, "vocab": 96,
-        "context": 4096}
+TINY = {"layers": 2, "hidden": 64, "heads": 4, "kv_heads": 2, "head_dim": 16, "ffn": 128, "vocab": 96, "context": 4096}
 
 
-def write_gguf(path: Path, *, file_type: int | None = 7, with_output: bool = True, with_tokens: bool = True,
-               experts: int = 0, sliding_window: int | None = None) -> dict:
+def write_gguf(
+    path: Path,
+    *,
+    file_type: int | None = 7,
+    with_output: bool = True,
+    with_tokens: bool = True,
+    experts: int = 0,
+    sliding_window: int | None = None,
+) -> dict:
     """A tiny llama-architecture GGUF: F16 embeddings, F32 norms, Q8_0 projections. Returns the figures
     written (params, bytes)."""
     import gguf
@@ -136,8 +141,7 @@ def test_gguf_without_file_type_or_vocab_infers_them(tmp_path):
     assert resolved.spec.tie_word_embeddings is True  # no output.weight
 
 
-@pytest.mark.parametrize(("ftype", "quant"), [(0, "fp32"), (1, "fp16"), (15, "q4_k_m"), (30, "iq4_xs"),
-                                                (32, "bf16")])
+@pytest.mark.parametrize(("ftype", "quant"), [(0, "fp32"), (1, "fp16"), (15, "q4_k_m"), (30, "iq4_xs"), (32, "bf16")])
 def test_gguf_file_type_names(tmp_path, ftype, quant):
     from llmplan.models.localfiles import read_gguf
 
@@ -211,6 +215,7 @@ def test_missing_gguf_file(run, tmp_path):
 
 def test_split_gguf_reads_every_part(tmp_path):
     import gguf
+
     from llmplan.models.localfiles import read_gguf
 
     single = tmp_path / "single.gguf"
@@ -222,9 +227,15 @@ def test_split_gguf_reads_every_part(tmp_path):
         w.add_uint16("split.count", 2)
         w.add_int32("split.tensors.count", len(reader.tensors))
         if i == 0:
-            for key in ("llama.block_count", "llama.context_length", "llama.embedding_length",
-                        "llama.feed_forward_length", "llama.attention.head_count", "llama.attention.head_count_kv",
-                        "general.file_type"):
+            for key in (
+                "llama.block_count",
+                "llama.context_length",
+                "llama.embedding_length",
+                "llama.feed_forward_length",
+                "llama.attention.head_count",
+                "llama.attention.head_count_kv",
+                "general.file_type",
+            ):
                 w.add_uint32(key, int(reader.fields[key].parts[-1][0]))
         for t in reader.tensors[i::2]:
             w.add_tensor(t.name, np.array(t.data), raw_dtype=t.tensor_type)
@@ -246,10 +257,19 @@ def test_split_gguf_reads_every_part(tmp_path):
 
 # --------------------------------------------------------------------------------------- folders
 
-TINY_CONFIG = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64,
-               "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 128,
-               "vocab_size": 96, "max_position_embeddings": 2048, "torch_dtype": "bfloat16",
-               "tie_word_embeddings": False}
+TINY_CONFIG = {
+    "model_type": "llama",
+    "architectures": ["LlamaForCausalLM"],
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "intermediate_size": 128,
+    "vocab_size": 96,
+    "max_position_embeddings": 2048,
+    "torch_dtype": "bfloat16",
+    "tie_word_embeddings": False,
+}
 
 
 def test_folder_with_a_local_safetensors_file_gives_exact_counts(run, tmp_path):
@@ -326,14 +346,17 @@ def test_folder_faults_name_the_file(run, tmp_path):
     assert_one_line_error(run("fit", noarch), "'noarch'", "lacks")
 
 
-@pytest.mark.parametrize(("repo", "quant"), [
-    ("Qwen/Qwen3-8B", "bf16"),
-    ("Qwen/Qwen3-VL-8B-Instruct", "bf16"),
-    ("openai/gpt-oss-20b", "mxfp4"),
-    ("nvidia/Llama-3.1-70B-Instruct-FP8", "fp8"),  # from hf_quant_config.json
-    ("deepseek-ai/DeepSeek-V3", "fp8"),
-    ("Qwen/Qwen3.5-35B-A3B", "bf16"),
-])
+@pytest.mark.parametrize(
+    ("repo", "quant"),
+    [
+        ("Qwen/Qwen3-8B", "bf16"),
+        ("Qwen/Qwen3-VL-8B-Instruct", "bf16"),
+        ("openai/gpt-oss-20b", "mxfp4"),
+        ("nvidia/Llama-3.1-70B-Instruct-FP8", "fp8"),  # from hf_quant_config.json
+        ("deepseek-ai/DeepSeek-V3", "fp8"),
+        ("Qwen/Qwen3.5-35B-A3B", "bf16"),
+    ],
+)
 def test_fit_reference_config_folders(run, repo, quant):
     result = run("fit", CONFIGS / repo, "--gpu", "h100-sxm", "--format", "json")
     assert result.exit_code == 0, result.stderr
@@ -347,16 +370,28 @@ def test_packed_checkpoints_count_their_real_parameters():
     from llmplan.models.localfiles import safetensors_param_count
 
     out, inp = 256, 512
-    nvfp4 = [("layer.weight", "U8", [out, inp // 2]), ("layer.weight_scale", "F8_E4M3", [out, inp // 16]),
-             ("layer.weight_scale_2", "F32", []), ("layer.input_scale", "F32", []), ("norm.weight", "BF16", [inp])]
+    nvfp4 = [
+        ("layer.weight", "U8", [out, inp // 2]),
+        ("layer.weight_scale", "F8_E4M3", [out, inp // 16]),
+        ("layer.weight_scale_2", "F32", []),
+        ("layer.input_scale", "F32", []),
+        ("norm.weight", "BF16", [inp]),
+    ]
     config = {"hf_quant_config": {"quantization": {"quant_algo": "NVFP4"}}}
     assert safetensors_param_count(nvfp4, config) == out * inp + inp
-    mxfp4 = [("experts.gate_up_proj_blocks", "U8", [4, out, inp // 32, 16]),
-             ("experts.gate_up_proj_scales", "U8", [4, out, inp // 32]), ("experts.gate_up_proj_bias", "BF16", [4, out])]
+    mxfp4 = [
+        ("experts.gate_up_proj_blocks", "U8", [4, out, inp // 32, 16]),
+        ("experts.gate_up_proj_scales", "U8", [4, out, inp // 32]),
+        ("experts.gate_up_proj_bias", "BF16", [4, out]),
+    ]
     config = {"quantization_config": {"quant_method": "mxfp4"}}
     assert safetensors_param_count(mxfp4, config) == 4 * out * inp + 4 * out
-    gptq8 = [("q.qweight", "I32", [inp // 4, out]), ("q.qzeros", "I32", [inp // 128, out // 4]),
-             ("q.scales", "F16", [inp // 128, out]), ("q.g_idx", "I32", [inp])]
+    gptq8 = [
+        ("q.qweight", "I32", [inp // 4, out]),
+        ("q.qzeros", "I32", [inp // 128, out // 4]),
+        ("q.scales", "F16", [inp // 128, out]),
+        ("q.g_idx", "I32", [inp]),
+    ]
     assert safetensors_param_count(gptq8, {"quantization_config": {"quant_method": "gptq", "bits": 8}}) == out * inp
     plain = [("w", "BF16", [out, inp]), ("fp8.weight", "F8_E4M3", [out, inp]), ("fp8.weight_scale_inv", "F32", [2, 4])]
     assert safetensors_param_count(plain, {}) == 2 * out * inp

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 
 import pytest
-
 from conftest import DATA, spec
+
 from llmplan.core import memory as mem
 from llmplan.engines.formats import FORMATS
 

@@ -22,8 +22,7 @@ def test_models_list_keeps_the_alias_at_80_columns(run, catalog):
         assert e.aliases[0] in text
     wide = run("models", "list", env={"COLUMNS": "160"})
     header = next(line for line in wide.stdout.splitlines() if "┃" in line)
-    assert [c.strip() for c in header.split("┃")[1:-1]] == ["model", "alias", "params", "active", "format",
-                                                           "license"]
+    assert [c.strip() for c in header.split("┃")[1:-1]] == ["model", "alias", "params", "active", "format", "license"]
 
 
 def test_models_show_wraps_source_urls_whole(run, catalog):
@@ -47,8 +46,9 @@ def test_sweep_plot_title_names_the_hardware(catalog):
 
     four, _ = build_deployment(catalog, "llama-3.1-8b", gpu="4xh100-sxm", quant="fp8")
     one, _ = build_deployment(catalog, "llama-3.1-8b", gpu="h100-sxm", quant="fp8")
-    assert sweep_plot_title([four]) == ("meta-llama/Llama-3.1-8B-Instruct · fp8 on 4x h100-sxm · 1024 in / 256 out "
-                                        "tokens: throughput vs interactivity")
+    assert sweep_plot_title([four]) == (
+        "meta-llama/Llama-3.1-8B-Instruct · fp8 on 4x h100-sxm · 1024 in / 256 out tokens: throughput vs interactivity"
+    )
     assert " on h100-sxm · " in sweep_plot_title([one])
     assert " on h100-sxm (1, 4 GPUs) · " in sweep_plot_title([one, four])
 
@@ -57,9 +57,24 @@ def test_sweep_plot_gets_that_title(run, tmp_path, monkeypatch):
     import llmplan.cli.sweep_plot as sweep_plot
 
     seen = {}
-    monkeypatch.setattr(sweep_plot, "plot_throughput_vs_interactivity",
-                        lambda series, path, title, perf="analytic": seen.setdefault("title", title))
-    r = run("fit", "llama-3.1-8b", "--gpu", "2xl4", "--quant", "fp8", "--sweep", "concurrency", "--plot",
-            str(tmp_path / "c.png"), "--format", "json")
+    monkeypatch.setattr(
+        sweep_plot,
+        "plot_throughput_vs_interactivity",
+        lambda series, path, title, perf="analytic": seen.setdefault("title", title),
+    )
+    r = run(
+        "fit",
+        "llama-3.1-8b",
+        "--gpu",
+        "2xl4",
+        "--quant",
+        "fp8",
+        "--sweep",
+        "concurrency",
+        "--plot",
+        str(tmp_path / "c.png"),
+        "--format",
+        "json",
+    )
     assert r.exit_code == 0, r.stderr
     assert " on 2x l4 · " in seen["title"]

@@ -16,8 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_help_imports_nothing_heavy():
-    code = ("import sys, llmplan.cli; heavy = [m for m in ('numpy', 'pandas', 'huggingface_hub', 'pydantic', "
-            "'yaml', 'matplotlib', 'gguf', 'rich') if m in sys.modules]; print(','.join(heavy))")
+    code = (
+        "import sys, llmplan.cli; heavy = [m for m in ('numpy', 'pandas', 'huggingface_hub', 'pydantic', "
+        "'yaml', 'matplotlib', 'gguf', 'rich') if m in sys.modules]; print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
@@ -32,31 +34,56 @@ def test_data_found_from_the_checkout():
 def test_wheel_carries_the_data_and_finds_it(tmp_path):
     pytest.importorskip("hatchling")
     wheel_dir = tmp_path / "wheel"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
-                    "-w", str(wheel_dir), "-q"], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(ROOT),
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheel_dir),
+            "-q",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     wheel = next(wheel_dir.glob("llmplan-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for f in ("llmplan/_data/models.yaml", "llmplan/_data/gpu_prices.yaml", "llmplan/_data/api_prices.yaml"):
         assert f in names
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(site), str(wheel), "-q"],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(site), str(wheel), "-q"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     env = {**os.environ, "PYTHONPATH": str(site), "LLMPLAN_HOME": str(tmp_path / "home")}
     env.pop("LLMPLAN_DATA_DIR", None)
-    code = ("import llmplan.catalog.loader as c, json; d = c.data_dir(); "
-            "print(json.dumps([str(d), len(c.Catalog(include_user=False).models)]))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
-                         cwd=tmp_path)
+    code = (
+        "import llmplan.catalog.loader as c, json; d = c.data_dir(); "
+        "print(json.dumps([str(d), len(c.Catalog(include_user=False).models)]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=tmp_path
+    )
     where, count = json.loads(out.stdout)
     assert where.startswith(str(site)) and where.endswith("_data")
     assert count >= 65
     # the performance model's measured kernel fits come from the wheel too (a vLLM plan on an H100 reads them)
-    code = ("import json; from llmplan.catalog.loader import Catalog; from llmplan.plans.deploy import "
-            "build_deployment; from llmplan.core.fit import fit; d, _ = build_deployment(Catalog(include_user=False), "
-            "'llama-3.1-8b-instruct', gpu='2xh100-sxm', quant='fp8'); p = fit(d).performance; "
-            "print(json.dumps([p.model_note, p.decode_tokens_per_s]))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
-                         cwd=tmp_path)
+    code = (
+        "import json; from llmplan.catalog.loader import Catalog; from llmplan.plans.deploy import "
+        "build_deployment; from llmplan.core.fit import fit; d, _ = build_deployment(Catalog(include_user=False), "
+        "'llama-3.1-8b-instruct', gpu='2xh100-sxm', quant='fp8'); p = fit(d).performance; "
+        "print(json.dumps([p.model_note, p.decode_tokens_per_s]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=tmp_path
+    )
     note, speed = json.loads(out.stdout)
     assert note == "step model on measured kernels: h100-sxm fp8 GEMM" and speed > 0
 
@@ -66,8 +93,13 @@ def test_installed_console_script_runs(tmp_path):
     if exe is None:
         pytest.skip("llmplan console script not installed")
     env = {**os.environ, "LLMPLAN_HOME": str(tmp_path)}
-    out = subprocess.run([exe, "fit", "llama-3.1-8b-instruct", "--gpu", "rtx-4090", "--quant", "q4_k_m",
-                          "--format", "json"], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [exe, "fit", "llama-3.1-8b-instruct", "--gpu", "rtx-4090", "--quant", "q4_k_m", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["fits"] is True
     bad = subprocess.run([exe, "fit", "nope-model"], capture_output=True, text=True, env=env, timeout=120)

@@ -12,8 +12,19 @@ import pytest
 HAS_AIC = any(importlib.util.find_spec(p) is not None for p in ("aiconfigurator_core", "aisimulate_core"))
 needs_aic = pytest.mark.skipif(not HAS_AIC, reason="aiconfigurator-core (the aiconfigurator extra) is not installed")
 
-H100_8B = ("llama-3.1-8b-instruct", "--gpu", "h100-sxm", "--engine", "vllm", "--concurrency", "16",
-           "--input-tokens", "1024", "--output-tokens", "256")
+H100_8B = (
+    "llama-3.1-8b-instruct",
+    "--gpu",
+    "h100-sxm",
+    "--engine",
+    "vllm",
+    "--concurrency",
+    "16",
+    "--input-tokens",
+    "1024",
+    "--output-tokens",
+    "256",
+)
 
 
 def _perf(run, *args):
@@ -40,7 +51,9 @@ def test_old_auto_is_read_as_analytic_with_one_note(run):
     result = run("fit", *H100_8B, "--perf-model", "auto", "--format", "json")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["performance"]["model"] == "analytic"
-    assert result.stderr == "note: --perf-model auto is gone: every command now uses one model per run; using analytic\n"
+    assert (
+        result.stderr == "note: --perf-model auto is gone: every command now uses one model per run; using analytic\n"
+    )
     bad = run("fit", *H100_8B, "--perf-model", "magic")
     assert bad.exit_code == 2 and "choose analytic or aiconfigurator" in bad.stderr
 
@@ -53,17 +66,35 @@ def test_fit_and_check_agree_on_one_deployment(run, tmp_path):
     checked = json.loads(run("check", str(plan), "--format", "json").stdout)
     entry = next(d for d in checked["deployments"] if d["name"] == "chat-8b-l40s")
     est = entry["estimate"]
-    fitted = _perf(run, est["model"]["id"], "--gpu", f"{est['gpu']['count']}x{est['gpu']['id']}", "--quant",
-                   est["quant"], "--engine", est["engine"], "--context", est["context"], "--concurrency",
-                   est["concurrency"], "--input-tokens", est["input_tokens"], "--output-tokens", est["output_tokens"])
+    fitted = _perf(
+        run,
+        est["model"]["id"],
+        "--gpu",
+        f"{est['gpu']['count']}x{est['gpu']['id']}",
+        "--quant",
+        est["quant"],
+        "--engine",
+        est["engine"],
+        "--context",
+        est["context"],
+        "--concurrency",
+        est["concurrency"],
+        "--input-tokens",
+        est["input_tokens"],
+        "--output-tokens",
+        est["output_tokens"],
+    )
     assert fitted["ttft_s"] == est["performance"]["ttft_s"]
     assert fitted["decode_tokens_per_s"] == est["performance"]["decode_tokens_per_s"]
 
 
-@pytest.mark.parametrize("command", [
-    ("compare", "llama-3.1-8b-instruct", "--gpu", "l40s", "--format", "json"),
-    ("breakeven", "llama-3.1-8b-instruct", "--gpu", "l40s", "--requests-per-day", "10000", "--format", "json"),
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("compare", "llama-3.1-8b-instruct", "--gpu", "l40s", "--format", "json"),
+        ("breakeven", "llama-3.1-8b-instruct", "--gpu", "l40s", "--requests-per-day", "10000", "--format", "json"),
+    ],
+)
 def test_every_command_takes_the_perf_model(run, command):
     ok = run(*command, "--perf-model", "analytic")
     assert ok.exit_code == 0, ok.stderr
@@ -72,8 +103,9 @@ def test_every_command_takes_the_perf_model(run, command):
 
 
 def test_asking_for_aiconfigurator_where_it_cannot_serve_is_one_line_exit_2(run):
-    result = run("fit", "llama-3.1-8b-instruct", "--gpu", "rtx-4090", "--quant", "q4_k_m",
-                 "--perf-model", "aiconfigurator")
+    result = run(
+        "fit", "llama-3.1-8b-instruct", "--gpu", "rtx-4090", "--quant", "q4_k_m", "--perf-model", "aiconfigurator"
+    )
     assert result.exit_code == 2
     assert result.stderr.startswith("error: --perf-model aiconfigurator: ")
     assert result.stderr.count("\n") == 1
@@ -87,8 +119,18 @@ def test_missing_package_is_named_with_the_install_command(run, monkeypatch):
     assert result.exit_code == 2
     assert "pip install 'llmplan[aiconfigurator]'" in result.stderr
     # compare keeps the row, with the analytic figures and the reason
-    rows = json.loads(run("compare", "llama-3.1-8b-instruct", "--gpu", "h100-sxm", "--perf-model", "aiconfigurator",
-                          "--format", "json").stdout)
+    rows = json.loads(
+        run(
+            "compare",
+            "llama-3.1-8b-instruct",
+            "--gpu",
+            "h100-sxm",
+            "--perf-model",
+            "aiconfigurator",
+            "--format",
+            "json",
+        ).stdout
+    )
     assert rows[0]["performance"]["model"] == "analytic"
     assert "not installed" in rows[0]["performance"]["model_note"]
 
@@ -118,9 +160,18 @@ def test_aiconfigurator_idle_attention_ranks_produce_nothing(catalog):
     from llmplan.engines import aiconfigurator as aic
     from llmplan.plans.deploy import build_deployment
 
-    dep, resolved = build_deployment(catalog, "deepseek-ai/DeepSeek-R1", gpu="8xb200", quant="nvfp4",
-                                     engine="sglang", expert_parallel=True, dp_attention=True, concurrency=4,
-                                     input_tokens=1024, output_tokens=1024)
+    dep, resolved = build_deployment(
+        catalog,
+        "deepseek-ai/DeepSeek-R1",
+        gpu="8xb200",
+        quant="nvfp4",
+        engine="sglang",
+        expert_parallel=True,
+        dp_attention=True,
+        concurrency=4,
+        input_tokens=1024,
+        output_tokens=1024,
+    )
     config = resolved.entry.config
     four = aic.estimate(dep, config, 4)
     eight = aic.estimate(dep, config, 8)
@@ -146,8 +197,19 @@ def test_aiconfigurator_coverage_rules(catalog):
 
 @needs_aic
 def test_sweep_uses_aiconfigurator_only_when_named(run):
-    args = ("llama-3.1-8b-instruct", "--gpu", "h100-sxm", "--engine", "vllm", "--context", "2048",
-            "--sweep", "concurrency", "--format", "json")
+    args = (
+        "llama-3.1-8b-instruct",
+        "--gpu",
+        "h100-sxm",
+        "--engine",
+        "vllm",
+        "--context",
+        "2048",
+        "--sweep",
+        "concurrency",
+        "--format",
+        "json",
+    )
     default = json.loads(run("fit", *args, "--perf-model", "analytic").stdout)
     assert default["performance"]["model"] == "analytic"
     named = run("fit", *args, "--perf-model", "aiconfigurator")
@@ -172,10 +234,15 @@ def test_comparison_benchmark_runs_on_sample_rows(catalog, capsys, monkeypatch):
     data = root / "tests" / "data" / "aiconfigurator"
     rows = bench.latest_serving_rows(data / "serving_rows.csv")
     results = bench.compare_serving(rows, catalog) + bench.compare_max_throughput(
-        data / "max_throughput_rows.csv", catalog)
+        data / "max_throughput_rows.csv", catalog
+    )
     kinds = {(r.source, r.metric) for r in results}
-    assert kinds == {("serving", "out_tok_s_per_gpu"), ("serving", "tok_s_per_user"), ("serving", "ttft_s"),
-                     ("max_throughput", "out_tok_s_per_gpu")}
+    assert kinds == {
+        ("serving", "out_tok_s_per_gpu"),
+        ("serving", "tok_s_per_user"),
+        ("serving", "ttft_s"),
+        ("max_throughput", "out_tok_s_per_gpu"),
+    }
     h200 = next(r for r in results if r.group.startswith("sglang 8xh200") and r.metric == "tok_s_per_user")
     assert h200.measured == 97.26
     assert all(r.aiconfigurator is not None and r.aiconfigurator > 0 for r in results)

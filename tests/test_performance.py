@@ -30,15 +30,32 @@ def dep_for(catalog, model="llama-3.1-8b-instruct", gpu="h100-sxm", quant="bf16"
 
 def serve_for(dep, concurrency, inp=None, out=None):
     cost = model_cost(dep.model, dep.fmt)
-    return serve(cost, dep.model, dep.kv_elem_bytes, dep.engine, deployment_hardware(dep), concurrency,
-                 dep.input_tokens if inp is None else inp, dep.output_tokens if out is None else out)
+    return serve(
+        cost,
+        dep.model,
+        dep.kv_elem_bytes,
+        dep.engine,
+        deployment_hardware(dep),
+        concurrency,
+        dep.input_tokens if inp is None else inp,
+        dep.output_tokens if out is None else out,
+    )
 
 
 # Constants chosen for the hand cases (not the shipped fit, so a refit never changes these expectations)
-HAND = SpeedConstants(prefill_layer_s=1e-5, per_sequence_s=1e-5,
-                      decode_step_trt_s=1e-4, decode_step_serving_s=2e-4, decode_step_llamacpp_s=3e-4,
-                      llamacpp_layer_s=4e-5, request_trt_s=0.01, request_serving_s=0.02, request_llamacpp_s=0.0,
-                      llamacpp_bw_consumer=0.9, llamacpp_math_consumer=0.9)
+HAND = SpeedConstants(
+    prefill_layer_s=1e-5,
+    per_sequence_s=1e-5,
+    decode_step_trt_s=1e-4,
+    decode_step_serving_s=2e-4,
+    decode_step_llamacpp_s=3e-4,
+    llamacpp_layer_s=4e-5,
+    request_trt_s=0.01,
+    request_serving_s=0.02,
+    request_llamacpp_s=0.0,
+    llamacpp_bw_consumer=0.9,
+    llamacpp_math_consumer=0.9,
+)
 
 
 def test_llama_cpp_batch1_decode_by_hand(catalog):
@@ -56,9 +73,15 @@ def test_llama_cpp_batch1_decode_by_hand(catalog):
     weights = 15_009_316_864
     acts = 2 * (32 * (4096 + 6144 + 4096 + 4096 + 4096 + 28672 + 14336 + 4096) + 4096 + 128256)
     flops = weights  # 2 FLOPs per 2-byte weight
-    expected = ((weights + acts) / (1.008e12 * 0.9) + flops / (165.2e12 * 0.9)
-                + 256 * 131072 / (1.008e12 * 0.27) + 256 * 2 * 32 * 32 * 256 / (165.2e12 * 0.135)
-                + 32 * 4e-5 + 3e-4 + 1e-5)
+    expected = (
+        (weights + acts) / (1.008e12 * 0.9)
+        + flops / (165.2e12 * 0.9)
+        + 256 * 131072 / (1.008e12 * 0.27)
+        + 256 * 2 * 32 * 32 * 256 / (165.2e12 * 0.135)
+        + 32 * 4e-5
+        + 3e-4
+        + 1e-5
+    )
     assert step == pytest.approx(expected, rel=1e-6)
     assert 45 < 1 / step < 70  # measured 54.8 tokens/s (llama-bench tg512 on Llama 3 8B, calibration set)
 
@@ -123,8 +146,16 @@ SERVING_CASES = [
 def test_serving_identities_up_to_a_full_pool(catalog, model, gpu, quant, engine, inp, out):
     # aggregate never falls as users are added until the pool is full; per-user speed never rises with load;
     # aggregate never exceeds concurrency x per-user speed; TTFT rises with load
-    dep = dep_for(catalog, model=model, gpu=gpu, quant=quant, engine=engine, input_tokens=inp, output_tokens=out,
-                  context=inp + out)
+    dep = dep_for(
+        catalog,
+        model=model,
+        gpu=gpu,
+        quant=quant,
+        engine=engine,
+        input_tokens=inp,
+        output_tokens=out,
+        context=inp + out,
+    )
     top = max(full_load_concurrency(replace(dep, concurrency=None)), 1)
     conc = np.unique(np.round(np.geomspace(1, top, 40)))
     got = serve_for(dep, conc)
@@ -154,8 +185,9 @@ def test_moe_throughput_rises_with_the_second_user(catalog):
 
 def test_moe_full_load_serves_many_times_one_user(catalog):
     # Qwen3-30B-A3B fp8 on one H100 at 1,024 in / 256 out: a full pool serves at least 8x one user's aggregate
-    dep = dep_for(catalog, model="Qwen/Qwen3-30B-A3B", gpu="h100-sxm", quant="fp8", input_tokens=1024,
-                  output_tokens=256)
+    dep = dep_for(
+        catalog, model="Qwen/Qwen3-30B-A3B", gpu="h100-sxm", quant="fp8", input_tokens=1024, output_tokens=256
+    )
     full = full_load_concurrency(replace(dep, concurrency=None))
     one, many = serve_for(dep, np.array([1, full])).throughput_tokens_per_s
     assert many >= 8 * one
@@ -190,8 +222,17 @@ def test_attention_data_parallel_spreads_sequences(catalog):
     # DeepSeek-R1's MLA cache is whole on every GPU under tensor parallel; with attention data parallel each
     # GPU keeps only its own sequences, so the pool holds several times the sequences, and 4 users on 8 ranks
     # produce no more than 4 users can
-    tp = dep_for(catalog, model="deepseek-ai/DeepSeek-R1", gpu="8xb200", quant="nvfp4", engine="sglang",
-                 expert_parallel=True, input_tokens=8192, output_tokens=1024, context=9216)
+    tp = dep_for(
+        catalog,
+        model="deepseek-ai/DeepSeek-R1",
+        gpu="8xb200",
+        quant="nvfp4",
+        engine="sglang",
+        expert_parallel=True,
+        input_tokens=8192,
+        output_tokens=1024,
+        context=9216,
+    )
     dp = replace(tp, dp_attention=True)
     assert full_load_concurrency(dp) > 2 * full_load_concurrency(tp)
     users = np.array([1, 4, 8, 16])
@@ -233,39 +274,75 @@ def test_partial_offload_on_llama_cpp(run):
     assert data["fits"] is False and data["fits_with_offload"] is True
     off = data["offload"]
     assert 0 < off["gpu_layers"] < off["total_layers"] == 80 and off["host_bytes"] > 0
-    slower = run("fit", "meta-llama/Llama-3.3-70B-Instruct", "--gpu", "rtx-4090", "--quant", "q4_k_m",
-                 "--host-bandwidth-gbs", "40", "--format", "json")
+    slower = run(
+        "fit",
+        "meta-llama/Llama-3.3-70B-Instruct",
+        "--gpu",
+        "rtx-4090",
+        "--quant",
+        "q4_k_m",
+        "--host-bandwidth-gbs",
+        "40",
+        "--format",
+        "json",
+    )
     assert json.loads(slower.stdout)["performance"]["decode_tokens_per_s"] < data["performance"]["decode_tokens_per_s"]
 
 
 def test_latency_is_ttft_plus_output_over_decode(run):
     data = json.loads(run("fit", "qwen3-8b", "--gpu", "l40s", "--format", "json", "--concurrency", "4").stdout)
     p = data["performance"]
-    assert p["request_latency_s"] == pytest.approx(p["ttft_s"] + data["output_tokens"] / p["decode_tokens_per_s"],
-                                                   rel=2e-3)
+    assert p["request_latency_s"] == pytest.approx(
+        p["ttft_s"] + data["output_tokens"] / p["decode_tokens_per_s"], rel=2e-3
+    )
 
 
 def test_replicas_count_in_aggregate_throughput(run):
     one = json.loads(run("fit", "qwen3-8b", "--gpu", "l4", "--quant", "fp8", "--format", "json").stdout)
-    three = json.loads(run("fit", "qwen3-8b", "--gpu", "l4", "--quant", "fp8", "--replicas", "3",
-                           "--format", "json").stdout)
+    three = json.loads(
+        run("fit", "qwen3-8b", "--gpu", "l4", "--quant", "fp8", "--replicas", "3", "--format", "json").stdout
+    )
     assert three["performance"]["throughput_tokens_per_s"] == pytest.approx(
-        3 * one["performance"]["throughput_tokens_per_s"], rel=1e-3)
+        3 * one["performance"]["throughput_tokens_per_s"], rel=1e-3
+    )
 
 
 def test_sweep_concurrency_csv_and_target(run):
-    r = run("fit", "llama-3.1-8b-instruct", "--gpu", "l4", "--quant", "fp8", "--sweep", "concurrency",
-            "--max-ttft-s", "0.5", "--format", "csv")
+    r = run(
+        "fit",
+        "llama-3.1-8b-instruct",
+        "--gpu",
+        "l4",
+        "--quant",
+        "fp8",
+        "--sweep",
+        "concurrency",
+        "--max-ttft-s",
+        "0.5",
+        "--format",
+        "csv",
+    )
     assert r.exit_code == 0, r.stderr
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert rows[0]["concurrency"] == "1" and len(rows) >= 4
     tps = [float(x["throughput_tokens_per_s"]) for x in rows]
     assert tps == sorted(tps)
-    table = run("fit", "llama-3.1-8b-instruct", "--gpu", "l4", "--quant", "fp8", "--sweep", "concurrency",
-                "--min-tokens-per-s", "15")
+    table = run(
+        "fit",
+        "llama-3.1-8b-instruct",
+        "--gpu",
+        "l4",
+        "--quant",
+        "fp8",
+        "--sweep",
+        "concurrency",
+        "--min-tokens-per-s",
+        "15",
+    )
     assert "target" in table.stdout
-    j = json.loads(run("fit", "llama-3.1-8b-instruct", "--gpu", "h100-sxm", "--sweep", "input-tokens",
-                       "--format", "json").stdout)
+    j = json.loads(
+        run("fit", "llama-3.1-8b-instruct", "--gpu", "h100-sxm", "--sweep", "input-tokens", "--format", "json").stdout
+    )
     outs = [row["throughput_tokens_per_s"] for row in j["rows"]]
     assert outs == sorted(outs, reverse=True)
 
@@ -278,4 +355,8 @@ def test_capacity_function(catalog):
     assert tight.requests_per_s <= full.requests_per_s
     assert tight.decode_tokens_per_s >= 60 and tight.ttft_s <= 0.2
     assert full.requests_per_s == pytest.approx(full.output_tokens_per_s / 500)
-    assert list(replicas_needed([0.1, full.requests_per_s, full.requests_per_s * 2.5], full.requests_per_s)) == [1, 1, 3]
+    assert list(replicas_needed([0.1, full.requests_per_s, full.requests_per_s * 2.5], full.requests_per_s)) == [
+        1,
+        1,
+        3,
+    ]

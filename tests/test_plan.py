@@ -8,8 +8,16 @@ import shlex
 import jsonschema
 import pytest
 
-EIGHT_B = ("plan", "meta-llama/Llama-3.1-8B-Instruct", "--requests-per-s", "5", "--input-tokens", "1024",
-           "--output-tokens", "256")
+EIGHT_B = (
+    "plan",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "--requests-per-s",
+    "5",
+    "--input-tokens",
+    "1024",
+    "--output-tokens",
+    "256",
+)
 FEW_GPUS = ("--gpu", "l4", "--gpu", "l40s", "--gpu", "h100-sxm", "--gpu", "rtx-4090")
 
 
@@ -26,8 +34,15 @@ def targeted(catalog):
     from llmplan.plans.breakeven import SelfHostTerms
     from llmplan.plans.planner import PlanInputs, plan
 
-    inputs = PlanInputs(peak_requests_per_s=10, average_requests_per_s=5, input_tokens=1024, output_tokens=256,
-                        max_ttft_s=1.0, min_tokens_per_s=30.0, top=10)
+    inputs = PlanInputs(
+        peak_requests_per_s=10,
+        average_requests_per_s=5,
+        input_tokens=1024,
+        output_tokens=256,
+        max_ttft_s=1.0,
+        min_tokens_per_s=30.0,
+        top=10,
+    )
     return plan(catalog, resolve_model("meta-llama/Llama-3.1-8B-Instruct", catalog), inputs, SelfHostTerms())
 
 
@@ -63,8 +78,20 @@ def test_a_tighter_target_never_lowers_the_cost(run):
 def test_more_traffic_never_needs_fewer_gpus(run):
     gpus = []
     for rate in ("1", "5", "25", "100"):
-        data = _plan(run, "plan", "llama-3.1-8b-instruct", "--requests-per-s", rate, "--input-tokens", "1024",
-                     "--output-tokens", "256", "--max-ttft-s", "2", *FEW_GPUS)
+        data = _plan(
+            run,
+            "plan",
+            "llama-3.1-8b-instruct",
+            "--requests-per-s",
+            rate,
+            "--input-tokens",
+            "1024",
+            "--output-tokens",
+            "256",
+            "--max-ttft-s",
+            "2",
+            *FEW_GPUS,
+        )
         gpus.append(data["options"][0]["total_gpus"])
     assert gpus == sorted(gpus) and gpus[-1] > gpus[0]
 
@@ -88,8 +115,23 @@ def test_the_yaml_winner_passes_check(run, tmp_path):
 
 
 def test_moe_plans_offer_expert_parallel_layouts_that_check_accepts(run, tmp_path):
-    data = _plan(run, "plan", "qwen3-30b-a3b", "--requests-per-s", "20", "--input-tokens", "1024",
-                 "--output-tokens", "256", "--gpu", "h100-sxm", "--quant", "fp8", "--top", "40")
+    data = _plan(
+        run,
+        "plan",
+        "qwen3-30b-a3b",
+        "--requests-per-s",
+        "20",
+        "--input-tokens",
+        "1024",
+        "--output-tokens",
+        "256",
+        "--gpu",
+        "h100-sxm",
+        "--quant",
+        "fp8",
+        "--top",
+        "40",
+    )
     layouts = {(o["layout"]["ep"] > 1, o["layout"]["dp_attention"]) for o in data["options"]}
     assert (True, True) in layouts and (False, False) in layouts
     dp = next(o for o in data["options"] if o["layout"]["dp_attention"])
@@ -106,14 +148,17 @@ def test_no_option_is_an_answer_with_the_binding_target(run):
     assert broke["binding"] == ["max_monthly_cost_usd"]
 
 
-@pytest.mark.parametrize("args,words", [
-    (("--requests-per-s", "0"), "--requests-per-s must be positive"),
-    (("--requests-per-day", "1000"), "not both"),
-    (("--gpu", "h900"), "unknown GPU"),
-    (("--engine", "turbo"), "unknown engine"),
-    (("--max-ttft-s", "-1"), "--max-ttft-s must be greater than 0"),
-    (("--quant", "int3"), "unknown quantization format"),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (("--requests-per-s", "0"), "--requests-per-s must be positive"),
+        (("--requests-per-day", "1000"), "not both"),
+        (("--gpu", "h900"), "unknown GPU"),
+        (("--engine", "turbo"), "unknown engine"),
+        (("--max-ttft-s", "-1"), "--max-ttft-s must be greater than 0"),
+        (("--quant", "int3"), "unknown quantization format"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(run, args, words):
     result = run(*EIGHT_B, *args)
     assert result.exit_code == 2, result.stdout
@@ -177,11 +222,28 @@ def test_request_classes_on_their_own_pools_win_and_add_up(run, tmp_path):
     prices = tmp_path / "two.yaml"
     prices.write_text(TWO_TYPES)
     workload = tmp_path / "classes.yaml"
-    workload.write_text("workload:\n  requests_per_day: 350000\n  classes:\n"
-                        "    - {name: chat, share: 0.95, input_tokens: 1000, output_tokens: 200}\n"
-                        "    - {name: long-docs, share: 0.05, input_tokens: 127000, output_tokens: 500}\n")
-    data = _plan(run, "plan", "meta-llama/Llama-3.1-8B-Instruct", "--workload", str(workload), "--prices", str(prices),
-                 "--gpu", "test-small", "--gpu", "test-big", "--quant", "bf16", "--engine", "vllm")
+    workload.write_text(
+        "workload:\n  requests_per_day: 350000\n  classes:\n"
+        "    - {name: chat, share: 0.95, input_tokens: 1000, output_tokens: 200}\n"
+        "    - {name: long-docs, share: 0.05, input_tokens: 127000, output_tokens: 500}\n"
+    )
+    data = _plan(
+        run,
+        "plan",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "--workload",
+        str(workload),
+        "--prices",
+        str(prices),
+        "--gpu",
+        "test-small",
+        "--gpu",
+        "test-big",
+        "--quant",
+        "bf16",
+        "--engine",
+        "vllm",
+    )
     best = data["options"][0]
     pools = {p["classes"][0]: p for p in best["pools"]}
     assert set(pools) == {"chat", "long-docs"}
@@ -194,14 +256,15 @@ def test_request_classes_on_their_own_pools_win_and_add_up(run, tmp_path):
     for p in best["pools"]:
         assert p["usd_per_month"] == pytest.approx(p["total_gpus"] * hourly[p["gpu"]] * 730, abs=0.01)
     assert best["total_gpus"] == sum(p["total_gpus"] for p in best["pools"])
-    assert best["usd_per_month"] == pytest.approx(sum(p["usd_per_month"] for p in best["pools"]) + 1500 + 150,
-                                                  abs=0.02)
+    assert best["usd_per_month"] == pytest.approx(sum(p["usd_per_month"] for p in best["pools"]) + 1500 + 150, abs=0.02)
 
 
 def test_class_shares_must_sum_to_one(run, tmp_path):
     workload = tmp_path / "classes.yaml"
-    workload.write_text("workload:\n  requests_per_day: 1000\n  classes:\n"
-                        "    - {name: a, share: 0.5, input_tokens: 100, output_tokens: 100}\n"
-                        "    - {name: b, share: 0.3, input_tokens: 100, output_tokens: 100}\n")
+    workload.write_text(
+        "workload:\n  requests_per_day: 1000\n  classes:\n"
+        "    - {name: a, share: 0.5, input_tokens: 100, output_tokens: 100}\n"
+        "    - {name: b, share: 0.3, input_tokens: 100, output_tokens: 100}\n"
+    )
     result = run("plan", "llama-3.1-8b-instruct", "--workload", str(workload))
     assert result.exit_code == 2 and "shares sum to 0.8, not 1" in result.stderr

@@ -16,23 +16,43 @@ def _one_line_error(result, *words):
 
 
 def test_breakeven_refuses_a_tier_without_a_price(run):
-    r = run("breakeven", "llama-3.1-8b-instruct", "--gpu", "h100-sxm", "--requests-per-day", "1000",
-            "--rental-tier", "spot")
+    r = run(
+        "breakeven", "llama-3.1-8b-instruct", "--gpu", "h100-sxm", "--requests-per-day", "1000", "--rental-tier", "spot"
+    )
     _one_line_error(r, "no spot price for h100-sxm", "tiers it has: on_demand")
 
 
 def test_breakeven_prices_the_tier_asked(run):
     # l4 in the catalog: on-demand from $0.8048, reserved $0.5239 a GPU-hour
-    r = run("breakeven", "llama-3.1-8b-instruct", "--gpu", "l4", "--quant", "fp8", "--requests-per-day", "1000",
-            "--rental-tier", "reserved", "--api", "openai/gpt-4o-mini", "--format", "json")
+    r = run(
+        "breakeven",
+        "llama-3.1-8b-instruct",
+        "--gpu",
+        "l4",
+        "--quant",
+        "fp8",
+        "--requests-per-day",
+        "1000",
+        "--rental-tier",
+        "reserved",
+        "--api",
+        "openai/gpt-4o-mini",
+        "--format",
+        "json",
+    )
     assert r.exit_code == 0, r.stderr
     s = json.loads(r.stdout)["self_hosted"]
     assert s["gpu_hourly_usd"] == 0.5239
     assert s["gpu_monthly_usd"] == pytest.approx(s["gpus"] * 0.5239 * 730, abs=0.01)
 
 
-@pytest.mark.parametrize("tier, words", [("spot", ("no spot price for h100-sxm", "on_demand")),
-                                         ("reserved_1y", ("unknown rental tier", "on_demand, reserved, spot"))])
+@pytest.mark.parametrize(
+    "tier, words",
+    [
+        ("spot", ("no spot price for h100-sxm", "on_demand")),
+        ("reserved_1y", ("unknown rental tier", "on_demand, reserved, spot")),
+    ],
+)
 def test_finetune_refuses_a_tier_without_a_price(run, tier, words):
     _one_line_error(run("finetune", "llama-3.1-8b-instruct", "--gpu", "h100-sxm", "--rental-tier", tier), *words)
 

@@ -16,8 +16,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import DATA
+
 from llmplan.cli import docs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,10 +62,10 @@ def help_commands() -> list[str]:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     """A folder with what the commands name: examples/, plans/llm.yaml, ./my-finetune/ and a GGUF file."""
+    from test_localfiles import write_gguf
     from typer.testing import CliRunner
 
     from llmplan.cli import app
-    from test_localfiles import write_gguf
 
     work = tmp_path_factory.mktemp("readme")
     shutil.copytree(ROOT / "examples", work / "examples")
@@ -153,7 +153,7 @@ def test_plan_example_output_is_current(workdir, monkeypatch):
 
 
 def test_compare_example_table_is_current(workdir, monkeypatch):
-    section = README[README.index("## `llmplan compare`"):README.index("## `llmplan breakeven`")]
+    section = README[README.index("## `llmplan compare`") : README.index("## `llmplan breakeven`")]
     command = commands_in(_block_after("## `llmplan compare`", "bash"))[0]
     code, out, _ = run_line(command + " --format markdown", workdir, monkeypatch)
     assert code == 0
@@ -190,10 +190,13 @@ def _money(text: str) -> float:
 
 
 def test_seed_breakeven_figures(workdir, monkeypatch):
-    prose = " ".join(README[README.index("### The seed example"):README.index("## `llmplan finetune`")].split())
-    code, out, _ = run_line("llmplan breakeven --workload examples/seed-breakeven.yaml --api openai/gpt-4o-mini "
-                            "--api google/gemini-2.5-flash-lite --api openai/gpt-4o --format json", workdir,
-                            monkeypatch)
+    prose = " ".join(README[README.index("### The seed example") : README.index("## `llmplan finetune`")].split())
+    code, out, _ = run_line(
+        "llmplan breakeven --workload examples/seed-breakeven.yaml --api openai/gpt-4o-mini "
+        "--api google/gemini-2.5-flash-lite --api openai/gpt-4o --format json",
+        workdir,
+        monkeypatch,
+    )
     assert code == 0
     report = json.loads(out)
     s, apis = report["self_hosted"], {a["id"]: a for a in report["apis"]}
@@ -220,9 +223,12 @@ def test_seed_breakeven_figures(workdir, monkeypatch):
 
 
 def test_catalog_sizes(workdir, monkeypatch):
-    data = " ".join(README[README.index("## Data"):].split())
-    for command, pattern in (("llmplan models list", r"(\d+) models"), ("llmplan gpus", r"(\d+) accelerators"),
-                             ("llmplan apis", r"(\d+) API offerings")):
+    data = " ".join(README[README.index("## Data") :].split())
+    for command, pattern in (
+        ("llmplan models list", r"(\d+) models"),
+        ("llmplan gpus", r"(\d+) accelerators"),
+        ("llmplan apis", r"(\d+) API offerings"),
+    ):
         code, out, _ = run_line(command, workdir, monkeypatch)
         assert code == 0
         assert re.search(pattern, data).group(1) == re.search(pattern, out).group(1), command

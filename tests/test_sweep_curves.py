@@ -37,8 +37,22 @@ def test_table_shows_per_user_and_per_gpu_columns(run):
 
 def test_plot_one_line_per_engine_writes_a_png(run, tmp_path):
     png = tmp_path / "curve.png"
-    result = run("fit", "llama-3.1-8b-instruct", "--gpu", "h100-sxm", "--sweep", "concurrency",
-                 "-e", "vllm", "-e", "sglang", "--plot", png, "--format", "json")
+    result = run(
+        "fit",
+        "llama-3.1-8b-instruct",
+        "--gpu",
+        "h100-sxm",
+        "--sweep",
+        "concurrency",
+        "-e",
+        "vllm",
+        "-e",
+        "sglang",
+        "--plot",
+        png,
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.stderr
     assert png.read_bytes()[:8] == PNG_MAGIC
     series = json.loads(result.stdout)["series"]
@@ -48,8 +62,9 @@ def test_plot_one_line_per_engine_writes_a_png(run, tmp_path):
 
 def test_compare_layouts_draws_tensor_and_expert_parallel_for_moe(run, tmp_path):
     png = tmp_path / "layouts.png"
-    data = _json(run, "qwen3-30b-a3b", "--gpu", "h100-sxm", "--sweep", "concurrency", "--compare-layouts",
-                 "--plot", png)
+    data = _json(
+        run, "qwen3-30b-a3b", "--gpu", "h100-sxm", "--sweep", "concurrency", "--compare-layouts", "--plot", png
+    )
     labels = [s["label"] for s in data["series"]]
     assert "h100-sxm" in labels and "2x h100-sxm TP2" in labels and "2x h100-sxm EP2" in labels
     by_label = {s["label"]: s for s in data["series"]}
@@ -65,8 +80,20 @@ def test_dense_model_compare_layouts_has_no_expert_parallel(run):
 
 
 def test_csv_of_several_series_has_a_series_column(run):
-    result = run("fit", "llama-3.1-8b-instruct", "--gpu", "h100-sxm", "--sweep", "concurrency",
-                 "-e", "vllm", "-e", "tensorrt-llm", "--format", "csv")
+    result = run(
+        "fit",
+        "llama-3.1-8b-instruct",
+        "--gpu",
+        "h100-sxm",
+        "--sweep",
+        "concurrency",
+        "-e",
+        "vllm",
+        "-e",
+        "tensorrt-llm",
+        "--format",
+        "csv",
+    )
     assert result.exit_code == 0, result.stderr
     header = result.stdout.splitlines()[0].split(",")
     assert "series" in header and "output_tokens_per_s_per_gpu" in header

@@ -56,8 +56,9 @@ def test_emit_prints_no_command_for_a_refused_layout(run):
 
 def test_check_fails_a_refused_tensor_parallel_size(run, tmp_path):
     plan = tmp_path / "plan.yaml"
-    plan.write_text("deployments:\n  - name: tp3\n    model: llama-3.1-8b-instruct\n    gpu: 3xh100-sxm\n"
-                    "    engine: vllm\n")
+    plan.write_text(
+        "deployments:\n  - name: tp3\n    model: llama-3.1-8b-instruct\n    gpu: 3xh100-sxm\n    engine: vllm\n"
+    )
     result = run("check", str(plan), "--format", "json")
     assert result.exit_code == 1
     dep = json.loads(result.stdout)["deployments"][0]

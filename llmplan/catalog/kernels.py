@@ -47,19 +47,22 @@ def _rows(name: str) -> list[dict[str, str]]:
 
 @lru_cache(maxsize=1)
 def gemm_fits() -> dict[tuple[str, str], Roofline]:
-    return {(r["gpu"], r["dtype"]): _roofline(r, f'{r["gpu"]} {r["dtype"]} GEMM') for r in _rows("gemm_fit.csv")}
+    return {(r["gpu"], r["dtype"]): _roofline(r, f"{r['gpu']} {r['dtype']} GEMM") for r in _rows("gemm_fit.csv")}
 
 
 @lru_cache(maxsize=1)
 def moe_fits() -> dict[tuple[str, str], Roofline]:
-    return {(r["gpu"], r["dtype"]): _roofline(r, f'{r["gpu"]} {r["dtype"]} grouped MoE') for r in _rows("moe_fit.csv")}
+    return {(r["gpu"], r["dtype"]): _roofline(r, f"{r['gpu']} {r['dtype']} grouped MoE") for r in _rows("moe_fit.csv")}
 
 
 @lru_cache(maxsize=1)
 def attention_fits() -> dict[tuple[str, str, str, str], Roofline]:
-    return {(r["gpu"], r["engine"], r["phase"], r["kv_dtype"]):
-            _roofline(r, f'{r["gpu"]} {r["engine"]} {r["phase"]} attention ({r["kv_dtype"]} cache)')
-            for r in _rows("attention_fit.csv")}
+    return {
+        (r["gpu"], r["engine"], r["phase"], r["kv_dtype"]): _roofline(
+            r, f"{r['gpu']} {r['engine']} {r['phase']} attention ({r['kv_dtype']} cache)"
+        )
+        for r in _rows("attention_fit.csv")
+    }
 
 
 # engine -> the engine whose attention kernels were measured (TGI runs vLLM-style paged FlashAttention)
@@ -75,8 +78,12 @@ def attention_roofline(gpu: GpuEntry, engine: str, phase: str, kv_dtype: str) ->
     fits = attention_fits()
     kv = "fp8" if kv_dtype == "fp8" else "bf16"
     table = ATTENTION_TABLES.get(engine, "vllm")
-    for key in ((ref, table, phase, kv), (ref, table, phase, "bf16"), (ref, "trtllm", phase, kv),
-                (ref, "trtllm", phase, "bf16")):
+    for key in (
+        (ref, table, phase, kv),
+        (ref, table, phase, "bf16"),
+        (ref, "trtllm", phase, kv),
+        (ref, "trtllm", phase, "bf16"),
+    ):
         if key in fits:
             return fits[key]
     return None
@@ -84,14 +91,26 @@ def attention_roofline(gpu: GpuEntry, engine: str, phase: str, kv_dtype: str) ->
 
 @lru_cache(maxsize=1)
 def comm_fits() -> dict[tuple[str, str, str, int], Collective]:
-    return {(r["gpu"], r["source"], r["op"], int(r["num_gpus"])): Collective(
-        float(r["floor_us"]) * 1e-6, float(r["bytes_per_s"]), f'{r["gpu"]} {r["source"]} {r["op"]}x{r["num_gpus"]}',
-        float(r["link_bytes_per_s"])) for r in _rows("comm_fit.csv")}
+    return {
+        (r["gpu"], r["source"], r["op"], int(r["num_gpus"])): Collective(
+            float(r["floor_us"]) * 1e-6,
+            float(r["bytes_per_s"]),
+            f"{r['gpu']} {r['source']} {r['op']}x{r['num_gpus']}",
+            float(r["link_bytes_per_s"]),
+        )
+        for r in _rows("comm_fit.csv")
+    }
 
 
 def _roofline(r: dict[str, str], curve: str) -> Roofline:
-    return Roofline(float(r["floor_us"]) * 1e-6, float(r["bandwidth_eff"]), float(r["math_eff"]),
-                    float(r["smooth_p"]), float(r.get("per_expert_us") or 0.0) * 1e-6, curve)
+    return Roofline(
+        float(r["floor_us"]) * 1e-6,
+        float(r["bandwidth_eff"]),
+        float(r["math_eff"]),
+        float(r["smooth_p"]),
+        float(r.get("per_expert_us") or 0.0) * 1e-6,
+        curve,
+    )
 
 
 def nearest_measured_gpu(gpu: GpuEntry) -> str | None:
@@ -172,5 +191,6 @@ def collective(gpu: GpuEntry, op: str, source: str, n_gpus: int) -> Collective |
     scale = 1.0
     if hit.link_bytes_per_s and gpu.interconnect.bandwidth_bytes_per_s > 0:
         scale = gpu.interconnect.bandwidth_bytes_per_s / hit.link_bytes_per_s
-    return Collective(hit.floor_s, hit.bytes_per_s * scale, hit.curve if scale == 1.0 else f"{hit.curve} scaled",
-                      hit.link_bytes_per_s)
+    return Collective(
+        hit.floor_s, hit.bytes_per_s * scale, hit.curve if scale == 1.0 else f"{hit.curve} scaled", hit.link_bytes_per_s
+    )

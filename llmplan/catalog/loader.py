@@ -14,8 +14,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from llmplan.errors import CatalogError, UnknownGpuError, UnknownModelError
-from llmplan.textfiles import cached_yaml
 from llmplan.catalog.schemas import (
     ApiEntry,
     ApisFile,
@@ -24,6 +22,8 @@ from llmplan.catalog.schemas import (
     ModelEntry,
     ModelsFile,
 )
+from llmplan.errors import CatalogError, UnknownGpuError, UnknownModelError
+from llmplan.textfiles import cached_yaml
 
 MODELS_FILE = "models.yaml"
 GPUS_FILE = "gpu_prices.yaml"
@@ -202,8 +202,7 @@ class Catalog:
         if len(suffix) == 1:
             return suffix[0], self.apis[suffix[0]]
         index = {k.lower(): k for k in self.apis}
-        raise CatalogError(f"unknown API offering {name!r}" + did_you_mean(name, index) +
-                           "; `llmplan apis` lists them")
+        raise CatalogError(f"unknown API offering {name!r}" + did_you_mean(name, index) + "; `llmplan apis` lists them")
 
 
 # a price changed without its own source and date is sourced to the override file, dated the day it is read
@@ -241,9 +240,14 @@ def _load_gpu_overrides(path: Path, base: dict[str, GpuEntry]) -> dict[str, GpuE
         except ValidationError as exc:
             from llmplan.errors import explain_error
 
-            raise CatalogError(f"{path}: " + "; ".join(
-                f"entry {key!r} field {'.'.join(str(x) for x in err['loc']) or '(entry)'!r}: "
-                f"{explain_error(err, GpuEntry)}" for err in exc.errors()[:5])) from None
+            raise CatalogError(
+                f"{path}: "
+                + "; ".join(
+                    f"entry {key!r} field {'.'.join(str(x) for x in err['loc']) or '(entry)'!r}: "
+                    f"{explain_error(err, GpuEntry)}"
+                    for err in exc.errors()[:5]
+                )
+            ) from None
     return out
 
 

@@ -91,12 +91,17 @@ class GpuEntry(_Strict):
     kind: DeviceKind
     architecture: str = Field(description="e.g. ampere, ada, hopper, blackwell, cdna3, rdna3.5, m4")
     memory_type: Literal["hbm", "gddr", "lpddr", "ddr"] = Field(
-        description="memory technology: decides how much of the datasheet bandwidth kernels reach")
+        description="memory technology: decides how much of the datasheet bandwidth kernels reach"
+    )
     compute_capability: str | None = Field(default=None, description="NVIDIA sm version, e.g. 9.0")
-    memory_bytes: int = Field(gt=0, description="device (or unified) memory in bytes: the total CUDA/ROCm reports to "
-                              "the engines (vLLM's total_gpu_memory) where memory_source names it")
-    memory_source: str | None = Field(default=None, description="where memory_bytes (or, for unified memory, "
-                                      "gpu_memory_fraction) comes from")
+    memory_bytes: int = Field(
+        gt=0,
+        description="device (or unified) memory in bytes: the total CUDA/ROCm reports to "
+        "the engines (vLLM's total_gpu_memory) where memory_source names it",
+    )
+    memory_source: str | None = Field(
+        default=None, description="where memory_bytes (or, for unified memory, gpu_memory_fraction) comes from"
+    )
     gpu_memory_fraction: float = Field(
         default=1.0, gt=0, le=1.0, description="share of memory the GPU may use (unified memory)"
     )

@@ -8,10 +8,10 @@ from __future__ import annotations
 import typer
 
 from llmplan import __version__
-from llmplan.errors import EXIT_CODES_HELP
 from llmplan.cli.catalog_cmd import APIS_HELP, GPUS_HELP, apis_command, gpus_command, models_app
 from llmplan.cli.fit_cmd import FIT_HELP, fit_command
 from llmplan.cli.metavars import ReadableGroup
+from llmplan.errors import EXIT_CODES_HELP
 
 app = typer.Typer(
     cls=ReadableGroup,
@@ -54,9 +54,8 @@ def main() -> None:
     import os
     import sys
 
-    from llmplan.errors import EXIT_INTERNAL, internal_error_message
-
     from llmplan.cli.common import quiet_stdout
+    from llmplan.errors import EXIT_INTERNAL, internal_error_message
 
     try:
         code = app(standalone_mode=False)

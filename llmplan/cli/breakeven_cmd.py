@@ -8,21 +8,21 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
-from llmplan.cli.completion import complete_engine, complete_gpu, complete_model, complete_quant
 from llmplan.cli.common import (
-    examples,
-    PerfModelOpt,
-    perf_model_option,
     ApiPricesOpt,
     Format,
     ModelsOpt,
     OfflineOpt,
+    PerfModelOpt,
     PricesOpt,
     check_plot_path,
     console,
     emit_json,
+    examples,
     handle_errors,
+    perf_model_option,
 )
+from llmplan.cli.completion import complete_engine, complete_gpu, complete_model, complete_quant
 
 HELP = """Monthly cost of self-hosting MODEL against paid APIs, and the volume where self-hosting pays.
 
@@ -30,21 +30,47 @@ Counts GPUs at peak load and the latency target (or full load), idle hours, engi
 monitoring. A month is 730 hours for GPUs and tokens alike. Ranges are LOW..HIGH.
 
 """ + examples(
-    'llmplan breakeven llama-3.3-70b-instruct --gpu h100-sxm --quant fp8 \\\n    --requests-per-day 100000 --input-tokens 500 --output-tokens 500 \\\n    --api openai/gpt-4o-mini --gpu-hourly-usd 2.50 \\\n    --engineering-hours 10..20 --engineering-rate-usd 100',
-    'llmplan breakeven --workload examples/seed-breakeven.yaml --format markdown --plot cost.png',
+    "llmplan breakeven llama-3.3-70b-instruct --gpu h100-sxm --quant fp8 \\\n    --requests-per-day 100000 --input-tokens 500 --output-tokens 500 \\\n    --api openai/gpt-4o-mini --gpu-hourly-usd 2.50 \\\n    --engineering-hours 10..20 --engineering-rate-usd 100",
+    "llmplan breakeven --workload examples/seed-breakeven.yaml --format markdown --plot cost.png",
 )
 
 # keys of the workload / self_hosted sections that also have a flag of the same name
-FLAGS = {"requests_per_day", "tokens_per_month", "input_tokens", "output_tokens", "cacheable_share", "batch_share",
-         "peak_to_average", "hours_per_day", "max_ttft_s", "min_tokens_per_s", "mode", "rental_tier",
-         "gpu_hourly_usd", "engineering_hours", "engineering_rate_usd", "monitoring_usd", "redundancy", "years",
-         "max_utilization",
-         "usd_per_kwh"}
+FLAGS = {
+    "requests_per_day",
+    "tokens_per_month",
+    "input_tokens",
+    "output_tokens",
+    "cacheable_share",
+    "batch_share",
+    "peak_to_average",
+    "hours_per_day",
+    "max_ttft_s",
+    "min_tokens_per_s",
+    "mode",
+    "rental_tier",
+    "gpu_hourly_usd",
+    "engineering_hours",
+    "engineering_rate_usd",
+    "monitoring_usd",
+    "redundancy",
+    "years",
+    "max_utilization",
+    "usd_per_kwh",
+}
 DEFAULT_APIS = ("openai/gpt-4o-mini", "google/gemini-2.5-flash-lite", "openai/gpt-4o")
 
 
-WORKLOAD_FILE_KEYS = {"model", "gpu", "quant", "engine", "apis", "workload", "self_hosted", "description",
-                      "max_price_age_days"}
+WORKLOAD_FILE_KEYS = {
+    "model",
+    "gpu",
+    "quant",
+    "engine",
+    "apis",
+    "workload",
+    "self_hosted",
+    "description",
+    "max_price_age_days",
+}
 
 
 def _load_workload_file(path: Path) -> dict:
@@ -85,34 +111,85 @@ def _validated(schema, values: dict, section: str):
 @app.command("breakeven", help=HELP)
 @handle_errors
 def breakeven_command(
-    model: Annotated[str | None, typer.Argument(autocompletion=complete_model, help="Model (catalog id/alias, HF repo, folder, .gguf).")] = None,
-    gpu: Annotated[str | None, typer.Option("--gpu", "-g", autocompletion=complete_gpu, help="GPU id (or NxID for the smallest replica).")] = None,
-    quant: Annotated[str | None, typer.Option("--quant", "-q", autocompletion=complete_quant, help="Weight format [default: the checkpoint's].")] = None,
-    engine: Annotated[str | None, typer.Option("--engine", "-e", autocompletion=complete_engine, help="Serving engine [default: vllm].")] = None,
-    workload_file: Annotated[Path | None, typer.Option("--workload", help="Workload YAML file (flags override it).")] = None,
+    model: Annotated[
+        str | None,
+        typer.Argument(autocompletion=complete_model, help="Model (catalog id/alias, HF repo, folder, .gguf)."),
+    ] = None,
+    gpu: Annotated[
+        str | None,
+        typer.Option("--gpu", "-g", autocompletion=complete_gpu, help="GPU id (or NxID for the smallest replica)."),
+    ] = None,
+    quant: Annotated[
+        str | None,
+        typer.Option("--quant", "-q", autocompletion=complete_quant, help="Weight format [default: the checkpoint's]."),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", "-e", autocompletion=complete_engine, help="Serving engine [default: vllm]."),
+    ] = None,
+    workload_file: Annotated[
+        Path | None, typer.Option("--workload", help="Workload YAML file (flags override it).")
+    ] = None,
     requests_per_day: Annotated[float | None, typer.Option("--requests-per-day", help="Requests a day.")] = None,
-    tokens_per_month: Annotated[float | None, typer.Option("--tokens-per-month", help="Or: input+output tokens a month.")] = None,
+    tokens_per_month: Annotated[
+        float | None, typer.Option("--tokens-per-month", help="Or: input+output tokens a month.")
+    ] = None,
     input_tokens: Annotated[int | None, typer.Option("--input-tokens", help="Prompt tokens per request [500].")] = None,
-    output_tokens: Annotated[int | None, typer.Option("--output-tokens", help="Output tokens per request [500].")] = None,
-    cacheable_share: Annotated[float | None, typer.Option("--cacheable-share", help="Share of prompt tokens an API can cache (0-1).")] = None,
-    batch_share: Annotated[float | None, typer.Option("--batch-share", help="Share of traffic eligible for batch APIs (0-1).")] = None,
-    peak_to_average: Annotated[str | None, typer.Option("--peak-to-average", help="Peak over average load, e.g. 3 or 2..4 [2].")] = None,
-    hours_per_day: Annotated[float | None, typer.Option("--hours-per-day", help="Hours a day the traffic arrives in [24].")] = None,
-    max_ttft_s: Annotated[float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Latency target: time to first token.")] = None,
-    min_tokens_per_s: Annotated[float | None, typer.Option("--min-tokens-per-s", help="Latency target: per-user decode speed.")] = None,
-    api: Annotated[list[str] | None, typer.Option("--api", help="API offering id, repeatable (`llmplan apis`).")] = None,
+    output_tokens: Annotated[
+        int | None, typer.Option("--output-tokens", help="Output tokens per request [500].")
+    ] = None,
+    cacheable_share: Annotated[
+        float | None, typer.Option("--cacheable-share", help="Share of prompt tokens an API can cache (0-1).")
+    ] = None,
+    batch_share: Annotated[
+        float | None, typer.Option("--batch-share", help="Share of traffic eligible for batch APIs (0-1).")
+    ] = None,
+    peak_to_average: Annotated[
+        str | None, typer.Option("--peak-to-average", help="Peak over average load, e.g. 3 or 2..4 [2].")
+    ] = None,
+    hours_per_day: Annotated[
+        float | None, typer.Option("--hours-per-day", help="Hours a day the traffic arrives in [24].")
+    ] = None,
+    max_ttft_s: Annotated[
+        float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Latency target: time to first token.")
+    ] = None,
+    min_tokens_per_s: Annotated[
+        float | None, typer.Option("--min-tokens-per-s", help="Latency target: per-user decode speed.")
+    ] = None,
+    api: Annotated[
+        list[str] | None, typer.Option("--api", help="API offering id, repeatable (`llmplan apis`).")
+    ] = None,
     mode: Annotated[str | None, typer.Option("--mode", help="rent or own.")] = None,
     rental_tier: Annotated[str | None, typer.Option("--rental-tier", help="on_demand, reserved or spot.")] = None,
-    gpu_hourly_usd: Annotated[str | None, typer.Option("--gpu-hourly-usd", help="GPU rental per GPU-hour, e.g. 2.5 or 2.5..3.5.")] = None,
-    engineering_hours: Annotated[str | None, typer.Option("--engineering-hours", help="Engineering hours a month, e.g. 10..20.")] = None,
-    engineering_rate_usd: Annotated[str | None, typer.Option("--engineering-rate-usd", help="USD per engineering hour.")] = None,
-    monitoring_usd: Annotated[str | None, typer.Option("--monitoring-usd", help="Monitoring/infrastructure USD a month.")] = None,
+    gpu_hourly_usd: Annotated[
+        str | None, typer.Option("--gpu-hourly-usd", help="GPU rental per GPU-hour, e.g. 2.5 or 2.5..3.5.")
+    ] = None,
+    engineering_hours: Annotated[
+        str | None, typer.Option("--engineering-hours", help="Engineering hours a month, e.g. 10..20.")
+    ] = None,
+    engineering_rate_usd: Annotated[
+        str | None, typer.Option("--engineering-rate-usd", help="USD per engineering hour.")
+    ] = None,
+    monitoring_usd: Annotated[
+        str | None, typer.Option("--monitoring-usd", help="Monitoring/infrastructure USD a month.")
+    ] = None,
     redundancy: Annotated[int | None, typer.Option("--redundancy", help="Spare replicas (1 = N+1).")] = None,
-    max_utilization: Annotated[float | None, typer.Option("--max-utilization", help="Size replicas so the peak uses at most this share of what they serve [1.0].")] = None,
+    max_utilization: Annotated[
+        float | None,
+        typer.Option(
+            "--max-utilization", help="Size replicas so the peak uses at most this share of what they serve [1.0]."
+        ),
+    ] = None,
     years: Annotated[float | None, typer.Option("--years", help="Amortization years when owning [3].")] = None,
-    usd_per_kwh: Annotated[float | None, typer.Option("--usd-per-kwh", help="Electricity price when owning [0.13].")] = None,
-    max_price_age_days: Annotated[int, typer.Option("--max-price-age-days", help="Warn about prices older than this.")] = 180,
-    plot_path: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of monthly cost against volume.")] = None,
+    usd_per_kwh: Annotated[
+        float | None, typer.Option("--usd-per-kwh", help="Electricity price when owning [0.13].")
+    ] = None,
+    max_price_age_days: Annotated[
+        int, typer.Option("--max-price-age-days", help="Warn about prices older than this.")
+    ] = 180,
+    plot_path: Annotated[
+        Path | None, typer.Option("--plot", help="Write a PNG of monthly cost against volume.")
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="table, json or markdown.")] = Format.table,
     prices: PricesOpt = None,
     models: ModelsOpt = None,
@@ -120,10 +197,10 @@ def breakeven_command(
     offline: OfflineOpt = False,
     perf_model: PerfModelOpt = "analytic",
 ) -> None:
-    from llmplan.plans.breakeven import SelfHostTerms, Workload, plan_breakeven
     from llmplan.catalog.loader import Catalog
-    from llmplan.plans.deploy import build_deployment
     from llmplan.errors import InputError
+    from llmplan.plans.breakeven import SelfHostTerms, Workload, plan_breakeven
+    from llmplan.plans.deploy import build_deployment
 
     check_plot_path(plot_path)
     data = _load_workload_file(workload_file) if workload_file else {}
@@ -132,11 +209,18 @@ def breakeven_command(
     if not model:
         raise InputError("name a MODEL (or give `model:` in the --workload file)")
     wl = dict(data.get("workload") or {})
-    for key, value in (("requests_per_day", requests_per_day), ("tokens_per_month", tokens_per_month),
-                       ("input_tokens", input_tokens), ("output_tokens", output_tokens),
-                       ("cacheable_share", cacheable_share), ("batch_share", batch_share),
-                       ("peak_to_average", peak_to_average), ("hours_per_day", hours_per_day),
-                       ("max_ttft_s", max_ttft_s), ("min_tokens_per_s", min_tokens_per_s)):
+    for key, value in (
+        ("requests_per_day", requests_per_day),
+        ("tokens_per_month", tokens_per_month),
+        ("input_tokens", input_tokens),
+        ("output_tokens", output_tokens),
+        ("cacheable_share", cacheable_share),
+        ("batch_share", batch_share),
+        ("peak_to_average", peak_to_average),
+        ("hours_per_day", hours_per_day),
+        ("max_ttft_s", max_ttft_s),
+        ("min_tokens_per_s", min_tokens_per_s),
+    ):
         if value is not None:
             wl[key] = value
     if requests_per_day is not None:
@@ -145,27 +229,47 @@ def breakeven_command(
         wl.pop("requests_per_day", None)
     workload = _validated(Workload, wl, "workload")
     sh = dict(data.get("self_hosted") or {})
-    for key, value in (("mode", mode), ("rental_tier", rental_tier), ("gpu_hourly_usd", gpu_hourly_usd),
-                       ("engineering_hours", engineering_hours), ("engineering_rate_usd", engineering_rate_usd),
-                       ("monitoring_usd", monitoring_usd), ("redundancy", redundancy),
-                       ("max_utilization", max_utilization), ("years", years),
-                       ("usd_per_kwh", usd_per_kwh)):
+    for key, value in (
+        ("mode", mode),
+        ("rental_tier", rental_tier),
+        ("gpu_hourly_usd", gpu_hourly_usd),
+        ("engineering_hours", engineering_hours),
+        ("engineering_rate_usd", engineering_rate_usd),
+        ("monitoring_usd", monitoring_usd),
+        ("redundancy", redundancy),
+        ("max_utilization", max_utilization),
+        ("years", years),
+        ("usd_per_kwh", usd_per_kwh),
+    ):
         if value is not None:
             sh[key] = value
     terms = _validated(SelfHostTerms, sh, "self_hosted")
     api_ids = list(api or data.get("apis") or [])
-    dep, resolved = build_deployment(catalog, model, gpu=gpu or data.get("gpu") or "h100-sxm",
-                                     quant=quant or data.get("quant"), engine=engine or data.get("engine"),
-                                     input_tokens=workload.input_tokens, output_tokens=workload.output_tokens,
-                                     context=workload.input_tokens + workload.output_tokens, offline=offline)
+    dep, resolved = build_deployment(
+        catalog,
+        model,
+        gpu=gpu or data.get("gpu") or "h100-sxm",
+        quant=quant or data.get("quant"),
+        engine=engine or data.get("engine"),
+        input_tokens=workload.input_tokens,
+        output_tokens=workload.output_tokens,
+        context=workload.input_tokens + workload.output_tokens,
+        offline=offline,
+    )
     if not api_ids:
         api_ids = [a for a in DEFAULT_APIS if a in catalog.apis]
         api_ids += [k for k, v in catalog.apis.items() if v.open_model == dep.model.id][:3]
     apis = [catalog.api_entry(a) for a in api_ids]
     age = int(data.get("max_price_age_days", max_price_age_days))
-    report = plan_breakeven(dep, workload, terms, apis, max_price_age_days=age,
-                            perf_model=perf_model_option(perf_model),
-                            config=resolved.entry.config if resolved.entry else None)
+    report = plan_breakeven(
+        dep,
+        workload,
+        terms,
+        apis,
+        max_price_age_days=age,
+        perf_model=perf_model_option(perf_model),
+        config=resolved.entry.config if resolved.entry else None,
+    )
     if plot_path is not None:
         from llmplan.plans.breakeven import plot
 

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from llmplan.cli.common import (
-    examples,
     ApiPricesOpt,
     Format,
     FormatOpt,
@@ -16,6 +15,7 @@ from llmplan.cli.common import (
     PricesOpt,
     console,
     emit_json,
+    examples,
     fold_id,
     gb,
     handle_errors,
@@ -25,7 +25,7 @@ from llmplan.cli.common import (
 
 models_app = typer.Typer(
     help="List, show and add models. `llmplan models` lists; `llmplan models list SEARCH` filters.\n\n"
-         + examples("llmplan models list qwen", "llmplan models show qwen3.5-27b"),
+    + examples("llmplan models list qwen", "llmplan models show qwen3.5-27b"),
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -68,16 +68,33 @@ def _list_models(search: str | None, fmt: Format, models) -> None:
     if fmt == Format.json:
         from llmplan.plans.outputs import ModelListOutput, json_output
 
-        emit_json(json_output(ModelListOutput, [
-            {"id": mid, "aliases": e.aliases, "family": e.family, "params": e.params_total,
-             "active_params": e.params_active or e.params_total, "native_quant": e.native_quant,
-             "license": e.license, "source": e.source, "as_of": str(e.as_of)} for mid, e in rows]))
+        emit_json(
+            json_output(
+                ModelListOutput,
+                [
+                    {
+                        "id": mid,
+                        "aliases": e.aliases,
+                        "family": e.family,
+                        "params": e.params_total,
+                        "active_params": e.params_active or e.params_total,
+                        "native_quant": e.native_quant,
+                        "license": e.license,
+                        "source": e.source,
+                        "as_of": str(e.as_of),
+                    }
+                    for mid, e in rows
+                ],
+            )
+        )
         return
     if fmt == Format.markdown:
         typer.echo("| model | params | active | format | license |\n|---|---:|---:|---|---|")
         for mid, e in rows:
-            typer.echo(f"| {mid} | {e.params_total / 1e9:.1f}B | {(e.params_active or e.params_total) / 1e9:.1f}B "
-                       f"| {e.native_quant} | {e.license} |")
+            typer.echo(
+                f"| {mid} | {e.params_total / 1e9:.1f}B | {(e.params_active or e.params_total) / 1e9:.1f}B "
+                f"| {e.native_quant} | {e.license} |"
+            )
         return
     from rich.table import Table
 
@@ -85,13 +102,22 @@ def _list_models(search: str | None, fmt: Format, models) -> None:
     t = Table(title=f"{len(rows)} models" + (f" matching {search!r}" if search else ""), title_justify="left")
     widths = _model_list_widths(rows, out.width)
     for col, w in widths.items():
-        t.add_column(col, justify="right" if col in ("params", "active") else "left", no_wrap=True,
-                     width=w if col in ("model", "alias") else None, min_width=w)
+        t.add_column(
+            col,
+            justify="right" if col in ("params", "active") else "left",
+            no_wrap=True,
+            width=w if col in ("model", "alias") else None,
+            min_width=w,
+        )
     for mid, e in sorted(rows):
-        cells = {"model": fold_id(mid, widths["model"]),
-                 "alias": fold_id(e.aliases[0], widths["alias"]) if e.aliases else "",
-                 "params": f"{e.params_total / 1e9:,.1f}B", "active": f"{(e.params_active or e.params_total) / 1e9:,.1f}B",
-                 "format": e.native_quant, "license": e.license or ""}
+        cells = {
+            "model": fold_id(mid, widths["model"]),
+            "alias": fold_id(e.aliases[0], widths["alias"]) if e.aliases else "",
+            "params": f"{e.params_total / 1e9:,.1f}B",
+            "active": f"{(e.params_active or e.params_total) / 1e9:,.1f}B",
+            "format": e.native_quant,
+            "license": e.license or "",
+        }
         t.add_row(*[cells[c] for c in widths])
     out.print(t)
 
@@ -103,9 +129,13 @@ ALIAS_MAX = 22
 def _model_list_widths(rows, console_width: int) -> dict[str, int]:
     """Columns of `models list` and their widths: the alias (the name people type) stays; license, then the
     format, then the active parameters go first when the model id would get narrower than MODEL_ID_MIN."""
-    widths = {"alias": min(ALIAS_MAX, max((len(e.aliases[0]) for _, e in rows if e.aliases), default=5)),
-              "params": 8, "active": 7, "format": 8,
-              "license": min(25, max((len(e.license or "") for _, e in rows), default=7))}
+    widths = {
+        "alias": min(ALIAS_MAX, max((len(e.aliases[0]) for _, e in rows if e.aliases), default=5)),
+        "params": 8,
+        "active": 7,
+        "format": 8,
+        "license": min(25, max((len(e.license or "") for _, e in rows), default=7)),
+    }
     longest = max((len(mid) for mid, _ in rows), default=10)
     for optional in ("license", "format", "active", None):
         model = id_width(console_width, list(widths.values()), longest, floor=10)
@@ -115,8 +145,9 @@ def _model_list_widths(rows, console_width: int) -> dict[str, int]:
     return {"model": model, **widths}
 
 
-@models_app.command("show", help="Show one model's architecture as llmplan reads it.\n\n"
-                                  + examples("llmplan models show qwen3.5-27b"))
+@models_app.command(
+    "show", help="Show one model's architecture as llmplan reads it.\n\n" + examples("llmplan models show qwen3.5-27b")
+)
 @handle_errors
 def models_show(
     model: Annotated[str, typer.Argument(help="Catalog id or alias, HF repo id, folder or .gguf file.")],
@@ -156,8 +187,15 @@ def models_show(
     }
     if resolved.entry is not None:
         e = resolved.entry
-        info.update({"aliases": e.aliases, "license": e.license, "params_source": e.params_source,
-                     "config_source": e.source, "as_of": str(e.as_of)})
+        info.update(
+            {
+                "aliases": e.aliases,
+                "license": e.license,
+                "params_source": e.params_source,
+                "config_source": e.source,
+                "as_of": str(e.as_of),
+            }
+        )
     if fmt == Format.json:
         from llmplan.plans.outputs import ModelDetail, json_output
 
@@ -195,8 +233,11 @@ def _fold_long_words(text: str, width: int) -> str:
     return " ".join(fold_id(word, width) if len(word) > width else word for word in text.split(" "))
 
 
-@models_app.command("add", help="Fetch a model from the Hugging Face hub and save it into your catalog file.\n\n"
-                                 + examples("llmplan models add mistralai/Mistral-7B-Instruct-v0.3"))
+@models_app.command(
+    "add",
+    help="Fetch a model from the Hugging Face hub and save it into your catalog file.\n\n"
+    + examples("llmplan models add mistralai/Mistral-7B-Instruct-v0.3"),
+)
 @handle_errors
 def models_add(
     model: Annotated[str, typer.Argument(help="Hugging Face repo id (org/name) to fetch and save.")],
@@ -233,11 +274,15 @@ def gpus_command(
         return f"${min(od):.2f}" if od else "-"
 
     if fmt == Format.markdown:
-        typer.echo("| id | name | memory | bandwidth | bf16 TFLOP/s | TDP | price | $/h |\n|---|---|---:|---:|---:|---:|---:|---:|")
+        typer.echo(
+            "| id | name | memory | bandwidth | bf16 TFLOP/s | TDP | price | $/h |\n|---|---|---:|---:|---:|---:|---:|---:|"
+        )
         for gid, g in rows:
-            typer.echo(f"| {gid} | {g.name} | {gb(g.memory_bytes, 0)} | {g.memory_bandwidth_bytes_per_s / 1e9:,.0f} GB/s "
-                       f"| {(g.bf16_flops or 0) / 1e12:,.0f} | {g.tdp_watts:.0f} W "
-                       f"| {'$' + format(g.purchase_usd, ',.0f') if g.purchase_usd else '-'} | {hourly(g)} |")
+            typer.echo(
+                f"| {gid} | {g.name} | {gb(g.memory_bytes, 0)} | {g.memory_bandwidth_bytes_per_s / 1e9:,.0f} GB/s "
+                f"| {(g.bf16_flops or 0) / 1e12:,.0f} | {g.tdp_watts:.0f} W "
+                f"| {'$' + format(g.purchase_usd, ',.0f') if g.purchase_usd else '-'} | {hourly(g)} |"
+            )
         return
     from rich import box
     from rich.table import Table
@@ -245,15 +290,29 @@ def gpus_command(
     out = console()
     cols = ["id", "GB", "TB/s", "bf16", "fp8", "fp4", "W", "buy", "from $/h"]
     keep = [c for c in cols if out.width >= 100 or c not in ("fp4", "W")]
-    t = Table(title=f"{len(rows)} accelerators: memory the GPU may use (GB), bandwidth, dense tensor TFLOP/s",
-              title_justify="left", box=box.SIMPLE_HEAD)
+    t = Table(
+        title=f"{len(rows)} accelerators: memory the GPU may use (GB), bandwidth, dense tensor TFLOP/s",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
     for col in keep:
         t.add_column(col, justify="left" if col == "id" else "right", no_wrap=True)
     for gid, g in sorted(rows, key=lambda x: -x[1].memory_bandwidth_bytes_per_s):
         tf = [f"{v / 1e12:,.0f}" if v else "-" for v in (g.bf16_flops, g.fp8_flops, g.fp4_flops)]
-        cells = dict(zip(cols, [gid, f"{g.memory_bytes * g.gpu_memory_fraction / 1e9:,.0f}",
-                                f"{g.memory_bandwidth_bytes_per_s / 1e12:,.2f}", *tf, f"{g.tdp_watts:,.0f}",
-                                f"${g.purchase_usd:,.0f}" if g.purchase_usd else "-", hourly(g)]))
+        cells = dict(
+            zip(
+                cols,
+                [
+                    gid,
+                    f"{g.memory_bytes * g.gpu_memory_fraction / 1e9:,.0f}",
+                    f"{g.memory_bandwidth_bytes_per_s / 1e12:,.2f}",
+                    *tf,
+                    f"{g.tdp_watts:,.0f}",
+                    f"${g.purchase_usd:,.0f}" if g.purchase_usd else "-",
+                    hourly(g),
+                ],
+            )
+        )
         t.add_row(*[cells[c] for c in keep])
     out.print(t)
 
@@ -276,8 +335,10 @@ def apis_command(
     if fmt == Format.markdown:
         typer.echo("| id | input $/Mtok | output $/Mtok | cached | as of |\n|---|---:|---:|---:|---|")
         for aid, a in rows:
-            typer.echo(f"| {aid} | {a.input_usd_per_mtok:.3f} | {a.output_usd_per_mtok:.3f} | "
-                       f"{a.cached_input_usd_per_mtok if a.cached_input_usd_per_mtok is not None else '-'} | {a.as_of} |")
+            typer.echo(
+                f"| {aid} | {a.input_usd_per_mtok:.3f} | {a.output_usd_per_mtok:.3f} | "
+                f"{a.cached_input_usd_per_mtok if a.cached_input_usd_per_mtok is not None else '-'} | {a.as_of} |"
+            )
         return
     from rich.table import Table
 
@@ -288,7 +349,11 @@ def apis_command(
     for col in ("input", "output", "cached in", "as of"):
         t.add_column(col, justify="left" if col == "as of" else "right", no_wrap=True)
     for aid, a in sorted(rows):
-        t.add_row(fold_id(aid, width), f"{a.input_usd_per_mtok:.3f}", f"{a.output_usd_per_mtok:.3f}",
-                  f"{a.cached_input_usd_per_mtok:.3f}" if a.cached_input_usd_per_mtok is not None else "-",
-                  str(a.as_of))
+        t.add_row(
+            fold_id(aid, width),
+            f"{a.input_usd_per_mtok:.3f}",
+            f"{a.output_usd_per_mtok:.3f}",
+            f"{a.cached_input_usd_per_mtok:.3f}" if a.cached_input_usd_per_mtok is not None else "-",
+            str(a.as_of),
+        )
     out.print(t)

@@ -10,16 +10,27 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
-from llmplan.cli.common import examples, PerfModelOpt, perf_model_option, ModelsOpt, PricesOpt, console, emit_json, fold_id, handle_errors, id_width
+from llmplan.cli.common import (
+    ModelsOpt,
+    PerfModelOpt,
+    PricesOpt,
+    console,
+    emit_json,
+    examples,
+    fold_id,
+    handle_errors,
+    id_width,
+    perf_model_option,
+)
 
 HELP = """Check planned deployments (YAML) against memory, speed and budget limits.
 
 Exit code 0 when every deployment meets every limit, 1 when any does not, 2 when a plan is invalid.
 
 """ + examples(
-    'llmplan check --init > plans/llm.yaml',
-    'llmplan check plans/ --format github',
-    'llmplan check plans/llm.yaml --format junit > llmplan-junit.xml',
+    "llmplan check --init > plans/llm.yaml",
+    "llmplan check plans/ --format github",
+    "llmplan check plans/llm.yaml --format junit > llmplan-junit.xml",
 )
 
 
@@ -44,25 +55,34 @@ def _fmt(v) -> str:
 @handle_errors
 def check_command(
     files: Annotated[list[Path] | None, typer.Argument(help="Plan YAML files or folders.")] = None,
-    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="table, json, junit or github.")] = CheckFormat.table,
+    fmt: Annotated[
+        CheckFormat, typer.Option("--format", "-f", help="table, json, junit or github.")
+    ] = CheckFormat.table,
     init: Annotated[bool, typer.Option("--init", help="Print a commented example plan and exit.")] = False,
-    emit: Annotated[bool, typer.Option("--emit", help="After the table, print the command that launches each "
-                                       "deployment on its engine (JSON always carries it under estimate.launch).")] = False,
+    emit: Annotated[
+        bool,
+        typer.Option(
+            "--emit",
+            help="After the table, print the command that launches each "
+            "deployment on its engine (JSON always carries it under estimate.launch).",
+        ),
+    ] = False,
     prices: PricesOpt = None,
     models: ModelsOpt = None,
     perf_model: PerfModelOpt = "analytic",
 ) -> None:
     from llmplan.catalog.loader import Catalog
-    from llmplan.plans.check import INIT_PLAN, run_check
     from llmplan.errors import PlanError
+    from llmplan.plans.check import INIT_PLAN, run_check
 
     if init:
         sys.stdout.write(INIT_PLAN)
         return
     if not files:
         raise PlanError("give plan files or folders (or --init for an example plan)")
-    results = run_check(list(files), Catalog(models_files=models, gpus_files=prices),
-                        perf_model=perf_model_option(perf_model))
+    results = run_check(
+        list(files), Catalog(models_files=models, gpus_files=prices), perf_model=perf_model_option(perf_model)
+    )
     passed = all(r.passed for r in results)
     try:
         _render(results, passed, fmt, emit)
@@ -86,18 +106,27 @@ def _junit(results) -> str:
     from xml.sax.saxutils import escape, quoteattr
 
     failures = sum(not r.passed for r in results)
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             f'<testsuite name="llmplan check" tests="{len(results)}" failures="{failures}" errors="0">']
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<testsuite name="llmplan check" tests="{len(results)}" failures="{failures}" errors="0">',
+    ]
     for r in results:
-        lines.append(f'  <testcase classname={quoteattr(r.path)} name={quoteattr(r.name)} file={quoteattr(r.path)} '
-                     f'line="{r.line}">')
+        lines.append(
+            f"  <testcase classname={quoteattr(r.path)} name={quoteattr(r.name)} file={quoteattr(r.path)} "
+            f'line="{r.line}">'
+        )
         if r.failures:  # one <failure> per test case (JUnit readers show only the first), every reason in it
-            reasons = [f"{x.limit}: estimate {_fmt(x.actual)}, required {_fmt(x.required)}"
-                       + (f" ({x.note})" if x.note else "") for x in r.failures]
-            message = "; ".join(f"{x.limit}: estimate {_fmt(x.actual)}, required {_fmt(x.required)}"
-                                for x in r.failures)
-            lines.append(f"    <failure message={quoteattr(message)} type=\"limit\">"
-                         f"{escape(chr(10).join(reasons))}</failure>")
+            reasons = [
+                f"{x.limit}: estimate {_fmt(x.actual)}, required {_fmt(x.required)}"
+                + (f" ({x.note})" if x.note else "")
+                for x in r.failures
+            ]
+            message = "; ".join(
+                f"{x.limit}: estimate {_fmt(x.actual)}, required {_fmt(x.required)}" for x in r.failures
+            )
+            lines.append(
+                f'    <failure message={quoteattr(message)} type="limit">{escape(chr(10).join(reasons))}</failure>'
+            )
         body = ["; ".join(f"{x.limit}={_fmt(x.actual)} (required {_fmt(x.required)})" for x in r.limits)]
         body += [f"warning: {w}" for w in r.warnings]
         lines.append(f"    <system-out>{escape(chr(10).join(body))}</system-out>")
@@ -110,11 +139,36 @@ def _render(results, passed: bool, fmt: "CheckFormat", emit: bool) -> None:
     if fmt == CheckFormat.json:
         from llmplan.plans.outputs import CheckOutput, json_output
 
-        emit_json(json_output(CheckOutput, {"passed": passed, "deployments": [
-            {"name": r.name, "file": r.path, "line": r.line, "passed": r.passed,
-             "limits": [{"limit": x.limit, "required": x.required, "actual": x.actual, "passed": x.passed,
-                         "note": x.note} for x in r.limits],
-             "estimate": r.estimate, "cost": r.cost, "warnings": r.warnings} for r in results]}))
+        emit_json(
+            json_output(
+                CheckOutput,
+                {
+                    "passed": passed,
+                    "deployments": [
+                        {
+                            "name": r.name,
+                            "file": r.path,
+                            "line": r.line,
+                            "passed": r.passed,
+                            "limits": [
+                                {
+                                    "limit": x.limit,
+                                    "required": x.required,
+                                    "actual": x.actual,
+                                    "passed": x.passed,
+                                    "note": x.note,
+                                }
+                                for x in r.limits
+                            ],
+                            "estimate": r.estimate,
+                            "cost": r.cost,
+                            "warnings": r.warnings,
+                        }
+                        for r in results
+                    ],
+                },
+            )
+        )
     elif fmt == CheckFormat.junit:
         sys.stdout.write(_junit(results))
     elif fmt == CheckFormat.github:
@@ -125,7 +179,9 @@ def _render(results, passed: bool, fmt: "CheckFormat", emit: bool) -> None:
                     msg += f" ({x.note})"
                 sys.stdout.write(f"::error file={r.path},line={r.line},title=llmplan check::{_gh(msg)}\n")
             for w in r.warnings:
-                sys.stdout.write(f"::warning file={r.path},line={r.line},title=llmplan check::{_gh(f'{r.name}: {w}')}\n")
+                sys.stdout.write(
+                    f"::warning file={r.path},line={r.line},title=llmplan check::{_gh(f'{r.name}: {w}')}\n"
+                )
         ok = sum(r.passed for r in results)
         sys.stdout.write(f"llmplan check: {ok}/{len(results)} deployments pass\n")
     else:
@@ -143,16 +199,21 @@ def _render(results, passed: bool, fmt: "CheckFormat", emit: bool) -> None:
             if not r.limits:
                 t.add_row(name, "(no limits)", "", "", "pass")
             for x in r.limits:
-                t.add_row(name, x.limit, _fmt(x.actual), _fmt(x.required),
-                          "[green]pass[/]" if x.passed else "[red]FAIL[/]")
+                t.add_row(
+                    name, x.limit, _fmt(x.actual), _fmt(x.required), "[green]pass[/]" if x.passed else "[red]FAIL[/]"
+                )
         out.print(t)
         from rich.markup import escape as plain
 
         for r in results:
             for x in r.failures:
-                out.print("[red]FAIL[/] " + plain(f"{r.name} ({r.path}:{r.line}): {x.limit} requires "
-                                                   f"{_fmt(x.required)}, estimate {_fmt(x.actual)}"
-                                                   + (f"; {x.note}" if x.note else "")))
+                out.print(
+                    "[red]FAIL[/] "
+                    + plain(
+                        f"{r.name} ({r.path}:{r.line}): {x.limit} requires "
+                        f"{_fmt(x.required)}, estimate {_fmt(x.actual)}" + (f"; {x.note}" if x.note else "")
+                    )
+                )
         for r in results:
             for w in r.warnings:  # everything the JSON carries
                 out.print("[yellow]warning[/] " + plain(f"{r.name}: {w}"))

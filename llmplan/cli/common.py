@@ -41,8 +41,9 @@ def examples(*commands: str) -> str:
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output: table, json or markdown.")]
 PricesOpt = Annotated[
     list[Path] | None,
-    typer.Option("--prices", help="GPU catalog YAML merged over the shipped data/gpu_prices.yaml (repeatable).",
-                 exists=False),
+    typer.Option(
+        "--prices", help="GPU catalog YAML merged over the shipped data/gpu_prices.yaml (repeatable).", exists=False
+    ),
 ]
 ModelsOpt = Annotated[
     list[Path] | None,
@@ -53,10 +54,16 @@ ApiPricesOpt = Annotated[
     typer.Option("--api-prices", help="API price YAML merged over the shipped data/api_prices.yaml."),
 ]
 OfflineOpt = Annotated[bool, typer.Option("--offline", help="Never contact the Hugging Face hub; use the cache.")]
-PerfModelOpt = Annotated[str, typer.Option(
-    "--perf-model", envvar="LLMPLAN_PERF_MODEL", metavar="MODEL",
-    help="Performance model for every figure of the run: analytic (llmplan's step model on measured kernels) "
-         "or aiconfigurator (NVIDIA's estimator; needs the aiconfigurator extra).")]
+PerfModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--perf-model",
+        envvar="LLMPLAN_PERF_MODEL",
+        metavar="MODEL",
+        help="Performance model for every figure of the run: analytic (llmplan's step model on measured kernels) "
+        "or aiconfigurator (NVIDIA's estimator; needs the aiconfigurator extra).",
+    ),
+]
 
 
 def perf_model_option(value: str) -> str:
@@ -129,8 +136,10 @@ def check_plot_path(path: Path | None) -> None:
     if path is not None and path.suffix.lower() not in PLOT_FORMATS:
         from llmplan.errors import InputError
 
-        raise InputError(f"--plot writes {', '.join(PLOT_FORMATS[:-1])} or {PLOT_FORMATS[-1]} files, got "
-                         f"{str(path)!r}; give a name such as curve.png")
+        raise InputError(
+            f"--plot writes {', '.join(PLOT_FORMATS[:-1])} or {PLOT_FORMATS[-1]} files, got "
+            f"{str(path)!r}; give a name such as curve.png"
+        )
 
 
 def emit_json(data: Any) -> None:
@@ -222,8 +231,14 @@ def hub_spinner(model: str | None, catalog, fmt: str = "table"):
     import contextlib
     import os
 
-    if (not model or str(getattr(fmt, "value", fmt)) != "table" or not sys.stderr.isatty()
-            or os.environ.get("CI") or catalog.find_model(model) is not None or os.path.exists(model)):
+    if (
+        not model
+        or str(getattr(fmt, "value", fmt)) != "table"
+        or not sys.stderr.isatty()
+        or os.environ.get("CI")
+        or catalog.find_model(model) is not None
+        or os.path.exists(model)
+    ):
         return contextlib.nullcontext()
     from rich.console import Console
 

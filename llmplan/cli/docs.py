@@ -1,7 +1,7 @@
 """Write docs/cli.md from the commands' own `--help`, so the reference cannot drift from the code.
 
-    python -m llmplan.cli.docs            # rewrite docs/cli.md
-    python -m llmplan.cli.docs --check    # exit 1 if docs/cli.md is out of date (tests/test_help.py runs it)
+python -m llmplan.cli.docs            # rewrite docs/cli.md
+python -m llmplan.cli.docs --check    # exit 1 if docs/cli.md is out of date (tests/test_help.py runs it)
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ def help_text(path: list[str]) -> str:
 
     from llmplan.cli import app
 
-    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": str(WIDTH), "NO_COLOR": "1"},
-                                terminal_width=WIDTH, prog_name="llmplan")
+    result = CliRunner().invoke(
+        app, [*path, "--help"], env={"COLUMNS": str(WIDTH), "NO_COLOR": "1"}, terminal_width=WIDTH, prog_name="llmplan"
+    )
     return result.stdout.rstrip() + "\n"
 
 
@@ -57,8 +58,12 @@ def help_examples(path: list[str]) -> list[str]:
 
 
 def render() -> str:
-    parts = ["# Command-line reference", "",
-             "Generated from `--help` by `python -m llmplan.cli.docs`; `tests/test_help.py` keeps it in step.", ""]
+    parts = [
+        "# Command-line reference",
+        "",
+        "Generated from `--help` by `python -m llmplan.cli.docs`; `tests/test_help.py` keeps it in step.",
+        "",
+    ]
     for path in command_paths():
         title = " ".join(["llmplan", *path])
         parts += [f"## `{title}`", "", "```text", help_text(path).rstrip(), "```", ""]

@@ -13,34 +13,59 @@ def _setup_line(r: FinetuneReport) -> str:
     zero += f", TP {r.tensor_parallel}" if r.tensor_parallel > 1 else ""
     zero += f", offload {'+'.join(r.offload)}" if r.offload else ""
     zero += f", {r.attention} attention" if r.attention != "flash" else ""
-    return (f"{r.method}{lora}; {r.precision}, {r.optimizer}, {ckpt}{zero}; seq {r.seq_len} x micro-batch "
-            f"{r.micro_batch} x accum {r.grad_accum}; {r.framework}")
+    return (
+        f"{r.method}{lora}; {r.precision}, {r.optimizer}, {ckpt}{zero}; seq {r.seq_len} x micro-batch "
+        f"{r.micro_batch} x accum {r.grad_accum}; {r.framework}"
+    )
 
 
 def memory_rows(r: FinetuneReport) -> list[tuple[str, str]]:
     m = r.memory
-    rows = [("weights", m.weights_bytes), ("LoRA adapters", m.adapter_bytes), ("gradients", m.gradients_bytes),
-            ("fp32 gradient copy (DeepSpeed)", m.fp32_gradients_bytes),
-            ("optimizer states", m.optimizer_bytes), ("fp32 master weights", m.master_weights_bytes),
-            ("activations", m.activations_bytes), ("LoRA activations", m.lora_activations_bytes),
-            ("attention scores (no flash)", m.attention_scores_bytes), ("logits + loss", m.logits_bytes),
-            ("all-gathered layers (ZeRO-3/FSDP)", m.fsdp_buffers_bytes),
-            ("CUDA context + fragmentation", m.overhead_bytes)]
+    rows = [
+        ("weights", m.weights_bytes),
+        ("LoRA adapters", m.adapter_bytes),
+        ("gradients", m.gradients_bytes),
+        ("fp32 gradient copy (DeepSpeed)", m.fp32_gradients_bytes),
+        ("optimizer states", m.optimizer_bytes),
+        ("fp32 master weights", m.master_weights_bytes),
+        ("activations", m.activations_bytes),
+        ("LoRA activations", m.lora_activations_bytes),
+        ("attention scores (no flash)", m.attention_scores_bytes),
+        ("logits + loss", m.logits_bytes),
+        ("all-gathered layers (ZeRO-3/FSDP)", m.fsdp_buffers_bytes),
+        ("CUDA context + fragmentation", m.overhead_bytes),
+    ]
     out = [(label, gb(v, 2)) for label, v in rows if v]
-    out += [(label, gb(v, 2)) for label, v in (("paged optimizer states (unified memory, not in total)",
-                                                m.paged_optimizer_bytes),
-                                               ("offloaded to host (not in total)", m.host_bytes)) if v]
-    out += [("total per GPU", gb(m.total_bytes, 2)), ("GPU memory", gb(m.gpu_memory_bytes, 2)),
-            ("free" if m.free_bytes >= 0 else "missing", gb(abs(m.free_bytes), 2))]
+    out += [
+        (label, gb(v, 2))
+        for label, v in (
+            ("paged optimizer states (unified memory, not in total)", m.paged_optimizer_bytes),
+            ("offloaded to host (not in total)", m.host_bytes),
+        )
+        if v
+    ]
+    out += [
+        ("total per GPU", gb(m.total_bytes, 2)),
+        ("GPU memory", gb(m.gpu_memory_bytes, 2)),
+        ("free" if m.free_bytes >= 0 else "missing", gb(abs(m.free_bytes), 2)),
+    ]
     return out
 
 
 def time_cost_rows(r: FinetuneReport) -> list[tuple[str, str]]:
     t, c = r.time, r.cost
-    rows = [("tokens", f"{t.tokens:,}"), ("speed", f"{num(t.tokens_per_s, 0)} tokens/s all GPUs (MFU {t.mfu:.0%})"),
-            ("time", f"{num(t.hours, 2)} h ({t.steps:,} optimizer steps)"),
-            *([("  communication", f"{num(t.communication_s_per_step, 3)} s per step")] if t.communication_s_per_step else []),
-            *([("  offload transfers", f"{num(t.offload_s_per_step, 3)} s per step")] if t.offload_s_per_step else []), ("GPU-hours", num(c.gpu_hours, 1))]
+    rows = [
+        ("tokens", f"{t.tokens:,}"),
+        ("speed", f"{num(t.tokens_per_s, 0)} tokens/s all GPUs (MFU {t.mfu:.0%})"),
+        ("time", f"{num(t.hours, 2)} h ({t.steps:,} optimizer steps)"),
+        *(
+            [("  communication", f"{num(t.communication_s_per_step, 3)} s per step")]
+            if t.communication_s_per_step
+            else []
+        ),
+        *([("  offload transfers", f"{num(t.offload_s_per_step, 3)} s per step")] if t.offload_s_per_step else []),
+        ("GPU-hours", num(c.gpu_hours, 1)),
+    ]
     if c.usd is None:
         rows.append(("cost", "- (no rental price in the catalog; pass --mode own or --prices FILE)"))
     else:
@@ -80,8 +105,14 @@ def print_finetune(r: FinetuneReport, width: int | None = None) -> None:
 
 
 def finetune_markdown(r: FinetuneReport) -> str:
-    lines = [f"### {r.model} · {r.method} · {r.gpu_count}x {r.gpu}", "", _setup_line(r), "",
-             "| memory per GPU | GB |", "|---|---:|"]
+    lines = [
+        f"### {r.model} · {r.method} · {r.gpu_count}x {r.gpu}",
+        "",
+        _setup_line(r),
+        "",
+        "| memory per GPU | GB |",
+        "|---|---:|",
+    ]
     lines += [f"| {a} | {b} |" for a, b in memory_rows(r)]
     lines += ["", "| time and cost | value |", "|---|---|"]
     lines += [f"| {a.strip()} | {b} |" for a, b in time_cost_rows(r)]

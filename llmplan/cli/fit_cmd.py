@@ -8,20 +8,20 @@ from typing import Annotated
 
 import typer
 
-from llmplan.cli.completion import complete_engine, complete_gpu, complete_model, complete_quant
 from llmplan.cli.common import (
-    examples,
     ModelsOpt,
-    PerfModelOpt,
-    perf_model_option,
-    check_plot_path,
     OfflineOpt,
+    PerfModelOpt,
     PricesOpt,
     TabularFormat,
+    check_plot_path,
     emit_json,
+    examples,
     handle_errors,
     hub_spinner,
+    perf_model_option,
 )
+from llmplan.cli.completion import complete_engine, complete_gpu, complete_model, complete_quant
 
 FIT_HELP = """Will MODEL fit on the GPU(s), where does the memory go, and how fast will it run.
 
@@ -29,11 +29,11 @@ MODEL is a catalog id or alias (`llmplan models`), a Hugging Face repo id (org/n
 config.json, or a .gguf file.
 
 """ + examples(
-    'llmplan fit llama-3.1-8b --gpu rtx-4090 --quant q4_k_m',
-    'llmplan fit meta-llama/Llama-3.1-70B-Instruct --gpu 4xh100-sxm --context 32768 --concurrency 16',
-    'llmplan fit qwen3-32b --gpu h100-sxm --quant fp8 --concurrency max --format json',
-    'llmplan fit llama-3.1-8b --gpu l4 --sweep concurrency --max-ttft-s 2 --format csv',
-    'llmplan fit llama-3.1-70b --gpu 4xh100-sxm --quant fp8 --sweep concurrency \\\n    -e vllm -e sglang --plot curve.png',
+    "llmplan fit llama-3.1-8b --gpu rtx-4090 --quant q4_k_m",
+    "llmplan fit meta-llama/Llama-3.1-70B-Instruct --gpu 4xh100-sxm --context 32768 --concurrency 16",
+    "llmplan fit qwen3-32b --gpu h100-sxm --quant fp8 --concurrency max --format json",
+    "llmplan fit llama-3.1-8b --gpu l4 --sweep concurrency --max-ttft-s 2 --format csv",
+    "llmplan fit llama-3.1-70b --gpu 4xh100-sxm --quant fp8 --sweep concurrency \\\n    -e vllm -e sglang --plot curve.png",
 )
 
 
@@ -44,50 +44,195 @@ class Sweep(str, Enum):
 
 
 def fit_command(
-    model: Annotated[str, typer.Argument(autocompletion=complete_model, help="Catalog id/alias, HF repo id, model folder or .gguf file.")],
-    gpu: Annotated[str, typer.Option("--gpu", "-g", autocompletion=complete_gpu, help="GPU id, or NxID for N GPUs in one box.")] = "h100-sxm",
-    quant: Annotated[str | None, typer.Option("--quant", "-q", autocompletion=complete_quant, help="Weight format (default: the checkpoint's).")] = None,
-    context: Annotated[int | None, typer.Option("--context", "-c", "--max-model-len",
-                                                help="Tokens per sequence the cache is sized for [default: 8192 or the model's max, at least input + output].")] = None,
-    concurrency: Annotated[str | None, typer.Option("--concurrency", "-n", help="Sequences at once, or 'max' for steady full load [default: 1].")] = None,
-    engine: Annotated[list[str] | None, typer.Option("--engine", "-e", autocompletion=complete_engine, help="vllm, sglang, tgi, tensorrt-llm, llama.cpp or ollama [default: llama.cpp for GGUF/Apple/CPU, else vllm]. Repeat with --sweep for one series per engine.")] = None,
-    kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV cache dtype: bf16, fp16, fp8, q8_0, q4_0 [default: the model's dtype].")] = None,
-    input_tokens: Annotated[int | None, typer.Option("--input-tokens", help="Prompt tokens per request [default: 1024].")] = None,
-    output_tokens: Annotated[int | None, typer.Option("--output-tokens", help="Generated tokens per request [default: 256].")] = None,
-    replicas: Annotated[int, typer.Option("--replicas", help="Data-parallel copies counted in aggregate throughput.")] = 1,
-    expert_parallel: Annotated[bool, typer.Option("--expert-parallel", help="Spread MoE experts over the GPUs instead of tensor parallel.")] = False,
-    dp_attention: Annotated[bool, typer.Option("--dp-attention", help="With --expert-parallel: each GPU runs attention for its own sequences (SGLang --enable-dp-attention, TensorRT-LLM attention DP); concurrency is divided over the GPUs.")] = False,
-    host_bandwidth_gbs: Annotated[float | None, typer.Option("--host-bandwidth-gbs", help="System RAM bandwidth for offloaded layers [default: 89.6, dual-channel DDR5-5600].")] = None,
-    sweep: Annotated[Sweep | None, typer.Option("--sweep", help="Tabulate concurrency (1 to what fits), or input-tokens / output-tokens (at full load).")] = None,
-    max_ttft_s: Annotated[float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Latency target for sweeps: time to first token.")] = None,
-    min_tokens_per_s: Annotated[float | None, typer.Option("--min-tokens-per-s", help="Latency target for sweeps: per-user decode speed.")] = None,
-    plot: Annotated[Path | None, typer.Option("--plot", help="With --sweep concurrency: draw output tokens/s per GPU against tokens/s per user into this PNG (needs the plot extra).")] = None,
-    compare_layouts: Annotated[bool, typer.Option("--compare-layouts", help="With --sweep: one series per layout: tensor parallel over 1, 2, 4, 8 GPUs that fit, and expert parallel for MoE.")] = False,
+    model: Annotated[
+        str,
+        typer.Argument(autocompletion=complete_model, help="Catalog id/alias, HF repo id, model folder or .gguf file."),
+    ],
+    gpu: Annotated[
+        str, typer.Option("--gpu", "-g", autocompletion=complete_gpu, help="GPU id, or NxID for N GPUs in one box.")
+    ] = "h100-sxm",
+    quant: Annotated[
+        str | None,
+        typer.Option("--quant", "-q", autocompletion=complete_quant, help="Weight format (default: the checkpoint's)."),
+    ] = None,
+    context: Annotated[
+        int | None,
+        typer.Option(
+            "--context",
+            "-c",
+            "--max-model-len",
+            help="Tokens per sequence the cache is sized for [default: 8192 or the model's max, at least input + output].",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        str | None,
+        typer.Option("--concurrency", "-n", help="Sequences at once, or 'max' for steady full load [default: 1]."),
+    ] = None,
+    engine: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--engine",
+            "-e",
+            autocompletion=complete_engine,
+            help="vllm, sglang, tgi, tensorrt-llm, llama.cpp or ollama [default: llama.cpp for GGUF/Apple/CPU, else vllm]. Repeat with --sweep for one series per engine.",
+        ),
+    ] = None,
+    kv_dtype: Annotated[
+        str | None,
+        typer.Option("--kv-dtype", help="KV cache dtype: bf16, fp16, fp8, q8_0, q4_0 [default: the model's dtype]."),
+    ] = None,
+    input_tokens: Annotated[
+        int | None, typer.Option("--input-tokens", help="Prompt tokens per request [default: 1024].")
+    ] = None,
+    output_tokens: Annotated[
+        int | None, typer.Option("--output-tokens", help="Generated tokens per request [default: 256].")
+    ] = None,
+    replicas: Annotated[
+        int, typer.Option("--replicas", help="Data-parallel copies counted in aggregate throughput.")
+    ] = 1,
+    expert_parallel: Annotated[
+        bool, typer.Option("--expert-parallel", help="Spread MoE experts over the GPUs instead of tensor parallel.")
+    ] = False,
+    dp_attention: Annotated[
+        bool,
+        typer.Option(
+            "--dp-attention",
+            help="With --expert-parallel: each GPU runs attention for its own sequences (SGLang --enable-dp-attention, TensorRT-LLM attention DP); concurrency is divided over the GPUs.",
+        ),
+    ] = False,
+    host_bandwidth_gbs: Annotated[
+        float | None,
+        typer.Option(
+            "--host-bandwidth-gbs",
+            help="System RAM bandwidth for offloaded layers [default: 89.6, dual-channel DDR5-5600].",
+        ),
+    ] = None,
+    sweep: Annotated[
+        Sweep | None,
+        typer.Option(
+            "--sweep", help="Tabulate concurrency (1 to what fits), or input-tokens / output-tokens (at full load)."
+        ),
+    ] = None,
+    max_ttft_s: Annotated[
+        float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Latency target for sweeps: time to first token.")
+    ] = None,
+    min_tokens_per_s: Annotated[
+        float | None, typer.Option("--min-tokens-per-s", help="Latency target for sweeps: per-user decode speed.")
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="With --sweep concurrency: draw output tokens/s per GPU against tokens/s per user into this PNG (needs the plot extra).",
+        ),
+    ] = None,
+    compare_layouts: Annotated[
+        bool,
+        typer.Option(
+            "--compare-layouts",
+            help="With --sweep: one series per layout: tensor parallel over 1, 2, 4, 8 GPUs that fit, and expert parallel for MoE.",
+        ),
+    ] = False,
     perf_model: PerfModelOpt = "analytic",
-    emit: Annotated[str | None, typer.Option("--emit", help="Print the command that launches this plan on vllm, sglang, tensorrt-llm, llama.cpp or ollama (sets --engine).")] = None,
-    gpu_memory_utilization: Annotated[float | None, typer.Option("--gpu-memory-utilization", rich_help_panel="Engine flags", help="vLLM: share of the GPU it budgets [default: 0.9].")] = None,
-    max_num_seqs: Annotated[int | None, typer.Option("--max-num-seqs", rich_help_panel="Engine flags", help="vLLM/SGLang/TensorRT-LLM batch cap [default: the engine's].")] = None,
-    max_num_batched_tokens: Annotated[int | None, typer.Option("--max-num-batched-tokens", rich_help_panel="Engine flags", help="Tokens per step (vLLM; SGLang chunked prefill; TensorRT-LLM max_num_tokens) [default: vLLM 8192 on 70+ GiB GPUs, else 2048].")] = None,
-    block_size: Annotated[int | None, typer.Option("--block-size", rich_help_panel="Engine flags", help="vLLM KV block in tokens [default: 16].")] = None,
-    mem_fraction_static: Annotated[float | None, typer.Option("--mem-fraction-static", rich_help_panel="Engine flags", help="SGLang share for weights + KV pool [default: 0.88 at TP1 ... 0.79 at TP16].")] = None,
-    free_gpu_memory_fraction: Annotated[float | None, typer.Option("--free-gpu-memory-fraction", rich_help_panel="Engine flags", help="TensorRT-LLM share of free memory for the KV pool [default: 0.9].")] = None,
-    parallel: Annotated[int | None, typer.Option("--parallel", "-np", rich_help_panel="Engine flags", help="llama.cpp/Ollama slots sharing -c [default: 4].")] = None,
-    ubatch_size: Annotated[int | None, typer.Option("--ubatch-size", "-ub", rich_help_panel="Engine flags", help="llama.cpp micro-batch, sizes its compute buffer [default: 512].")] = None,
-    flash_attn: Annotated[bool | None, typer.Option("--flash-attn/--no-flash-attn", rich_help_panel="Engine flags", help="llama.cpp/Ollama flash attention [default: on].")] = None,
-    engine_version: Annotated[str | None, typer.Option("--engine-version", rich_help_panel="Engine flags", help="Engine release whose memory rules apply: vLLM 0.6 (0.5-0.7, V0), 0.8 (0.8-0.20, V1), 0.21 (0.21-0.25); SGLang 0.4 (0.4-0.5.3), 0.5.4 (0.5.4-0.5.x); TensorRT-LLM 0.9 (C++ engine), 1.0 (PyTorch backend) [default: the newest: vLLM 0.21, SGLang 0.5.4, TensorRT-LLM 1.0].")] = None,
-    fmt: Annotated[TabularFormat, typer.Option("--format", "-f", help="table, json, markdown (csv for sweeps).")] = TabularFormat.table,
+    emit: Annotated[
+        str | None,
+        typer.Option(
+            "--emit",
+            help="Print the command that launches this plan on vllm, sglang, tensorrt-llm, llama.cpp or ollama (sets --engine).",
+        ),
+    ] = None,
+    gpu_memory_utilization: Annotated[
+        float | None,
+        typer.Option(
+            "--gpu-memory-utilization",
+            rich_help_panel="Engine flags",
+            help="vLLM: share of the GPU it budgets [default: 0.9].",
+        ),
+    ] = None,
+    max_num_seqs: Annotated[
+        int | None,
+        typer.Option(
+            "--max-num-seqs",
+            rich_help_panel="Engine flags",
+            help="vLLM/SGLang/TensorRT-LLM batch cap [default: the engine's].",
+        ),
+    ] = None,
+    max_num_batched_tokens: Annotated[
+        int | None,
+        typer.Option(
+            "--max-num-batched-tokens",
+            rich_help_panel="Engine flags",
+            help="Tokens per step (vLLM; SGLang chunked prefill; TensorRT-LLM max_num_tokens) [default: vLLM 8192 on 70+ GiB GPUs, else 2048].",
+        ),
+    ] = None,
+    block_size: Annotated[
+        int | None,
+        typer.Option("--block-size", rich_help_panel="Engine flags", help="vLLM KV block in tokens [default: 16]."),
+    ] = None,
+    mem_fraction_static: Annotated[
+        float | None,
+        typer.Option(
+            "--mem-fraction-static",
+            rich_help_panel="Engine flags",
+            help="SGLang share for weights + KV pool [default: 0.88 at TP1 ... 0.79 at TP16].",
+        ),
+    ] = None,
+    free_gpu_memory_fraction: Annotated[
+        float | None,
+        typer.Option(
+            "--free-gpu-memory-fraction",
+            rich_help_panel="Engine flags",
+            help="TensorRT-LLM share of free memory for the KV pool [default: 0.9].",
+        ),
+    ] = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel", "-np", rich_help_panel="Engine flags", help="llama.cpp/Ollama slots sharing -c [default: 4]."
+        ),
+    ] = None,
+    ubatch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--ubatch-size",
+            "-ub",
+            rich_help_panel="Engine flags",
+            help="llama.cpp micro-batch, sizes its compute buffer [default: 512].",
+        ),
+    ] = None,
+    flash_attn: Annotated[
+        bool | None,
+        typer.Option(
+            "--flash-attn/--no-flash-attn",
+            rich_help_panel="Engine flags",
+            help="llama.cpp/Ollama flash attention [default: on].",
+        ),
+    ] = None,
+    engine_version: Annotated[
+        str | None,
+        typer.Option(
+            "--engine-version",
+            rich_help_panel="Engine flags",
+            help="Engine release whose memory rules apply: vLLM 0.6 (0.5-0.7, V0), 0.8 (0.8-0.20, V1), 0.21 (0.21-0.25); SGLang 0.4 (0.4-0.5.3), 0.5.4 (0.5.4-0.5.x); TensorRT-LLM 0.9 (C++ engine), 1.0 (PyTorch backend) [default: the newest: vLLM 0.21, SGLang 0.5.4, TensorRT-LLM 1.0].",
+        ),
+    ] = None,
+    fmt: Annotated[
+        TabularFormat, typer.Option("--format", "-f", help="table, json, markdown (csv for sweeps).")
+    ] = TabularFormat.table,
     prices: PricesOpt = None,
     models: ModelsOpt = None,
     offline: OfflineOpt = False,
-    refresh: Annotated[bool, typer.Option("--refresh", help="Re-read the model from the hub even if cataloged.")] = False,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Re-read the model from the hub even if cataloged.")
+    ] = False,
 ) -> None:
     import math
 
     from llmplan.catalog.loader import Catalog
     from llmplan.core.fit import fit
+    from llmplan.errors import InputError
     from llmplan.models.sources import resolve_model
     from llmplan.plans.deploy import build_deployment
-    from llmplan.errors import InputError
 
     for name, value in (("--max-ttft-s", max_ttft_s), ("--min-tokens-per-s", min_tokens_per_s)):
         if value is not None and not (math.isfinite(value) and value > 0):
@@ -96,19 +241,31 @@ def fit_command(
 
     perf = perf_model_option(perf_model)
     if dp_attention and not expert_parallel:
-        raise InputError("--dp-attention runs attention data parallel beside expert parallel MoE layers; add "
-                         "--expert-parallel, or drop --dp-attention")
+        raise InputError(
+            "--dp-attention runs attention data parallel beside expert parallel MoE layers; add "
+            "--expert-parallel, or drop --dp-attention"
+        )
     engines = _engines_with_emit(engine, emit)
-    settings = EngineSettings(gpu_memory_utilization=gpu_memory_utilization, max_num_seqs=max_num_seqs,
-                              max_num_batched_tokens=max_num_batched_tokens, block_size=block_size,
-                              mem_fraction_static=mem_fraction_static, free_gpu_memory_fraction=free_gpu_memory_fraction,
-                              parallel=parallel, ubatch_size=ubatch_size, flash_attn=flash_attn,
-                              engine_version=engine_version)
+    settings = EngineSettings(
+        gpu_memory_utilization=gpu_memory_utilization,
+        max_num_seqs=max_num_seqs,
+        max_num_batched_tokens=max_num_batched_tokens,
+        block_size=block_size,
+        mem_fraction_static=mem_fraction_static,
+        free_gpu_memory_fraction=free_gpu_memory_fraction,
+        parallel=parallel,
+        ubatch_size=ubatch_size,
+        flash_attn=flash_attn,
+        engine_version=engine_version,
+    )
     if sweep is None and (len(engines) > 1 or plot or compare_layouts):
         raise InputError("repeated --engine, --plot and --compare-layouts need --sweep (e.g. --sweep concurrency)")
     if sweep is not None and concurrency is not None:
-        what = ("varies the concurrency itself (1 to what fits)" if sweep == Sweep.concurrency
-                else "runs each point at full load")
+        what = (
+            "varies the concurrency itself (1 to what fits)"
+            if sweep == Sweep.concurrency
+            else "runs each point at full load"
+        )
         raise InputError(f"--sweep {sweep.value} {what}; drop --concurrency {concurrency}")
     concurrency = concurrency or "1"
     if plot is not None and sweep != Sweep.concurrency:
@@ -119,19 +276,46 @@ def fit_command(
         resolved = resolve_model(model, catalog, offline=offline, refresh=refresh)
     if expert_parallel and not resolved.spec.is_moe:
         # (the library keeps accepting it as a no-op: validation sets it for every multi-GPU TensorRT-LLM row)
-        raise InputError(f"--expert-parallel spreads the experts of a mixture-of-experts model, and "
-                         f"{resolved.spec.id} is dense (no experts); drop --expert-parallel")
-    built = [build_deployment(
-        catalog, resolved, gpu=gpu, quant=quant, engine=e, kv_dtype=kv_dtype, context=context,
-        concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens, replicas=replicas,
-        host_bandwidth_gbs=host_bandwidth_gbs, offline=offline, refresh=refresh, expert_parallel=expert_parallel,
-        settings=settings, dp_attention=dp_attention,
-    ) for e in engines]
+        raise InputError(
+            f"--expert-parallel spreads the experts of a mixture-of-experts model, and "
+            f"{resolved.spec.id} is dense (no experts); drop --expert-parallel"
+        )
+    built = [
+        build_deployment(
+            catalog,
+            resolved,
+            gpu=gpu,
+            quant=quant,
+            engine=e,
+            kv_dtype=kv_dtype,
+            context=context,
+            concurrency=concurrency,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            replicas=replicas,
+            host_bandwidth_gbs=host_bandwidth_gbs,
+            offline=offline,
+            refresh=refresh,
+            expert_parallel=expert_parallel,
+            settings=settings,
+            dp_attention=dp_attention,
+        )
+        for e in engines
+    ]
     dep, resolved = built[0]
     config = resolved.entry.config if resolved.entry else None
     if sweep is not None:
-        _sweep([d for d, _ in built], config, sweep.value, fmt.value, plot, compare_layouts,
-               perf == "aiconfigurator", max_ttft_s, min_tokens_per_s)
+        _sweep(
+            [d for d, _ in built],
+            config,
+            sweep.value,
+            fmt.value,
+            plot,
+            compare_layouts,
+            perf == "aiconfigurator",
+            max_ttft_s,
+            min_tokens_per_s,
+        )
         return
     if fmt == TabularFormat.csv:
         raise InputError("--format csv is for sweeps; use --sweep concurrency, or --format json")
@@ -176,8 +360,17 @@ def _engines_with_emit(engine: list[str] | None, emit: str | None) -> list[str |
     return [key]
 
 
-def _sweep(deps, config, axis: str, fmt: str, plot: Path | None, compare_layouts: bool, use_aic: bool,
-           max_ttft_s: float | None, min_tps: float | None) -> None:
+def _sweep(
+    deps,
+    config,
+    axis: str,
+    fmt: str,
+    plot: Path | None,
+    compare_layouts: bool,
+    use_aic: bool,
+    max_ttft_s: float | None,
+    min_tps: float | None,
+) -> None:
     """One series per engine (and per layout with --compare-layouts), rendered together, optionally plotted."""
     from llmplan.cli.sweep_render import render_sweeps
     from llmplan.core.sweep import layout_variants, sweep_table
@@ -200,7 +393,8 @@ def _sweep(deps, config, axis: str, fmt: str, plot: Path | None, compare_layouts
 
         title = sweep_plot_title([d for _, d, _ in series])
         plot_throughput_vs_interactivity(
-            [(label or _where(d), rows) for label, d, rows in series], str(plot), title, perf)
+            [(label or _where(d), rows) for label, d, rows in series], str(plot), title, perf
+        )
     render_sweeps(series, axis, fmt, max_ttft_s, min_tps, perf_model=perf)
     if plot is not None and fmt == "table":
         typer.echo(f"plot written to {plot}", err=True)
@@ -217,8 +411,10 @@ def sweep_plot_title(deps) -> str:
         hardware = f"{counts[0]}x {gpus}"
     else:
         hardware = f"{gpus} ({', '.join(map(str, counts))} GPUs)"
-    return (f"{first.model.id} · {first.fmt.name} on {hardware} · {first.input_tokens} in / "
-            f"{first.output_tokens} out tokens: throughput vs interactivity")
+    return (
+        f"{first.model.id} · {first.fmt.name} on {hardware} · {first.input_tokens} in / "
+        f"{first.output_tokens} out tokens: throughput vs interactivity"
+    )
 
 
 def _where(dep) -> str:

@@ -13,12 +13,18 @@ def _perf_rows(r: FitReport) -> list[tuple[str, str]]:
     per = "per user" if r.concurrency > 1 else "single stream"
     return [
         ("decode speed", f"{num(p.decode_tokens_per_s)} tokens/s {per}"),
-        ("throughput", f"{num(p.throughput_tokens_per_s, 0)} output tokens/s aggregate"
-                       + (f" ({r.gpu.replicas} replicas)" if r.gpu.replicas > 1 else "")),
+        (
+            "throughput",
+            f"{num(p.throughput_tokens_per_s, 0)} output tokens/s aggregate"
+            + (f" ({r.gpu.replicas} replicas)" if r.gpu.replicas > 1 else ""),
+        ),
         ("prefill", f"{num(p.prefill_tokens_per_s, 0)} tokens/s"),
         ("time to first token", f"{num(p.ttft_s, 3)} s for {r.input_tokens} input tokens"),
-        ("request latency", f"{num(p.request_latency_s, 2)} s for {r.output_tokens} output tokens "
-                            "(streaming shows the first token sooner; completion time is the same)"),
+        (
+            "request latency",
+            f"{num(p.request_latency_s, 2)} s for {r.output_tokens} output tokens "
+            "(streaming shows the first token sooner; completion time is the same)",
+        ),
         ("performance model", p.model + (f" ({p.model_note})" if p.model_note else "")),
     ]
 
@@ -53,12 +59,18 @@ def print_fit(r: FitReport, width: int | None = None) -> None:
     head.add_column(style="bold")
     head.add_column()
     kinds = ", ".join(f"{v} {k}" for k, v in r.model.layer_kinds.items())
-    head.add_row("model", f"{r.model.params / 1e9:,.1f}B params ({r.model.active_params / 1e9:,.1f}B active), "
-                          f"{r.model.source}; layers: {kinds}")
+    head.add_row(
+        "model",
+        f"{r.model.params / 1e9:,.1f}B params ({r.model.active_params / 1e9:,.1f}B active), "
+        f"{r.model.source}; layers: {kinds}",
+    )
     head.add_row("GPU", f"{r.gpu.name}, {gb(r.gpu.memory_bytes)} each")
-    head.add_row("request", f"context {r.context} tokens, concurrency {r.concurrency}"
-                            f"{' (full load)' if r.concurrency_mode == 'max' else ''}, "
-                            f"{r.input_tokens} in / {r.output_tokens} out, KV {r.kv_dtype}")
+    head.add_row(
+        "request",
+        f"context {r.context} tokens, concurrency {r.concurrency}"
+        f"{' (full load)' if r.concurrency_mode == 'max' else ''}, "
+        f"{r.input_tokens} in / {r.output_tokens} out, KV {r.kv_dtype}",
+    )
     out.print(Panel(head, title=title, expand=False))
 
     t = Table(title="Memory per GPU" if r.gpu.count > 1 else "Memory", title_justify="left")
@@ -68,13 +80,20 @@ def print_fit(r: FitReport, width: int | None = None) -> None:
     for row in _memory_rows(r):
         t.add_row(*row)
     out.print(t)
-    out.print(f"KV cache: {r.memory.kv_bytes_per_token:,} bytes per token"
-              + (f"; state {r.memory.state_bytes_per_sequence:,} bytes per sequence"
-                 if r.memory.state_bytes_per_sequence else ""))
+    out.print(
+        f"KV cache: {r.memory.kv_bytes_per_token:,} bytes per token"
+        + (
+            f"; state {r.memory.state_bytes_per_sequence:,} bytes per sequence"
+            if r.memory.state_bytes_per_sequence
+            else ""
+        )
+    )
     if r.memory.kv_cache_tokens:
-        out.print(f"as {r.engine} prints it: KV pool {gb(r.memory.kv_pool_bytes)} per GPU = "
-                  f"{r.memory.kv_cache_tokens:,} tokens; maximum concurrency for {r.context:,} tokens per request: "
-                  f"{r.memory.max_concurrency_at_context:.2f}x")
+        out.print(
+            f"as {r.engine} prints it: KV pool {gb(r.memory.kv_pool_bytes)} per GPU = "
+            f"{r.memory.kv_cache_tokens:,} tokens; maximum concurrency for {r.context:,} tokens per request: "
+            f"{r.memory.max_concurrency_at_context:.2f}x"
+        )
 
     verdict_style = "bold green" if r.fits else ("bold yellow" if r.fits_with_offload else "bold red")
     out.print(f"[{verdict_style}]{'FITS' if r.fits else 'DOES NOT FIT'}[/]")
@@ -102,14 +121,23 @@ def print_fit(r: FitReport, width: int | None = None) -> None:
 
 
 def fit_markdown(r: FitReport) -> str:
-    lines = [f"## {r.model.id} on {r.gpu.count}x {r.gpu.id} ({r.quant}, {r.engine})", "",
-             f"**{'Fits' if r.fits else 'Does not fit'}.** {r.verdict}", "",
-             "| memory (per GPU) | size | of usable |", "|---|---:|---:|"]
+    lines = [
+        f"## {r.model.id} on {r.gpu.count}x {r.gpu.id} ({r.quant}, {r.engine})",
+        "",
+        f"**{'Fits' if r.fits else 'Does not fit'}.** {r.verdict}",
+        "",
+        "| memory (per GPU) | size | of usable |",
+        "|---|---:|---:|",
+    ]
     lines += [f"| {a} | {b} | {c.strip()} |" for a, b, c in _memory_rows(r)]
-    lines += ["", "| figure | value |", "|---|---|",
-              f"| smallest GPU count | {r.min_gpus or 'none up to 64'} |",
-              f"| largest context | {r.max_context:,} tokens |",
-              f"| largest concurrency | {r.max_concurrency:,} |"]
+    lines += [
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| smallest GPU count | {r.min_gpus or 'none up to 64'} |",
+        f"| largest context | {r.max_context:,} tokens |",
+        f"| largest concurrency | {r.max_concurrency:,} |",
+    ]
     lines += [f"| {a} | {b} |" for a, b in _perf_rows(r)]
     if r.suggestions:
         lines += ["", "To fit: " + "; ".join(r.suggestions)]

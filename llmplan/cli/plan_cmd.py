@@ -9,19 +9,19 @@ from typing import Annotated
 import typer
 
 from llmplan.cli import app
-from llmplan.cli.completion import complete_engine, complete_gpu, complete_model, complete_quant
 from llmplan.cli.common import (
-    examples,
     ModelsOpt,
     OfflineOpt,
     PerfModelOpt,
     PricesOpt,
     check_plot_path,
     emit_json,
+    examples,
     handle_errors,
     hub_spinner,
     perf_model_option,
 )
+from llmplan.cli.completion import complete_engine, complete_gpu, complete_model, complete_quant
 
 HELP = """The cheapest way to serve MODEL at a request rate within latency targets: GPU type and count,
 format, engine and layout, searched over the whole catalog, rented or owned, with monthly cost.
@@ -32,9 +32,9 @@ carries the `llmplan fit` line that reproduces one replica at its planned load. 
 meets the targets (the output says which target binds), 2 for bad input.
 
 """ + examples(
-    'llmplan plan meta-llama/Llama-3.1-8B-Instruct --requests-per-s 5 --input-tokens 1024 \\\n    --output-tokens 256 --max-ttft-s 1 --min-tokens-per-s 30',
-    'llmplan plan llama-3.3-70b-instruct --requests-per-day 2000000 --input-tokens 1024 \\\n    --output-tokens 256 --mode own --gpu h100-sxm --gpu h200 --format json',
-    'llmplan plan qwen3-30b-a3b --requests-per-s 20 --input-tokens 2000 --output-tokens 400 \\\n    --format yaml > plan.yaml',
+    "llmplan plan meta-llama/Llama-3.1-8B-Instruct --requests-per-s 5 --input-tokens 1024 \\\n    --output-tokens 256 --max-ttft-s 1 --min-tokens-per-s 30",
+    "llmplan plan llama-3.3-70b-instruct --requests-per-day 2000000 --input-tokens 1024 \\\n    --output-tokens 256 --mode own --gpu h100-sxm --gpu h200 --format json",
+    "llmplan plan qwen3-30b-a3b --requests-per-s 20 --input-tokens 2000 --output-tokens 400 \\\n    --format yaml > plan.yaml",
 )
 
 
@@ -49,32 +49,93 @@ class PlanFormat(str, Enum):
 @app.command("plan", help=HELP)
 @handle_errors
 def plan_command(
-    model: Annotated[str, typer.Argument(autocompletion=complete_model, help="Catalog id/alias, HF repo id, model folder or .gguf file.")],
-    requests_per_s: Annotated[float | None, typer.Option("--requests-per-s", help="Average requests per second.")] = None,
+    model: Annotated[
+        str,
+        typer.Argument(autocompletion=complete_model, help="Catalog id/alias, HF repo id, model folder or .gguf file."),
+    ],
+    requests_per_s: Annotated[
+        float | None, typer.Option("--requests-per-s", help="Average requests per second.")
+    ] = None,
     requests_per_day: Annotated[float | None, typer.Option("--requests-per-day", help="Or: requests a day.")] = None,
-    workload_file: Annotated[Path | None, typer.Option("--workload", help="breakeven's workload YAML (flags override it).")] = None,
+    workload_file: Annotated[
+        Path | None, typer.Option("--workload", help="breakeven's workload YAML (flags override it).")
+    ] = None,
     input_tokens: Annotated[int | None, typer.Option("--input-tokens", help="Prompt tokens per request [500].")] = None,
-    output_tokens: Annotated[int | None, typer.Option("--output-tokens", help="Output tokens per request [500].")] = None,
-    peak_to_average: Annotated[str | None, typer.Option("--peak-to-average", help="Peak rate over average [2].")] = None,
-    hours_per_day: Annotated[float | None, typer.Option("--hours-per-day", help="Hours a day the traffic arrives in [24].")] = None,
-    max_ttft_s: Annotated[float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Target: time to first token at the peak.")] = None,
-    min_tokens_per_s: Annotated[float | None, typer.Option("--min-tokens-per-s", help="Target: per-user decode speed at the peak.")] = None,
-    max_monthly_cost_usd: Annotated[float | None, typer.Option("--max-monthly-cost-usd", help="Target: budget a month.")] = None,
-    gpu: Annotated[list[str] | None, typer.Option("--gpu", "-g", autocompletion=complete_gpu, help="GPU types to consider, repeatable [every one priced for --mode].")] = None,
-    engine: Annotated[list[str] | None, typer.Option("--engine", "-e", autocompletion=complete_engine, help="Engines to consider, repeatable [vllm, sglang, tensorrt-llm].")] = None,
-    quant: Annotated[list[str] | None, typer.Option("--quant", "-q", autocompletion=complete_quant, help="Formats to consider, repeatable [the checkpoint's, bf16, fp8, awq, nvfp4].")] = None,
+    output_tokens: Annotated[
+        int | None, typer.Option("--output-tokens", help="Output tokens per request [500].")
+    ] = None,
+    peak_to_average: Annotated[
+        str | None, typer.Option("--peak-to-average", help="Peak rate over average [2].")
+    ] = None,
+    hours_per_day: Annotated[
+        float | None, typer.Option("--hours-per-day", help="Hours a day the traffic arrives in [24].")
+    ] = None,
+    max_ttft_s: Annotated[
+        float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Target: time to first token at the peak.")
+    ] = None,
+    min_tokens_per_s: Annotated[
+        float | None, typer.Option("--min-tokens-per-s", help="Target: per-user decode speed at the peak.")
+    ] = None,
+    max_monthly_cost_usd: Annotated[
+        float | None, typer.Option("--max-monthly-cost-usd", help="Target: budget a month.")
+    ] = None,
+    gpu: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--gpu",
+            "-g",
+            autocompletion=complete_gpu,
+            help="GPU types to consider, repeatable [every one priced for --mode].",
+        ),
+    ] = None,
+    engine: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--engine",
+            "-e",
+            autocompletion=complete_engine,
+            help="Engines to consider, repeatable [vllm, sglang, tensorrt-llm].",
+        ),
+    ] = None,
+    quant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--quant",
+            "-q",
+            autocompletion=complete_quant,
+            help="Formats to consider, repeatable [the checkpoint's, bf16, fp8, awq, nvfp4].",
+        ),
+    ] = None,
     mode: Annotated[str | None, typer.Option("--mode", help="rent (cheapest catalog provider) or own [rent].")] = None,
-    rental_tier: Annotated[str | None, typer.Option("--rental-tier", help="on_demand, reserved or spot [on_demand].")] = None,
-    engineering_hours: Annotated[str | None, typer.Option("--engineering-hours", help="Engineering hours a month, e.g. 10..20.")] = None,
-    engineering_rate_usd: Annotated[str | None, typer.Option("--engineering-rate-usd", help="USD per engineering hour.")] = None,
-    monitoring_usd: Annotated[str | None, typer.Option("--monitoring-usd", help="Monitoring/infrastructure USD a month.")] = None,
+    rental_tier: Annotated[
+        str | None, typer.Option("--rental-tier", help="on_demand, reserved or spot [on_demand].")
+    ] = None,
+    engineering_hours: Annotated[
+        str | None, typer.Option("--engineering-hours", help="Engineering hours a month, e.g. 10..20.")
+    ] = None,
+    engineering_rate_usd: Annotated[
+        str | None, typer.Option("--engineering-rate-usd", help="USD per engineering hour.")
+    ] = None,
+    monitoring_usd: Annotated[
+        str | None, typer.Option("--monitoring-usd", help="Monitoring/infrastructure USD a month.")
+    ] = None,
     redundancy: Annotated[int | None, typer.Option("--redundancy", help="Spare replicas (1 = N+1).")] = None,
-    max_utilization: Annotated[float | None, typer.Option("--max-utilization", help="The peak uses at most this share of what is provisioned [1.0].")] = None,
+    max_utilization: Annotated[
+        float | None,
+        typer.Option("--max-utilization", help="The peak uses at most this share of what is provisioned [1.0]."),
+    ] = None,
     years: Annotated[float | None, typer.Option("--years", help="Amortization years when owning [3].")] = None,
-    usd_per_kwh: Annotated[float | None, typer.Option("--usd-per-kwh", help="Electricity price when owning [0.13].")] = None,
+    usd_per_kwh: Annotated[
+        float | None, typer.Option("--usd-per-kwh", help="Electricity price when owning [0.13].")
+    ] = None,
     top: Annotated[int, typer.Option("--top", help="Options to show.", min=1, max=100)] = 5,
-    plot_path: Annotated[Path | None, typer.Option("--plot", help="Write the Pareto front (cost against tokens/s per user) as a PNG.")] = None,
-    fmt: Annotated[PlanFormat, typer.Option("--format", "-f", help="table, json, markdown, csv or yaml (the winner as a check plan).")] = PlanFormat.table,
+    plot_path: Annotated[
+        Path | None, typer.Option("--plot", help="Write the Pareto front (cost against tokens/s per user) as a PNG.")
+    ] = None,
+    fmt: Annotated[
+        PlanFormat,
+        typer.Option("--format", "-f", help="table, json, markdown, csv or yaml (the winner as a check plan)."),
+    ] = PlanFormat.table,
     perf_model: PerfModelOpt = "analytic",
     prices: PricesOpt = None,
     models: ModelsOpt = None,
@@ -93,11 +154,19 @@ def plan_command(
         resolved = resolve_model(model, catalog, offline=offline)
     avg = float(workload.average_requests_per_s())
     inputs = PlanInputs(
-        peak_requests_per_s=avg * workload.peak_to_average.base, average_requests_per_s=avg,
-        input_tokens=workload.input_tokens, output_tokens=workload.output_tokens, max_ttft_s=workload.max_ttft_s,
-        min_tokens_per_s=workload.min_tokens_per_s, max_monthly_cost_usd=max_monthly_cost_usd,
-        gpus=tuple(gpu or ()), engines=_engines(engine), quants=_quants(quant),
-        perf_model=perf_model_option(perf_model), top=top)
+        peak_requests_per_s=avg * workload.peak_to_average.base,
+        average_requests_per_s=avg,
+        input_tokens=workload.input_tokens,
+        output_tokens=workload.output_tokens,
+        max_ttft_s=workload.max_ttft_s,
+        min_tokens_per_s=workload.min_tokens_per_s,
+        max_monthly_cost_usd=max_monthly_cost_usd,
+        gpus=tuple(gpu or ()),
+        engines=_engines(engine),
+        quants=_quants(quant),
+        perf_model=perf_model_option(perf_model),
+        top=top,
+    )
     validate_inputs(inputs)
     if data.get("classes"):
         from llmplan.plans.planner import plan_classes
@@ -143,14 +212,30 @@ def _workload_and_terms(given: dict):
             raise InputError(f"--requests-per-s must be positive, got {given['requests_per_s']}")
         wl["requests_per_day"] = given["requests_per_s"] * float(hours) * 3600.0
         wl.pop("tokens_per_month", None)
-    for key in ("requests_per_day", "input_tokens", "output_tokens", "peak_to_average", "hours_per_day",
-                "max_ttft_s", "min_tokens_per_s"):
+    for key in (
+        "requests_per_day",
+        "input_tokens",
+        "output_tokens",
+        "peak_to_average",
+        "hours_per_day",
+        "max_ttft_s",
+        "min_tokens_per_s",
+    ):
         if given[key] is not None:
             wl[key] = given[key]
     workload = _validated(Workload, wl, "workload")
     sh = dict(data.get("self_hosted") or {})
-    for key in ("mode", "rental_tier", "engineering_hours", "engineering_rate_usd", "monitoring_usd", "redundancy",
-                "max_utilization", "years", "usd_per_kwh"):
+    for key in (
+        "mode",
+        "rental_tier",
+        "engineering_hours",
+        "engineering_rate_usd",
+        "monitoring_usd",
+        "redundancy",
+        "max_utilization",
+        "years",
+        "usd_per_kwh",
+    ):
         if given[key] is not None:
             sh[key] = given[key]
     if classes is not None:

@@ -25,10 +25,15 @@ OUTPUTS = {
     "apis": "llmplan.plans.outputs:ApiListOutput",
 }
 
-HELP = """Print the JSON Schema (draft 2020-12) of a command's `--format json` output.
+HELP = (
+    """Print the JSON Schema (draft 2020-12) of a command's `--format json` output.
 
-""" + examples("llmplan schema fit", 'llmplan schema "models list" > models-list.schema.json') + """
-Commands: """ + ", ".join(OUTPUTS)
+"""
+    + examples("llmplan schema fit", 'llmplan schema "models list" > models-list.schema.json')
+    + """
+Commands: """
+    + ", ".join(OUTPUTS)
+)
 
 
 def output_model(command: str):
@@ -44,8 +49,9 @@ def output_model(command: str):
 @app.command("schema", help=HELP)
 @handle_errors
 def schema_command(
-    command: Annotated[list[str], typer.Argument(metavar="COMMAND", help="fit, compare, breakeven, check, "
-                                                 "finetune, models list, ...")],
+    command: Annotated[
+        list[str], typer.Argument(metavar="COMMAND", help="fit, compare, breakeven, check, finetune, models list, ...")
+    ],
 ) -> None:
     model = output_model(" ".join(command))
     schema = model.model_json_schema(mode="serialization")

@@ -7,7 +7,6 @@ only, lazily (the `plot` extra).
 
 from __future__ import annotations
 
-
 from llmplan.errors import InputError
 
 
@@ -44,10 +43,16 @@ def plot_throughput_vs_interactivity(series, path: str, title: str, perf_model: 
             continue
         x = [r["decode_tokens_per_s"] for r in fitting]
         y = [r["output_tokens_per_s_per_gpu"] for r in fitting]
-        line, = ax.plot(x, y, "o-", lw=1.8, ms=4, label=label)
+        (line,) = ax.plot(x, y, "o-", lw=1.8, ms=4, label=label)
         for r, xi, yi in zip(fitting, x, y):
-            ax.annotate(str(r["concurrency"]), (xi, yi), textcoords="offset points", xytext=(4, 3), fontsize=7,
-                        color=line.get_color())
+            ax.annotate(
+                str(r["concurrency"]),
+                (xi, yi),
+                textcoords="offset points",
+                xytext=(4, 3),
+                fontsize=7,
+                color=line.get_color(),
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
     _plain_log_ticks(ax)
@@ -56,8 +61,16 @@ def plot_throughput_vs_interactivity(series, path: str, title: str, perf_model: 
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="best", title="point labels = concurrent users", title_fontsize=7)
-    ax.text(0.99, 0.01, f"{perf_model} performance model", transform=ax.transAxes, ha="right", va="bottom",
-            fontsize=7, color="grey")
+    ax.text(
+        0.99,
+        0.01,
+        f"{perf_model} performance model",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color="grey",
+    )
     fig.tight_layout()
     try:
         fig.savefig(path)

@@ -19,9 +19,10 @@ COLUMNS = [
     ("fits", "fits"),
     ("meets_target", "target"),
 ]
-LEGEND = ("tok/s per user: decode speed each user sees; total tok/s: aggregate output tokens/s; tok/s per GPU: "
-          "total over all GPUs (replicas included); lat s: TTFT + output / tok/s per user")
-
+LEGEND = (
+    "tok/s per user: decode speed each user sees; total tok/s: aggregate output tokens/s; tok/s per GPU: "
+    "total over all GPUs (replicas included); lat s: TTFT + output / tok/s per user"
+)
 
 
 def _cell(key: str, value) -> str:
@@ -48,14 +49,26 @@ def _target_note(max_ttft_s, min_tps, rows) -> str:
     if not ok:
         return f"target ({', '.join(parts)}) is missed at every point that fits"
     last = ok[-1]
-    return (f"target ({', '.join(parts)}) holds up to concurrency {last['concurrency']} "
-            f"({last['throughput_tokens_per_s']:,.0f} tokens/s aggregate)")
+    return (
+        f"target ({', '.join(parts)}) holds up to concurrency {last['concurrency']} "
+        f"({last['throughput_tokens_per_s']:,.0f} tokens/s aggregate)"
+    )
 
 
 def _sweep_object(rows, dep, axis: str, note: str, label: str | None, perf_model: str) -> dict:
-    data = {"model": dep.model.id, "gpu": dep.gpu_id, "gpu_count": dep.n_gpus, "quant": dep.fmt.name,
-            "engine": dep.engine.name, "expert_parallel": dep.expert_parallel, "context": dep.context,
-            "axis": axis, "performance": {"model": perf_model}, "rows": rows, "target": note or None}
+    data = {
+        "model": dep.model.id,
+        "gpu": dep.gpu_id,
+        "gpu_count": dep.n_gpus,
+        "quant": dep.fmt.name,
+        "engine": dep.engine.name,
+        "expert_parallel": dep.expert_parallel,
+        "context": dep.context,
+        "axis": axis,
+        "performance": {"model": perf_model},
+        "rows": rows,
+        "target": note or None,
+    }
     if label is not None:
         data["label"] = label
     return data
@@ -72,8 +85,9 @@ def render_sweeps(series, axis: str, fmt: str, max_ttft_s=None, min_tps=None, pe
             note = f"{note}; {full}" if note else full
         notes.append(note)
     if fmt == "json":
-        objects = [_sweep_object(rows, dep, axis, note, label, perf_model)
-                   for (label, dep, rows), note in zip(series, notes)]
+        objects = [
+            _sweep_object(rows, dep, axis, note, label, perf_model) for (label, dep, rows), note in zip(series, notes)
+        ]
         from llmplan.plans.outputs import SweepOutput, json_output
 
         emit_json(json_output(SweepOutput, objects[0] if len(objects) == 1 else {"series": objects}))
@@ -109,12 +123,17 @@ def _table(rows, dep, axis, label, note, perf_model: str) -> None:
     where = f"{dep.n_gpus}x {dep.gpu_id}" if dep.n_gpus > 1 else dep.gpu_id
     layout = " EP" if dep.expert_parallel else ""
     # columns that stay constant along the axis are said once in the title
-    fixed = {"concurrency": ("input_tokens", "output_tokens"), "input-tokens": ("output_tokens",),
-             "output-tokens": ("input_tokens",)}[axis]
+    fixed = {
+        "concurrency": ("input_tokens", "output_tokens"),
+        "input-tokens": ("output_tokens",),
+        "output-tokens": ("input_tokens",),
+    }[axis]
     cols = [(k, lab) for k, lab in COLUMNS if k not in fixed]
     shape = ", ".join(f"{k.split('_')[0]} {rows[0][k]} tokens" for k in fixed) if rows else ""
-    t = Table(title=f"{dep.model.id} · {dep.fmt.name} · {where}{layout} · {dep.engine.name}: sweep of {axis} "
-                    f"({shape})", title_justify="left")
+    t = Table(
+        title=f"{dep.model.id} · {dep.fmt.name} · {where}{layout} · {dep.engine.name}: sweep of {axis} ({shape})",
+        title_justify="left",
+    )
     for _, lab in cols:
         t.add_column(lab, justify="right", no_wrap=True)
     for r in rows:

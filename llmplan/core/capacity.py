@@ -40,16 +40,31 @@ def serving_curve(dep: Deployment) -> ServingCurve | None:
     top = max(full_load_concurrency(dep), 0)
     if top < 1:
         return None
-    conc = np.unique(np.concatenate([np.arange(1, min(top, 32) + 1),
-                                     np.clip(np.round(np.geomspace(1, top, num=min(top, 64))), 1, top)]))
+    conc = np.unique(
+        np.concatenate(
+            [np.arange(1, min(top, 32) + 1), np.clip(np.round(np.geomspace(1, top, num=min(top, 64))), 1, top)]
+        )
+    )
     conc = conc.astype(np.int64)
-    out = serve(model_cost(dep.model, dep.fmt), dep.model, dep.kv_elem_bytes, dep.engine, deployment_hardware(dep),
-                conc, dep.input_tokens, dep.output_tokens)
+    out = serve(
+        model_cost(dep.model, dep.fmt),
+        dep.model,
+        dep.kv_elem_bytes,
+        dep.engine,
+        deployment_hardware(dep),
+        conc,
+        dep.input_tokens,
+        dep.output_tokens,
+    )
     return ServingCurve(conc, out)
 
 
-def replica_capacity(dep: Deployment, max_ttft_s: float | None = None, min_tokens_per_s: float | None = None,
-                     curve: ServingCurve | None = None) -> ReplicaCapacity:
+def replica_capacity(
+    dep: Deployment,
+    max_ttft_s: float | None = None,
+    min_tokens_per_s: float | None = None,
+    curve: ServingCurve | None = None,
+) -> ReplicaCapacity:
     """The sustainable request rate of one replica for the deployment's request shape."""
     n = dep.n_gpus
     curve = curve or serving_curve(dep)
@@ -82,8 +97,13 @@ def replica_capacity(dep: Deployment, max_ttft_s: float | None = None, min_token
     )
 
 
-def best_replica(dep: Deployment, max_ttft_s: float | None = None, min_tokens_per_s: float | None = None,
-                 max_gpus: int = 8, peak_requests_per_s: float | None = None) -> tuple[Deployment, ReplicaCapacity]:
+def best_replica(
+    dep: Deployment,
+    max_ttft_s: float | None = None,
+    min_tokens_per_s: float | None = None,
+    max_gpus: int = 8,
+    peak_requests_per_s: float | None = None,
+) -> tuple[Deployment, ReplicaCapacity]:
     """The replica size (GPUs of its kind in one box) that needs the fewest GPUs for the peak load.
 
     The smallest size that holds the model often has little room left for cache, so a larger tensor-
@@ -103,8 +123,11 @@ def best_replica(dep: Deployment, max_ttft_s: float | None = None, min_tokens_pe
         cap = replica_capacity(candidate, max_ttft_s, min_tokens_per_s)
 
         def rank(d: Deployment, c: ReplicaCapacity) -> tuple:
-            gpus = (float(replicas_needed(peak_requests_per_s, c.requests_per_s)) * d.n_gpus
-                    if peak_requests_per_s is not None and c.requests_per_s > 0 else 0.0)
+            gpus = (
+                float(replicas_needed(peak_requests_per_s, c.requests_per_s)) * d.n_gpus
+                if peak_requests_per_s is not None and c.requests_per_s > 0
+                else 0.0
+            )
             return (c.meets_target, -gpus, c.requests_per_s / d.n_gpus)
 
         if best is None or rank(candidate, cap) > rank(*best):
@@ -141,5 +164,6 @@ def operating_point(dep: Deployment, requests_per_s: float, curve: ServingCurve 
     rate = conc / out.request_latency_s
     enough = np.nonzero(rate >= requests_per_s)[0]
     k = int(enough[0]) if len(enough) else len(conc) - 1
-    return OperatingPoint(int(conc[k]), float(out.ttft_s[k]), float(out.decode_tokens_per_s[k]),
-                          float(out.request_latency_s[k]))
+    return OperatingPoint(
+        int(conc[k]), float(out.ttft_s[k]), float(out.decode_tokens_per_s[k]), float(out.request_latency_s[k])
+    )

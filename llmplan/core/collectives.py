@@ -7,8 +7,14 @@ import numpy as np
 from llmplan.catalog.kernels import Collective
 
 # Latency of one all-reduce where no curve applies (unified memory, CPU boxes): the link kind's floor
-RING_FLOOR_S = {"nvlink": 8e-6, "infinity-fabric": 10e-6, "pcie": 25e-6, "ethernet": 60e-6, "none": 25e-6,
-                "unified": 0.0}
+RING_FLOOR_S = {
+    "nvlink": 8e-6,
+    "infinity-fabric": 10e-6,
+    "pcie": 25e-6,
+    "ethernet": 60e-6,
+    "none": 25e-6,
+    "unified": 0.0,
+}
 
 
 def seconds(curve: Collective | None, message_bytes, n_gpus):
@@ -24,5 +30,6 @@ def ring_allreduce_seconds(message_bytes, n_gpus, link_bytes_per_s, link_kind: s
     """A ring all-reduce moves 2(n-1)/n of the message over each link, plus the link's latency floor."""
     n = np.asarray(n_gpus, dtype=np.float64)
     t = 2.0 * (n - 1) / np.maximum(n, 1) * np.asarray(message_bytes) / link_bytes_per_s + RING_FLOOR_S.get(
-        link_kind, 25e-6)
+        link_kind, 25e-6
+    )
     return np.where(n > 1, t, 0.0)

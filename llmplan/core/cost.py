@@ -37,9 +37,17 @@ def monthly_tokens(requests_per_day, tokens_per_request):
     return np.asarray(requests_per_day, dtype=np.float64) * DAYS_PER_MONTH * tokens_per_request
 
 
-def api_monthly_cost_usd(requests_per_day, input_tokens: float, output_tokens: float,
-                         input_usd_per_mtok, output_usd_per_mtok, cached_input_usd_per_mtok=None,
-                         cacheable_share: float = 0.0, batch_share: float = 0.0, batch_discount: float = 0.0):
+def api_monthly_cost_usd(
+    requests_per_day,
+    input_tokens: float,
+    output_tokens: float,
+    input_usd_per_mtok,
+    output_usd_per_mtok,
+    cached_input_usd_per_mtok=None,
+    cacheable_share: float = 0.0,
+    batch_share: float = 0.0,
+    batch_discount: float = 0.0,
+):
     """Tokens x prices: cached prompt tokens at the cache-read price, a batch share at the batch discount."""
     tin = monthly_tokens(requests_per_day, input_tokens) / 1e6
     tout = monthly_tokens(requests_per_day, output_tokens) / 1e6
@@ -83,9 +91,14 @@ def full_load_usd_per_mtok(hourly_usd, output_tokens_per_s, input_tokens: float,
     return np.asarray(hourly_usd, dtype=np.float64) / np.maximum(all_per_hour, 1e-9) * 1e6
 
 
-def breakeven_requests_per_day(api_usd_per_request_day: float, fixed_monthly_usd: float, per_replica_monthly_usd: float,
-                               replica_requests_per_day: float, first_replicas: int = 1,
-                               max_replicas: int = 100_000) -> float | None:
+def breakeven_requests_per_day(
+    api_usd_per_request_day: float,
+    fixed_monthly_usd: float,
+    per_replica_monthly_usd: float,
+    replica_requests_per_day: float,
+    first_replicas: int = 1,
+    max_replicas: int = 100_000,
+) -> float | None:
     """Smallest daily volume at which self-hosting costs no more than the API.
 
     Self-hosting is a step function: k replicas serve up to k x replica capacity, at fixed + k x per-replica

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from llmplan.models.architecture import ModelSpec
+from llmplan.catalog.schemas import GpuEntry
 from llmplan.core import memory as mem
 from llmplan.core.hardware import check_runnable, gpu_memory_bytes, hardware_for
 from llmplan.core.performance import (
@@ -16,11 +16,6 @@ from llmplan.core.performance import (
     prefill_seconds,
     serve,
 )
-from llmplan.engines.memory_rules import EngineSettings, block_tokens, parallel_slots
-from llmplan.engines.parallel import nearest_runnable_tp, tp_refusal
-from llmplan.engines.profiles import EngineProfile
-from llmplan.errors import LlmplanError
-from llmplan.engines.formats import FORMATS, KV_DTYPE_BYTES, QuantFormat
 from llmplan.core.reports import (
     FitReport,
     GpuInfo,
@@ -29,7 +24,12 @@ from llmplan.core.reports import (
     OffloadInfo,
     PerformanceInfo,
 )
-from llmplan.catalog.schemas import GpuEntry
+from llmplan.engines.formats import FORMATS, KV_DTYPE_BYTES, QuantFormat
+from llmplan.engines.memory_rules import EngineSettings, block_tokens, parallel_slots
+from llmplan.engines.parallel import nearest_runnable_tp, tp_refusal
+from llmplan.engines.profiles import EngineProfile
+from llmplan.errors import LlmplanError
+from llmplan.models.architecture import ModelSpec
 
 GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
 MAX_PER_BOX = 8
@@ -72,8 +72,16 @@ class MemoryPlan:
 
 def deployment_hardware(dep: Deployment, n: int | None = None):
     """The performance model's view of the deployment's hardware (of `n` GPUs, default the deployment's)."""
-    return hardware_for(dep.gpu, dep.fmt, dep.n_gpus if n is None else n, dep.host_bandwidth, dep.expert_parallel,
-                        dep.engine, dep.dp_attention, dep.kv_dtype)
+    return hardware_for(
+        dep.gpu,
+        dep.fmt,
+        dep.n_gpus if n is None else n,
+        dep.host_bandwidth,
+        dep.expert_parallel,
+        dep.engine,
+        dep.dp_attention,
+        dep.kv_dtype,
+    )
 
 
 def _tp_valid(model: ModelSpec, n: int, engine: EngineProfile) -> bool:
@@ -92,8 +100,9 @@ def tp_problem(dep: Deployment) -> str | None:
         return None
     below, above = nearest_runnable_tp(dep.engine.name, dep.model.num_heads, dep.model.num_kv_heads, dep.n_gpus)
     sizes = " or ".join(f"{n}x{dep.gpu_id}" if n > 1 else dep.gpu_id for n in (below, above) if n)
-    return (f"{dep.engine.name} refuses tensor parallel {dep.n_gpus}: {why}"
-            + (f"; nearest sizes that run: {sizes}" if sizes else ""))
+    return f"{dep.engine.name} refuses tensor parallel {dep.n_gpus}: {why}" + (
+        f"; nearest sizes that run: {sizes}" if sizes else ""
+    )
 
 
 def weights_per_gpu(dep: Deployment, n: int | None = None) -> float:
@@ -115,8 +124,9 @@ def memory_plan(dep: Deployment, n: int | None = None, context: float | None = N
     n_ctx = int(dep.context * max(dep.concurrency or dep.engine.max_batch, 1))  # llama.cpp's -c: all slots
     if not dep.engine.continuous_batching:
         n_ctx = int(dep.context * parallel_slots(dep.concurrency, dep.engine.max_batch))
-    overhead = mem.engine_overhead_bytes(dep.model, dep.engine, tp, n_ctx=n_ctx,
-                                         flash_attn=dep.settings.flash_attn is not False)
+    overhead = mem.engine_overhead_bytes(
+        dep.model, dep.engine, tp, n_ctx=n_ctx, flash_attn=dep.settings.flash_attn is not False
+    )
     usable = float(mem.usable_bytes(gpu_memory_bytes(dep.gpu), dep.engine, w, overhead))
     kv_free = usable - w - overhead
     ctx = dep.context if context is None else context
@@ -204,8 +214,9 @@ def kv_pool(dep: Deployment, plan: MemoryPlan | None = None) -> KvPool:
     if plan.kv_free <= 0 or per_token <= 0:
         return KvPool(0, 0, 0.0)
     tokens = int(plan.kv_free // (per_token * block)) * block
-    return KvPool(int(plan.kv_free), tokens, round(tokens / max(dep.context, 1), 2),
-                  kv_tokens_printed(dep, plan.kv_free, tokens))
+    return KvPool(
+        int(plan.kv_free), tokens, round(tokens / max(dep.context, 1), 2), kv_tokens_printed(dep, plan.kv_free, tokens)
+    )
 
 
 def kv_tokens_printed(dep: Deployment, pool_bytes: float, capacity: int) -> int:
@@ -254,18 +265,20 @@ def offload_plan(dep: Deployment, concurrency: int) -> OffloadInfo | None:
     return OffloadInfo(gpu_layers=gpu_layers, total_layers=dep.model.num_layers, host_bytes=int(host))
 
 
-def _suggestions(dep: Deployment, concurrency: int, fits: bool, best_n: int | None,
-                 max_ctx: int, refused: str | None = None) -> list[str]:
+def _suggestions(
+    dep: Deployment, concurrency: int, fits: bool, best_n: int | None, max_ctx: int, refused: str | None = None
+) -> list[str]:
     if fits:
         return []
     tips: list[str] = []
     if refused:
-        below, above = nearest_runnable_tp(dep.engine.name, dep.model.num_heads, dep.model.num_kv_heads,
-                                           dep.n_gpus)
+        below, above = nearest_runnable_tp(dep.engine.name, dep.model.num_heads, dep.model.num_kv_heads, dep.n_gpus)
         runnable = [n for n in (below, above) if n and fits_on(dep, n, concurrency)]
         if runnable:
-            return [f"use {' or '.join(f'{n}x{dep.gpu_id}' if n > 1 else dep.gpu_id for n in runnable)} "
-                    f"({dep.engine.name} runs tensor parallel {' or '.join(str(n) for n in runnable)})"]
+            return [
+                f"use {' or '.join(f'{n}x{dep.gpu_id}' if n > 1 else dep.gpu_id for n in runnable)} "
+                f"({dep.engine.name} runs tensor parallel {' or '.join(str(n) for n in runnable)})"
+            ]
     if best_n and best_n != dep.n_gpus:
         where = "" if best_n <= MAX_PER_BOX else " (more than one 8-GPU box: multi-node)"
         tips.append(f"use {best_n}x{dep.gpu_id}{where}")
@@ -312,16 +325,20 @@ def fit(dep: Deployment) -> FitReport:
     if refused:
         warnings.append(refused)
     if dep.input_tokens + dep.output_tokens > dep.context:
-        warnings.append(f"input + output tokens ({dep.input_tokens + dep.output_tokens}) exceed the "
-                        f"context ({dep.context}); requests that long will be refused")
+        warnings.append(
+            f"input + output tokens ({dep.input_tokens + dep.output_tokens}) exceed the "
+            f"context ({dep.context}); requests that long will be refused"
+        )
     if dep.context > dep.model.max_context:
         warnings.append(f"context {dep.context} is beyond the model's {dep.model.max_context} tokens")
     if n > MAX_PER_BOX:
         boxes = -(-n // MAX_PER_BOX)
-        warnings.append(f"{n}x {dep.gpu_id} is {boxes} boxes of {MAX_PER_BOX}, not one: estimated as tensor "
-                        f"parallel {n}, but its all-reduces would cross the network between boxes; engines run "
-                        f"tensor parallel {MAX_PER_BOX} inside a box and pipeline parallel {boxes} across boxes, "
-                        "so expect lower speed than shown")
+        warnings.append(
+            f"{n}x {dep.gpu_id} is {boxes} boxes of {MAX_PER_BOX}, not one: estimated as tensor "
+            f"parallel {n}, but its all-reduces would cross the network between boxes; engines run "
+            f"tensor parallel {MAX_PER_BOX} inside a box and pipeline parallel {boxes} across boxes, "
+            "so expect lower speed than shown"
+        )
 
     mode = "max" if dep.concurrency is None else "fixed"
     if dep.concurrency is None:
@@ -358,18 +375,27 @@ def fit(dep: Deployment) -> FitReport:
             offload = offload_plan(dep, conc_for_limits)
             fits_with_offload = offload is not None and offload.gpu_layers > 0
     if mem.kv_replicated(dep.model, tp):
-        warnings.append("part of the cache is replicated on every GPU under tensor parallel "
-                        "(MLA latent or fewer KV heads than GPUs)")
+        warnings.append(
+            "part of the cache is replicated on every GPU under tensor parallel "
+            "(MLA latent or fewer KV heads than GPUs)"
+        )
 
     perf = _performance(dep, concurrency, fits, offload, warnings)
     verdict = _verdict(dep, fits, offload, best_n, concurrency, mode, headroom, refused)
     kv_bpt = mem.kv_bytes_per_token(dep.model, dep.kv_elem_bytes)
     return FitReport(
-        model=ModelInfo(id=dep.model.id, params=dep.model.params_total, active_params=dep.model.params_active,
-                        source=dep.model_source, native_quant=dep.model.native_quant,
-                        layer_kinds=dep.model.layer_kinds, max_context=dep.model.max_context),
-        gpu=GpuInfo(id=dep.gpu_id, name=dep.gpu.name, count=n, memory_bytes=gpu_memory_bytes(dep.gpu),
-                    replicas=dep.replicas),
+        model=ModelInfo(
+            id=dep.model.id,
+            params=dep.model.params_total,
+            active_params=dep.model.params_active,
+            source=dep.model_source,
+            native_quant=dep.model.native_quant,
+            layer_kinds=dep.model.layer_kinds,
+            max_context=dep.model.max_context,
+        ),
+        gpu=GpuInfo(
+            id=dep.gpu_id, name=dep.gpu.name, count=n, memory_bytes=gpu_memory_bytes(dep.gpu), replicas=dep.replicas
+        ),
         quant=dep.fmt.name,
         kv_dtype=dep.kv_dtype,
         engine=dep.engine.name,
@@ -408,25 +434,29 @@ def fit(dep: Deployment) -> FitReport:
     )
 
 
-def _performance(dep: Deployment, concurrency: int, fits: bool, offload: OffloadInfo | None,
-                 warnings: list[str]) -> PerformanceInfo:
+def _performance(
+    dep: Deployment, concurrency: int, fits: bool, offload: OffloadInfo | None, warnings: list[str]
+) -> PerformanceInfo:
     if not fits and (offload is None or offload.gpu_layers <= 0):
         return PerformanceInfo()
     cost = model_cost(dep.model, dep.fmt)
     hw = deployment_hardware(dep)
     c = max(concurrency, 1)
     if not fits and offload is not None:
-        kv_seq = float(mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes,
-                                                 dep.input_tokens + dep.output_tokens / 2, 1))
-        step = float(offload_decode_seconds(cost, offload.gpu_layers, offload.total_layers, hw, dep.engine,
-                                            kv_seq))
+        kv_seq = float(
+            mem.kv_bytes_per_sequence(dep.model, dep.kv_elem_bytes, dep.input_tokens + dep.output_tokens / 2, 1)
+        )
+        step = float(offload_decode_seconds(cost, offload.gpu_layers, offload.total_layers, hw, dep.engine, kv_seq))
         prefill = float(prefill_seconds(cost, dep.engine, hw, dep.input_tokens, dep.model)) * (
-            1 + 2 * (1 - offload.gpu_layers / offload.total_layers))
+            1 + 2 * (1 - offload.gpu_layers / offload.total_layers)
+        )
         decode = 1.0 / step
         latency = prefill + dep.output_tokens / decode
-        warnings.append(f"partial offload: {offload.total_layers - offload.gpu_layers} of "
-                        f"{offload.total_layers} layers run from system RAM; decode speed follows host "
-                        "memory bandwidth")
+        warnings.append(
+            f"partial offload: {offload.total_layers - offload.gpu_layers} of "
+            f"{offload.total_layers} layers run from system RAM; decode speed follows host "
+            "memory bandwidth"
+        )
         return PerformanceInfo(
             decode_tokens_per_s=_sig(decode),
             throughput_tokens_per_s=_sig(dep.output_tokens / latency * dep.replicas),
@@ -436,8 +466,10 @@ def _performance(dep: Deployment, concurrency: int, fits: bool, offload: Offload
         )
     out = serve(cost, dep.model, dep.kv_elem_bytes, dep.engine, hw, c, dep.input_tokens, dep.output_tokens)
     if not dep.engine.continuous_batching and c > dep.engine.max_batch:
-        warnings.append(f"{dep.engine.name} serves {dep.engine.max_batch} requests at once; the other "
-                        f"{c - dep.engine.max_batch} wait in its queue")
+        warnings.append(
+            f"{dep.engine.name} serves {dep.engine.max_batch} requests at once; the other "
+            f"{c - dep.engine.max_batch} wait in its queue"
+        )
     if dep.n_gpus > 1 and dep.engine.tensor_parallel and dep.gpu.interconnect.kind == "pcie":
         warnings.append("tensor parallel over PCIe: all-reduces cost markedly more than over NVLink")
     return PerformanceInfo(
@@ -459,25 +491,39 @@ def _gb(x: float) -> str:
     return f"{x / 1e9:.1f} GB"
 
 
-def _verdict(dep: Deployment, fits: bool, offload: OffloadInfo | None, best_n: int | None,
-             concurrency: int, mode: str, headroom: float, refused: str | None = None) -> str:
+def _verdict(
+    dep: Deployment,
+    fits: bool,
+    offload: OffloadInfo | None,
+    best_n: int | None,
+    concurrency: int,
+    mode: str,
+    headroom: float,
+    refused: str | None = None,
+) -> str:
     where = f"{dep.n_gpus}x{dep.gpu_id}" if dep.n_gpus > 1 else dep.gpu_id
     what = f"{dep.model.id} in {dep.fmt.name}"
     if refused:
         return f"{what} cannot run on {where}: {refused}"
     if fits:
         if mode == "max":
-            return (f"{what} fits on {where}; at full load it holds {concurrency} sequences of "
-                    f"{dep.input_tokens}+{dep.output_tokens} tokens ({headroom:.0f}% headroom)")
-        return (f"{what} fits on {where} with {dep.context} tokens x {concurrency} sequences "
-                f"({headroom:.0f}% of usable memory left)")
+            return (
+                f"{what} fits on {where}; at full load it holds {concurrency} sequences of "
+                f"{dep.input_tokens}+{dep.output_tokens} tokens ({headroom:.0f}% headroom)"
+            )
+        return (
+            f"{what} fits on {where} with {dep.context} tokens x {concurrency} sequences "
+            f"({headroom:.0f}% of usable memory left)"
+        )
     if mode == "max" and concurrency < 1:
         text = f"{what} does not fit on {where}: no room for even one sequence"
     else:
         text = f"{what} does not fit on {where} at {dep.context} tokens x {max(concurrency, 1)} sequences"
     if offload and offload.gpu_layers > 0:
-        text += (f"; with partial offload {offload.gpu_layers}/{offload.total_layers} layers stay on the GPU "
-                 f"({_gb(offload.host_bytes)} in system RAM, much slower)")
+        text += (
+            f"; with partial offload {offload.gpu_layers}/{offload.total_layers} layers stay on the GPU "
+            f"({_gb(offload.host_bytes)} in system RAM, much slower)"
+        )
     if best_n:
         text += f"; it needs {best_n}x{dep.gpu_id}"
     else:

@@ -15,8 +15,15 @@ from llmplan.catalog.kernels import Roofline
 from llmplan.models.architecture import ModelSpec
 
 ACTIVATION_BYTES = 2.0  # activations in and out of a GEMM are 16-bit in every engine modelled
-_FUSED = {"q_proj": "qkv", "k_proj": "qkv", "v_proj": "qkv", "gate_proj": "gate_up", "up_proj": "gate_up",
-          "w1": "gate_up", "w3": "gate_up"}
+_FUSED = {
+    "q_proj": "qkv",
+    "k_proj": "qkv",
+    "v_proj": "qkv",
+    "gate_proj": "gate_up",
+    "up_proj": "gate_up",
+    "w1": "gate_up",
+    "w3": "gate_up",
+}
 
 
 @dataclass(frozen=True)
@@ -39,8 +46,10 @@ def model_gemms(model: ModelSpec, linear_bits: float, head_bits: float, dense_re
             continue
         key = (kind, _FUSED.get(name, name), k_in, count)
         fused.setdefault(key, []).append(n_out)
-    gemms = [Gemm(f"{kind}.{name}", sum(outs), k_in, count, sum(outs) * k_in * linear_bits / 8)
-             for (kind, name, k_in, count), outs in fused.items()]
+    gemms = [
+        Gemm(f"{kind}.{name}", sum(outs), k_in, count, sum(outs) * k_in * linear_bits / 8)
+        for (kind, name, k_in, count), outs in fused.items()
+    ]
     head = model.vocab_size * model.hidden_size * head_bits / 8
     if not gemms:
         # No layer shapes (e.g. a GGUF without them): one GEMM per layer carrying the dense weights
@@ -58,8 +67,9 @@ def smooth_max(a, b, p: float):
 
 
 def roofline_seconds(roof: Roofline, bytes_, flops, bandwidth, peak):
-    return roof.floor_s + smooth_max(bytes_ / (bandwidth * roof.bandwidth_eff), flops / (peak * roof.math_eff),
-                                     roof.smooth_p)
+    return roof.floor_s + smooth_max(
+        bytes_ / (bandwidth * roof.bandwidth_eff), flops / (peak * roof.math_eff), roof.smooth_p
+    )
 
 
 def seconds(gemms: tuple[Gemm, ...], tokens, roof: Roofline, bandwidth, peak, tp, head_tokens=None):

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from llmplan.catalog import kernels as measured
+from llmplan.catalog.schemas import GpuEntry, efficiency_class
 from llmplan.core.performance import DEFAULT_HOST_BANDWIDTH, Hardware, Kernels
+from llmplan.engines.formats import QuantFormat
 from llmplan.engines.profiles import EngineProfile
 from llmplan.errors import UnsupportedError
-from llmplan.engines.formats import QuantFormat
-from llmplan.catalog.schemas import GpuEntry, efficiency_class
 
 NON_CUDA_ENGINES = ("llama.cpp", "ollama")
 # The kernels vLLM and SGLang fall back to when the GPU lacks the format's math (vLLM
 # model_executor/layers/quantization/utils/marlin_utils_fp8.py and marlin_utils_fp4.py; gpt-oss mxfp4 MoE
 # through Marlin on Ampere and triton_kernels matmul_ogs on Hopper).
-WEIGHT_ONLY_KERNELS = {"fp8": "the Marlin FP8 kernel", "nvfp4": "the Marlin FP4 kernel",
-                       "mxfp4": "the Marlin / Triton MXFP4 kernels"}
+WEIGHT_ONLY_KERNELS = {
+    "fp8": "the Marlin FP8 kernel",
+    "nvfp4": "the Marlin FP4 kernel",
+    "mxfp4": "the Marlin / Triton MXFP4 kernels",
+}
 
 
 # TensorRT-LLM on Hopper: MXFP4 MoE weights with bf16 activations through the TRITON MoE backend, Hopper's default
@@ -73,34 +76,46 @@ def check_runnable(gpu_id: str, gpu: GpuEntry, fmt: QuantFormat, engine: str) ->
         raise UnsupportedError(f"{engine} has no Gaudi back-end; use vllm or tgi (Habana builds) on {gpu_id}")
     cc = compute_capability(gpu)
     if gpu.vendor == "nvidia" and cc is not None and fmt.min_compute_capability and cc < fmt.min_compute_capability:
-        able = [name for name, f in FORMATS.items() if f.min_compute_capability is None or
-                f.min_compute_capability <= cc]
+        able = [
+            name for name, f in FORMATS.items() if f.min_compute_capability is None or f.min_compute_capability <= cc
+        ]
         if fmt.math == "fp4" and fmt.name == "nvfp4":
             raise UnsupportedError(
                 f"nvfp4 needs compute capability 8.0+ (Marlin FP4, weight-only) or Blackwell (10.0+, native); "
-                f"{gpu_id} is {cc}. Use awq or gptq-int4 there, or a newer GPU")
-        raise UnsupportedError(f"{fmt.name} needs compute capability {fmt.min_compute_capability}+; "
-                               f"{gpu_id} is {cc}; formats it runs: {', '.join(able[:8])}")
+                f"{gpu_id} is {cc}. Use awq or gptq-int4 there, or a newer GPU"
+            )
+        raise UnsupportedError(
+            f"{fmt.name} needs compute capability {fmt.min_compute_capability}+; "
+            f"{gpu_id} is {cc}; formats it runs: {', '.join(able[:8])}"
+        )
     if fmt.name == "nvfp4" and gpu.vendor != "nvidia":
         raise UnsupportedError(f"nvfp4 kernels exist for NVIDIA GPUs only; on {gpu_id} use fp8 or mxfp4")
-    if (not has_native_math(gpu, fmt) and engine == "tensorrt-llm" and fmt.name == "mxfp4" and cc is not None
-            and cc >= 9.0):
+    if (
+        not has_native_math(gpu, fmt)
+        and engine == "tensorrt-llm"
+        and fmt.name == "mxfp4"
+        and cc is not None
+        and cc >= 9.0
+    ):
         # TensorRT-LLM's gpt-oss guide runs MXFP4 MoE weights on Hopper (H100/H200) through its TRITON MoE backend
         warnings.append(
             f"{gpu_id} has no fp4 tensor cores: tensorrt-llm runs mxfp4 weight-only through {TRTLLM_HOPPER_MXFP4} "
             "(moe_config backend TRITON; bf16 activations): the memory savings hold, but prefill and batched steps "
-            "run at 16-bit math speed")
+            "run at 16-bit math speed"
+        )
         return warnings
     if not has_native_math(gpu, fmt) and fmt.math in ("fp8", "fp4"):
         if engine == "tensorrt-llm":
             raise UnsupportedError(
                 f"tensorrt-llm runs {fmt.name} only on GPUs with {fmt.math} tensor cores, which {gpu_id} lacks; "
                 f"use --engine vllm or sglang (weight-only, through {WEIGHT_ONLY_KERNELS[fmt.name]}), or "
-                f"{'fp8 or awq' if fmt.math == 'fp4' else 'awq or int8'} with tensorrt-llm")
+                f"{'fp8 or awq' if fmt.math == 'fp4' else 'awq or int8'} with tensorrt-llm"
+            )
         warnings.append(
             f"{gpu_id} has no {fmt.math} tensor cores: {engine} runs {fmt.name} weight-only through "
             f"{WEIGHT_ONLY_KERNELS[fmt.name]} (weights dequantized to 16-bit inside the GEMM): the memory savings "
-            "hold and decode keeps its bandwidth gain, but prefill and batched steps run at 16-bit math speed")
+            "hold and decode keeps its bandwidth gain, but prefill and batched steps run at 16-bit math speed"
+        )
     return warnings
 
 
@@ -115,8 +130,9 @@ def kernel_dtype(gpu: GpuEntry, fmt: QuantFormat) -> str:
     return "bf16"
 
 
-def kernels_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, engine: EngineProfile | None = None,
-                kv_dtype: str = "bf16") -> Kernels | None:
+def kernels_for(
+    gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, engine: EngineProfile | None = None, kv_dtype: str = "bf16"
+) -> Kernels | None:
     """Fits of the nearest measured GPU's kernels for this format and cache, and its collectives for `n_gpus`."""
     dtype = kernel_dtype(gpu, fmt)
     gemm = measured.gemm_roofline(gpu, dtype)
@@ -125,15 +141,26 @@ def kernels_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, engine: EngineProf
         return None
     name = engine.name if engine is not None else "vllm"
     source = engine.allreduce_kernel if engine is not None else "nccl"
-    return Kernels(gemm, moe, measured.collective(gpu, "all_reduce", source, n_gpus),
-                   measured.collective(gpu, "alltoall", "nccl", n_gpus),
-                   measured.attention_roofline(gpu, name, "generation", kv_dtype),
-                   measured.attention_roofline(gpu, name, "context", kv_dtype))
+    return Kernels(
+        gemm,
+        moe,
+        measured.collective(gpu, "all_reduce", source, n_gpus),
+        measured.collective(gpu, "alltoall", "nccl", n_gpus),
+        measured.attention_roofline(gpu, name, "generation", kv_dtype),
+        measured.attention_roofline(gpu, name, "context", kv_dtype),
+    )
 
 
-def hardware_for(gpu: GpuEntry, fmt: QuantFormat, n_gpus: int, host_bandwidth: float | None = None,
-                 expert_parallel: bool = False, engine: EngineProfile | None = None,
-                 dp_attention: bool = False, kv_dtype: str = "bf16") -> Hardware:
+def hardware_for(
+    gpu: GpuEntry,
+    fmt: QuantFormat,
+    n_gpus: int,
+    host_bandwidth: float | None = None,
+    expert_parallel: bool = False,
+    engine: EngineProfile | None = None,
+    dp_attention: bool = False,
+    kv_dtype: str = "bf16",
+) -> Hardware:
     host = host_bandwidth or gpu.host_memory_bandwidth_bytes_per_s or DEFAULT_HOST_BANDWIDTH
     return Hardware(
         bandwidth=gpu.memory_bandwidth_bytes_per_s,

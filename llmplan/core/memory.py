@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from llmplan.models.architecture import ModelSpec
-from llmplan.engines.profiles import EngineProfile
 from llmplan.engines.formats import FORMATS, QuantFormat, gguf_effective_bits
+from llmplan.engines.profiles import EngineProfile
+from llmplan.models.architecture import ModelSpec
 
 GIB = 1 << 30
 
@@ -177,14 +177,17 @@ def llama_cpp_compute_bytes(model: ModelSpec, ubatch: int, n_ctx: int, flash_att
     return int(buffer)
 
 
-def engine_overhead_bytes(model: ModelSpec, engine: EngineProfile, tp: int = 1, *, n_ctx: int = 0,
-                          flash_attn: bool = True) -> int:
+def engine_overhead_bytes(
+    model: ModelSpec, engine: EngineProfile, tp: int = 1, *, n_ctx: int = 0, flash_attn: bool = True
+) -> int:
     """What the engine holds beside weights and KV cache inside the memory it budgets (see
     llmplan.engines.memory_rules for each engine's rule, by release, and its source)."""
     from llmplan.engines import memory_rules as R
 
     if engine.budget == "profiled":
-        graphs = cuda_graph_bytes(model, engine, tp) if engine.rules is not None and engine.rules.graphs_in_budget else 0
+        graphs = (
+            cuda_graph_bytes(model, engine, tp) if engine.rules is not None and engine.rules.graphs_in_budget else 0
+        )
         return int(activation_bytes(model, engine, tp) + engine.non_torch_bytes + graphs)
     if engine.budget == "static":
         return 0  # its static fraction holds weights and the KV pool; activations and graphs live outside

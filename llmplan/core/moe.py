@@ -35,8 +35,14 @@ def model_experts(model: ModelSpec, expert_bits: float) -> Experts | None:
         params_each = float(sum(k_in * n_out for k_in, n_out in shapes))
     else:
         params_each = model.expert_params / (model.num_experts * model.moe_layers)
-    return Experts(model.moe_layers, model.num_experts, max(model.experts_per_token, 1), model.hidden_size,
-                   params_each, params_each * expert_bits / 8)
+    return Experts(
+        model.moe_layers,
+        model.num_experts,
+        max(model.experts_per_token, 1),
+        model.hidden_size,
+        params_each,
+        params_each * expert_bits / 8,
+    )
 
 
 def touched_experts(experts: Experts, tokens, ep) -> np.ndarray:

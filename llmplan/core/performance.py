@@ -92,13 +92,13 @@ def model_cost(model: ModelSpec, fmt: QuantFormat) -> ModelCost:
     linear_bits, expert_bits, embed_bits, head_bits = format_bits(model, fmt)
     embed_bytes = model.embed_params * fmt.embed_bits / 8 if model.lm_head_params else 0.0
     dense_read = total - experts_total - embed_bytes  # the embedding table is looked up, not streamed
-    gemms = gemm.model_gemms(model, linear_bits, head_bits if model.lm_head_params else embed_bits,
-                             dense_read)
+    gemms = gemm.model_gemms(model, linear_bits, head_bits if model.lm_head_params else embed_bits, dense_read)
     experts = moe.model_experts(model, expert_bits)
     attn, windowed = attention.flops_per_context_token(model)
     active_experts = model.expert_params * (model.experts_per_token / model.num_experts) if model.num_experts else 0.0
-    active_nonembed = max(model.params_active - model.embed_params +
-                          (model.embed_params if not model.lm_head_params else 0), 1)
+    active_nonembed = max(
+        model.params_active - model.embed_params + (model.embed_params if not model.lm_head_params else 0), 1
+    )
     return ModelCost(
         gemms=gemms,
         experts=experts,
@@ -152,20 +152,48 @@ def _rates(engine: EngineProfile, hw: Hardware, cost: ModelCost, k: SpeedConstan
         wg = engine.wgmma_factor if hw.wgmma else 1.0
         quant_bw = e.quant_decode if cost.gguf else 1.0
         quant_math = e.quant_prefill if cost.gguf else 1.0
-        roof = Roofline(0.0, k.llamacpp_bandwidth_eff(hw.kind) * e.bandwidth * quant_bw * cost.kernel_efficiency,
-                        k.llamacpp_math_eff(hw.kind) * quant_math * cost.math_efficiency * wg, 1.0, 0.0,
-                        f"{engine.name} {hw.kind}")
-        return _Rates(roof, roof, hw.bandwidth, hw.peak_flops, attn_peak16 * e.attention * wg,
-                      hw.bandwidth * e.kv_read, k.llamacpp_layer_s)
+        roof = Roofline(
+            0.0,
+            k.llamacpp_bandwidth_eff(hw.kind) * e.bandwidth * quant_bw * cost.kernel_efficiency,
+            k.llamacpp_math_eff(hw.kind) * quant_math * cost.math_efficiency * wg,
+            1.0,
+            0.0,
+            f"{engine.name} {hw.kind}",
+        )
+        return _Rates(
+            roof,
+            roof,
+            hw.bandwidth,
+            hw.peak_flops,
+            attn_peak16 * e.attention * wg,
+            hw.bandwidth * e.kv_read,
+            k.llamacpp_layer_s,
+        )
     g, m = hw.kernels.gemm, hw.kernels.moe
-    g = Roofline(g.floor_s, g.bandwidth_eff * cost.kernel_efficiency, g.math_eff * cost.math_efficiency,
-                 g.smooth_p, 0.0, g.curve)
-    m = Roofline(m.floor_s, m.bandwidth_eff * cost.kernel_efficiency, m.math_eff * cost.math_efficiency,
-                 m.smooth_p, m.per_expert_s, m.curve)
+    g = Roofline(
+        g.floor_s, g.bandwidth_eff * cost.kernel_efficiency, g.math_eff * cost.math_efficiency, g.smooth_p, 0.0, g.curve
+    )
+    m = Roofline(
+        m.floor_s,
+        m.bandwidth_eff * cost.kernel_efficiency,
+        m.math_eff * cost.math_efficiency,
+        m.smooth_p,
+        m.per_expert_s,
+        m.curve,
+    )
     decode_attn, prefill_attn = hw.kernels.decode_attention, hw.kernels.prefill_attention
-    return _Rates(g, m, hw.bandwidth, hw.peak_flops, attn_peak16 * (prefill_attn.math_eff if prefill_attn else 0.5),
-                  hw.bandwidth * (decode_attn.bandwidth_eff if decode_attn else 0.7), 0.0, decode_attn, prefill_attn,
-                  attn_peak16)
+    return _Rates(
+        g,
+        m,
+        hw.bandwidth,
+        hw.peak_flops,
+        attn_peak16 * (prefill_attn.math_eff if prefill_attn else 0.5),
+        hw.bandwidth * (decode_attn.bandwidth_eff if decode_attn else 0.7),
+        0.0,
+        decode_attn,
+        prefill_attn,
+        attn_peak16,
+    )
 
 
 def kernel_note(engine: EngineProfile, hw: Hardware, cost: ModelCost) -> str:
@@ -193,8 +221,18 @@ def _layout(engine: EngineProfile, hw: Hardware, cost: ModelCost, tokens):
     return tp, 1.0, ep, t, t
 
 
-def step_seconds(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile, hw: Hardware,
-                 batch, context, prefill_tokens=0.0, prompt_tokens=0.0, constants: SpeedConstants | None = None):
+def step_seconds(
+    cost: ModelCost,
+    model: ModelSpec,
+    kv_elem_bytes: float,
+    engine: EngineProfile,
+    hw: Hardware,
+    batch,
+    context,
+    prefill_tokens=0.0,
+    prompt_tokens=0.0,
+    constants: SpeedConstants | None = None,
+):
     """Seconds for one engine step: one decode token for each of `batch` sequences (caches of `context`
     tokens) plus `prefill_tokens` of new prompts (of `prompt_tokens` each) in the same step.
 
@@ -208,24 +246,29 @@ def step_seconds(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine
     tokens = np.maximum(b + pf, 1.0)
     tp, ranks, ep, rank_tokens, moe_tokens = _layout(engine, hw, cost, tokens)
     rank_share = np.maximum(rank_tokens / tokens, 0.0)  # this rank's share of the step's sequences
-    sequences = np.maximum(b + np.where(pf > 0, pf / np.maximum(np.asarray(prompt_tokens, dtype=np.float64), 1.0),
-                                        0.0), 1.0)
-    gemm_s = gemm.seconds(cost.gemms, rank_tokens, r.gemm, r.bandwidth, r.gemm_peak, tp,
-                          head_tokens=sequences * rank_share)
+    sequences = np.maximum(
+        b + np.where(pf > 0, pf / np.maximum(np.asarray(prompt_tokens, dtype=np.float64), 1.0), 0.0), 1.0
+    )
+    gemm_s = gemm.seconds(
+        cost.gemms, rank_tokens, r.gemm, r.bandwidth, r.gemm_peak, tp, head_tokens=sequences * rank_share
+    )
     moe_s = 0.0
     if cost.experts is not None:
-        moe_s = moe.seconds(cost.experts, moe_tokens, r.moe, r.bandwidth, r.gemm_peak, ep,
-                            1.0 if hw.expert_parallel else tp)
+        moe_s = moe.seconds(
+            cost.experts, moe_tokens, r.moe, r.bandwidth, r.gemm_peak, ep, 1.0 if hw.expert_parallel else tp
+        )
     attn_tp = np.asarray(tp, dtype=np.float64)  # 1 under attention data parallel
-    attn_s = _attention_seconds(cost, model, kv_elem_bytes, r, b * rank_share, context, pf * rank_share,
-                                prompt_tokens, attn_tp)
+    attn_s = _attention_seconds(
+        cost, model, kv_elem_bytes, r, b * rank_share, context, pf * rank_share, prompt_tokens, attn_tp
+    )
     comm_s = _communication_seconds(cost, engine, hw, rank_tokens, moe_tokens)
     framework = _framework_seconds(cost, engine, b, pf, k, r)
     return gemm_s + moe_s + attn_s + comm_s + framework
 
 
-def _attention_seconds(cost: ModelCost, model, kv_elem_bytes: float, r: _Rates, sequences, context,
-                       prefill_tokens, prompt_tokens, tp):
+def _attention_seconds(
+    cost: ModelCost, model, kv_elem_bytes: float, r: _Rates, sequences, context, prefill_tokens, prompt_tokens, tp
+):
     """Decode attention (cache reads) and prefill attention (causal math) of one step on one GPU.
 
     With measured kernels each runs once per attention layer, timed by that layer's fitted roofline (its
@@ -241,8 +284,9 @@ def _attention_seconds(cost: ModelCost, model, kv_elem_bytes: float, r: _Rates, 
     dec = gemm.roofline_seconds(r.decode_attention, read / layers, decode_flops / layers, r.bandwidth, r.attn_peak16)
     dec = np.where(seqs > 0, dec, 0.0)
     written = pf * attention.decode_bytes(model, kv_elem_bytes, 1.0, 1.0, tp)  # the prompt's own cache entries
-    pre = gemm.roofline_seconds(r.prefill_attention, written / layers, prompt_flops / layers, r.bandwidth,
-                                r.attn_peak16)
+    pre = gemm.roofline_seconds(
+        r.prefill_attention, written / layers, prompt_flops / layers, r.bandwidth, r.attn_peak16
+    )
     pre = np.where(pf > 0, pre, 0.0)
     return layers * (dec + pre)
 
@@ -252,8 +296,11 @@ def _communication_seconds(cost: ModelCost, engine: EngineProfile, hw: Hardware,
     if not engine.tensor_parallel:
         return np.where(n > 1, (n - 1) * LAYER_HOP_S / 4, 0.0)
     if hw.kernels is None:
-        return collectives.ring_allreduce_seconds(rank_tokens * cost.hidden * 2.0, n, hw.link_bandwidth,
-                                                  hw.link_kind) * 2 * cost.layers
+        return (
+            collectives.ring_allreduce_seconds(rank_tokens * cost.hidden * 2.0, n, hw.link_bandwidth, hw.link_kind)
+            * 2
+            * cost.layers
+        )
     dp = hw.dp_attention and cost.experts is not None
     total = 0.0
     if not dp:
@@ -263,13 +310,11 @@ def _communication_seconds(cost: ModelCost, engine: EngineProfile, hw: Hardware,
         total = total + 2 * cost.experts.layers * collectives.seconds(hw.kernels.alltoall, per_gpu, n)
     elif dp:
         # attention ranks gather their tokens for the sliced MoE and scatter them back: one all-reduce's worth
-        total = total + 2 * cost.layers * collectives.seconds(hw.kernels.allreduce, moe_tokens * cost.hidden * 2.0,
-                                                              n)
+        total = total + 2 * cost.layers * collectives.seconds(hw.kernels.allreduce, moe_tokens * cost.hidden * 2.0, n)
     return np.where(n > 1, total, 0.0)
 
 
-def _framework_seconds(cost: ModelCost, engine: EngineProfile, batch, prefill_tokens, k: SpeedConstants,
-                       r: _Rates):
+def _framework_seconds(cost: ModelCost, engine: EngineProfile, batch, prefill_tokens, k: SpeedConstants, r: _Rates):
     """Scheduler, sampling and launches: decode steps replay CUDA graphs, prefill chunks launch every kernel."""
     step = k.decode_step_s(engine.speed_group) + batch * k.per_sequence_s
     launches = np.where(np.asarray(prefill_tokens) > 0, cost.layers * k.prefill_layer_s, 0.0)
@@ -278,8 +323,16 @@ def _framework_seconds(cost: ModelCost, engine: EngineProfile, batch, prefill_to
     return step + launches
 
 
-def decode_step_seconds(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile,
-                        hw: Hardware, batch, context, constants: SpeedConstants | None = None):
+def decode_step_seconds(
+    cost: ModelCost,
+    model: ModelSpec,
+    kv_elem_bytes: float,
+    engine: EngineProfile,
+    hw: Hardware,
+    batch,
+    context,
+    constants: SpeedConstants | None = None,
+):
     """Seconds for one pure decode step of `batch` sequences whose caches hold `context` tokens each."""
     return step_seconds(cost, model, kv_elem_bytes, engine, hw, batch, context, constants=constants)
 
@@ -288,14 +341,23 @@ def _chunks(engine: EngineProfile, prompt_tokens):
     return np.maximum(np.ceil(np.asarray(prompt_tokens, dtype=np.float64) / engine.batch_tokens), 1.0)
 
 
-def prefill_seconds(cost: ModelCost, engine: EngineProfile, hw: Hardware, prompt_tokens, model: ModelSpec | None = None,
-                    constants: SpeedConstants | None = None):
+def prefill_seconds(
+    cost: ModelCost,
+    engine: EngineProfile,
+    hw: Hardware,
+    prompt_tokens,
+    model: ModelSpec | None = None,
+    constants: SpeedConstants | None = None,
+):
     """Seconds to prefill one prompt alone: its chunks of at most the engine's batched-token budget."""
     p = np.maximum(np.asarray(prompt_tokens, dtype=np.float64), 1.0)
     chunks = _chunks(engine, p)
     per_chunk = p / chunks
-    step = step_seconds(cost, model, 2.0, engine, hw, 0.0, 0.0, per_chunk, p, constants) if model is not None else (
-        _prefill_step_no_model(cost, engine, hw, per_chunk, p, constants))
+    step = (
+        step_seconds(cost, model, 2.0, engine, hw, 0.0, 0.0, per_chunk, p, constants)
+        if model is not None
+        else (_prefill_step_no_model(cost, engine, hw, per_chunk, p, constants))
+    )
     if not engine.tensor_parallel:
         # layer split pipelines the prompt's micro-batches through the GPUs: m chunks over n stages
         n = np.asarray(hw.n_gpus, dtype=np.float64)
@@ -336,8 +398,17 @@ class StepTimes:
     alone_prefill_s: np.ndarray  # one prompt's chunks with nothing else in the engine
 
 
-def serving_steps(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile, hw: Hardware,
-                  batch, input_tokens, output_tokens, constants: SpeedConstants | None = None) -> StepTimes:
+def serving_steps(
+    cost: ModelCost,
+    model: ModelSpec,
+    kv_elem_bytes: float,
+    engine: EngineProfile,
+    hw: Hardware,
+    batch,
+    input_tokens,
+    output_tokens,
+    constants: SpeedConstants | None = None,
+) -> StepTimes:
     k = constants or speed_constants()
     b = np.maximum(np.asarray(batch, dtype=np.float64), 1.0)
     i = np.maximum(np.asarray(input_tokens, dtype=np.float64), 1.0)
@@ -347,13 +418,23 @@ def serving_steps(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engin
     prompt_tokens = b * i
     # chunked prefill shares its token budget with decode steps, so the batch's prompts cost fractional chunks
     steps = np.maximum(prompt_tokens / engine.batch_tokens, 1.0)
-    together = steps * step_seconds(cost, model, kv_elem_bytes, engine, hw, 0.0, 0.0, prompt_tokens / steps, i,
-                                    constants=k)
+    together = steps * step_seconds(
+        cost, model, kv_elem_bytes, engine, hw, 0.0, 0.0, prompt_tokens / steps, i, constants=k
+    )
     return StepTimes(decode, np.maximum(together, alone), alone)
 
 
-def serving_from_steps(steps: StepTimes, concurrency, batch, input_tokens, output_tokens, request_s,
-                       continuous, batch_tokens, concurrency_penalty) -> Throughput:
+def serving_from_steps(
+    steps: StepTimes,
+    concurrency,
+    batch,
+    input_tokens,
+    output_tokens,
+    request_s,
+    continuous,
+    batch_tokens,
+    concurrency_penalty,
+) -> Throughput:
     """Serving figures from step times: plain arithmetic over arrays (engine properties may be arrays too).
 
     Continuous batching: one request cycle of every user costs the engine O decode steps of the whole batch
@@ -396,19 +477,38 @@ def serving_from_steps(steps: StepTimes, concurrency, batch, input_tokens, outpu
     )
 
 
-def serve(cost: ModelCost, model: ModelSpec, kv_elem_bytes: float, engine: EngineProfile, hw: Hardware,
-          concurrency, input_tokens, output_tokens, constants: SpeedConstants | None = None) -> Throughput:
+def serve(
+    cost: ModelCost,
+    model: ModelSpec,
+    kv_elem_bytes: float,
+    engine: EngineProfile,
+    hw: Hardware,
+    concurrency,
+    input_tokens,
+    output_tokens,
+    constants: SpeedConstants | None = None,
+) -> Throughput:
     """Steady serving of `concurrency` users, each sending a new request as soon as the last one ends."""
     k = constants or speed_constants()
     c = np.maximum(np.asarray(concurrency, dtype=np.float64), 1.0)
     batch = np.minimum(c, engine.max_batch)
     steps = serving_steps(cost, model, kv_elem_bytes, engine, hw, batch, input_tokens, output_tokens, k)
-    return serving_from_steps(steps, c, batch, input_tokens, output_tokens, k.request_s(engine.speed_group),
-                              engine.continuous_batching, engine.batch_tokens, engine.concurrency_penalty)
+    return serving_from_steps(
+        steps,
+        c,
+        batch,
+        input_tokens,
+        output_tokens,
+        k.request_s(engine.speed_group),
+        engine.continuous_batching,
+        engine.batch_tokens,
+        engine.concurrency_penalty,
+    )
 
 
-def offload_decode_seconds(cost: ModelCost, gpu_layers, total_layers: int, hw: Hardware,
-                           engine: EngineProfile, kv_seq_bytes):
+def offload_decode_seconds(
+    cost: ModelCost, gpu_layers, total_layers: int, hw: Hardware, engine: EngineProfile, kv_seq_bytes
+):
     """Batch-1 decode with `gpu_layers` on the GPU and the rest read from host RAM by the CPU."""
     g = np.asarray(gpu_layers, dtype=np.float64)
     k = speed_constants()

@@ -37,15 +37,26 @@ class MemoryInfo(BaseModel):
     headroom_pct: float
     weights_bytes_all_gpus: int
     per_gpu: bool = True
-    kv_pool_bytes: int = Field(default=0, description="per GPU: the KV pool the engine allocates at its memory "
-                               "fraction (vLLM 'Available KV cache memory')")
-    kv_cache_tokens: int = Field(default=0, description="token capacity of that pool in whole blocks (vLLM 'GPU KV "
-                                 "cache size', SGLang max_total_num_tokens, llama.cpp n_ctx)")
-    max_concurrency_at_context: float = Field(default=0.0, description="kv_cache_tokens / context, as vLLM prints "
-                                              "'Maximum concurrency for N tokens per request'")
-    kv_cache_tokens_printed: int = Field(default=0, description="the token figure the engine release prints at "
-                                         "start-up: vLLM V1 prints max concurrency x max_model_len, which for hybrid "
-                                         "and sliding-window models exceeds the pool's capacity (kv_cache_tokens)")
+    kv_pool_bytes: int = Field(
+        default=0,
+        description="per GPU: the KV pool the engine allocates at its memory "
+        "fraction (vLLM 'Available KV cache memory')",
+    )
+    kv_cache_tokens: int = Field(
+        default=0,
+        description="token capacity of that pool in whole blocks (vLLM 'GPU KV "
+        "cache size', SGLang max_total_num_tokens, llama.cpp n_ctx)",
+    )
+    max_concurrency_at_context: float = Field(
+        default=0.0,
+        description="kv_cache_tokens / context, as vLLM prints 'Maximum concurrency for N tokens per request'",
+    )
+    kv_cache_tokens_printed: int = Field(
+        default=0,
+        description="the token figure the engine release prints at "
+        "start-up: vLLM V1 prints max concurrency x max_model_len, which for hybrid "
+        "and sliding-window models exceeds the pool's capacity (kv_cache_tokens)",
+    )
 
 
 class OffloadInfo(BaseModel):
@@ -60,9 +71,13 @@ class PerformanceInfo(BaseModel):
     prefill_tokens_per_s: float | None = None
     ttft_s: float | None = None
     request_latency_s: float | None = None
-    model: str = Field(default="analytic", description="performance model behind these figures: analytic | "
-                       "aiconfigurator")
-    model_note: str | None = Field(default=None, description="the measured kernel curves or tables the figures come from, or why the chosen model could not serve this case")
+    model: str = Field(
+        default="analytic", description="performance model behind these figures: analytic | aiconfigurator"
+    )
+    model_note: str | None = Field(
+        default=None,
+        description="the measured kernel curves or tables the figures come from, or why the chosen model could not serve this case",
+    )
 
 
 class LaunchInfo(BaseModel):
@@ -78,8 +93,11 @@ class FitReport(BaseModel):
     quant: str
     kv_dtype: str
     engine: str
-    engine_version: str | None = Field(default=None, description="the engine release rule set applied to memory "
-                                       "(--engine-version), with the releases it covers; null for engines with one")
+    engine_version: str | None = Field(
+        default=None,
+        description="the engine release rule set applied to memory "
+        "(--engine-version), with the releases it covers; null for engines with one",
+    )
     context: int
     concurrency: int
     concurrency_mode: str = "fixed"  # fixed | max

@@ -45,11 +45,13 @@ class SpeedConstants:
 
     def decode_step_s(self, group: str) -> float:
         return {"tensorrt-llm": self.decode_step_trt_s, "serving": self.decode_step_serving_s}.get(
-            group, self.decode_step_llamacpp_s)
+            group, self.decode_step_llamacpp_s
+        )
 
     def request_s(self, group: str) -> float:
         return {"tensorrt-llm": self.request_trt_s, "serving": self.request_serving_s}.get(
-            group, self.request_llamacpp_s)
+            group, self.request_llamacpp_s
+        )
 
     def llamacpp_bandwidth_eff(self, device_class: str) -> float:
         return getattr(self, f"llamacpp_bw_{device_class}", self.llamacpp_bw_datacenter)

@@ -25,14 +25,19 @@ def _axis_values(dep: Deployment, axis: str) -> np.ndarray:
     return np.array([v for v in values if v < limit] or [max(limit // 2, 1)], dtype=np.int64)
 
 
-def meets_target(fits: bool, ttft_s: float, decode_tokens_per_s: float, max_ttft_s: float | None,
-                 min_tokens_per_s: float | None) -> bool:
-    return bool(fits and (max_ttft_s is None or ttft_s <= max_ttft_s) and (
-        min_tokens_per_s is None or decode_tokens_per_s >= min_tokens_per_s))
+def meets_target(
+    fits: bool, ttft_s: float, decode_tokens_per_s: float, max_ttft_s: float | None, min_tokens_per_s: float | None
+) -> bool:
+    return bool(
+        fits
+        and (max_ttft_s is None or ttft_s <= max_ttft_s)
+        and (min_tokens_per_s is None or decode_tokens_per_s >= min_tokens_per_s)
+    )
 
 
-def sweep_table(dep: Deployment, axis: str, *, max_ttft_s: float | None = None,
-                min_tokens_per_s: float | None = None) -> list[dict]:
+def sweep_table(
+    dep: Deployment, axis: str, *, max_ttft_s: float | None = None, min_tokens_per_s: float | None = None
+) -> list[dict]:
     """Rows of figures along `axis`. Concurrency runs from 1 to the largest that fits (engine-capped);
     token axes keep the rest of the request fixed and run at full load."""
     values = _axis_values(dep, axis)
@@ -61,19 +66,21 @@ def sweep_table(dep: Deployment, axis: str, *, max_ttft_s: float | None = None,
         fits = bool(total[k] <= plan.usable)
         meets = meets_target(fits, ttft, decode, max_ttft_s, min_tokens_per_s)
         total_out = round(float(result.throughput_tokens_per_s[k]) * dep.replicas, 1)
-        rows.append({
-            "concurrency": int(conc[k]),
-            "input_tokens": int(inp[k]),
-            "output_tokens": int(out[k]),
-            "decode_tokens_per_s": round(decode, 2),
-            "throughput_tokens_per_s": total_out,
-            "output_tokens_per_s_per_gpu": total_out / (dep.n_gpus * dep.replicas),
-            "ttft_s": round(ttft, 4),
-            "request_latency_s": round(float(result.request_latency_s[k]), 3),
-            "memory_bytes": int(total[k]),
-            "fits": fits,
-            "meets_target": bool(meets),
-        })
+        rows.append(
+            {
+                "concurrency": int(conc[k]),
+                "input_tokens": int(inp[k]),
+                "output_tokens": int(out[k]),
+                "decode_tokens_per_s": round(decode, 2),
+                "throughput_tokens_per_s": total_out,
+                "output_tokens_per_s_per_gpu": total_out / (dep.n_gpus * dep.replicas),
+                "ttft_s": round(ttft, 4),
+                "request_latency_s": round(float(result.request_latency_s[k]), 3),
+                "memory_bytes": int(total[k]),
+                "fits": fits,
+                "meets_target": bool(meets),
+            }
+        )
     return rows
 
 

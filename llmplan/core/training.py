@@ -67,8 +67,15 @@ FRAGMENTATION = 0.05  # PyTorch caching allocator: reserved beyond allocated at 
 # - litgpt: chunked cross-entropy on the bf16 logits, no upcast: bf16 logits + bf16 log-softmax;
 # - nemo (Megatron's fused vocab-parallel cross-entropy): bf16 logits + the fp32 softmax it saves;
 # - unsloth: cut cross-entropy (Apple's CCE, in Unsloth since December 2024): logits never materialized.
-LOGITS_BYTES = {"transformers": 10.0, "torchtitan": 10.0, "torchtune": 4.0, "llm-foundry": 4.0, "litgpt": 4.0,
-                "nemo": 6.0, "unsloth": 0.0}
+LOGITS_BYTES = {
+    "transformers": 10.0,
+    "torchtitan": 10.0,
+    "torchtune": 4.0,
+    "llm-foundry": 4.0,
+    "litgpt": 4.0,
+    "nemo": 6.0,
+    "unsloth": 0.0,
+}
 # Eager attention keeps the softmax output of every head in fp32 and its 16-bit copy (the AV matmul's
 # input): 6 bytes per head per token per key.
 EAGER_SCORE_BYTES = 6.0
@@ -125,10 +132,20 @@ class TrainingMemory:
 
     @property
     def total_bytes(self) -> int:
-        return (self.weights_bytes + self.adapter_bytes + self.gradients_bytes + self.fp32_gradients_bytes
-                + self.optimizer_bytes + self.master_weights_bytes + self.activations_bytes
-                + self.lora_activations_bytes + self.attention_scores_bytes + self.logits_bytes
-                + self.fsdp_buffers_bytes + self.overhead_bytes)
+        return (
+            self.weights_bytes
+            + self.adapter_bytes
+            + self.gradients_bytes
+            + self.fp32_gradients_bytes
+            + self.optimizer_bytes
+            + self.master_weights_bytes
+            + self.activations_bytes
+            + self.lora_activations_bytes
+            + self.attention_scores_bytes
+            + self.logits_bytes
+            + self.fsdp_buffers_bytes
+            + self.overhead_bytes
+        )
 
 
 _ATTN = ("q_proj", "k_proj", "v_proj", "o_proj")
@@ -147,8 +164,11 @@ def _wanted(targets: LoraTargets, target: str, module: str) -> bool:
 
 def lora_modules(model: ModelSpec, targets: LoraTargets) -> list[tuple[int, int, int]]:
     """(in features, out features, count) of every adapted projection; lm_head once for all+lm_head."""
-    mods = [(n_in, n_out, count) for target, name, n_in, n_out, count in model.linear_modules
-            if _wanted(targets, target, name)]
+    mods = [
+        (n_in, n_out, count)
+        for target, name, n_in, n_out, count in model.linear_modules
+        if _wanted(targets, target, name)
+    ]
     if targets == "all+lm_head":
         mods.append((model.hidden_size, model.vocab_size, 1))
     return mods
@@ -280,10 +300,19 @@ def lora_activation_bytes(model: ModelSpec, setup: TrainingSetup) -> float:
         return 0.0
     copy_b = _trained_bytes(setup)[0]
     if setup.framework == "unsloth":  # fused LoRA kernels: the input is the layer's own, only x.A is kept
-        return (sum(c for _, _, c in lora_modules(model, setup.lora_targets)) * setup.lora_rank * 2
-                * _layers_kept(model, setup) / model.num_layers * setup.tokens_per_micro_batch)
-    layer_mods = [(n_in, count) for n_in, n_out, count in lora_modules(model, setup.lora_targets)
-                  if (n_in, n_out) != (model.hidden_size, model.vocab_size) or setup.lora_targets != "all+lm_head"]
+        return (
+            sum(c for _, _, c in lora_modules(model, setup.lora_targets))
+            * setup.lora_rank
+            * 2
+            * _layers_kept(model, setup)
+            / model.num_layers
+            * setup.tokens_per_micro_batch
+        )
+    layer_mods = [
+        (n_in, count)
+        for n_in, n_out, count in lora_modules(model, setup.lora_targets)
+        if (n_in, n_out) != (model.hidden_size, model.vocab_size) or setup.lora_targets != "all+lm_head"
+    ]
     per_token_all_layers = sum((n_in + setup.lora_rank) * count for n_in, count in layer_mods) * copy_b
     per_token = per_token_all_layers * _layers_kept(model, setup) / model.num_layers
     if setup.lora_targets == "all+lm_head":
@@ -358,22 +387,31 @@ def training_memory(model: ModelSpec, setup: TrainingSetup) -> TrainingMemory:
     items, host, paged = _offload(_state_items(model, setup), setup)
     if "activations" in setup.offload and setup.gradient_checkpointing:
         host += layer_input_bytes(model, setup)
-    items.update({
-        "activations": activation_bytes(model, setup),
-        "lora_activations": lora_activation_bytes(model, setup),
-        "attention_scores": attention_score_bytes(model, setup),
-        "logits": logits_bytes(model, setup),
-        "fsdp_buffers": gathered_bytes(model, setup),
-    })
+    items.update(
+        {
+            "activations": activation_bytes(model, setup),
+            "lora_activations": lora_activation_bytes(model, setup),
+            "attention_scores": attention_score_bytes(model, setup),
+            "logits": logits_bytes(model, setup),
+            "fsdp_buffers": gathered_bytes(model, setup),
+        }
+    )
     overhead = CUDA_CONTEXT_BYTES + FRAGMENTATION * sum(items.values())
     return TrainingMemory(
-        weights_bytes=int(items["weights"]), adapter_bytes=int(items["adapters"]),
-        gradients_bytes=int(items["gradients"]), fp32_gradients_bytes=int(items["fp32_gradients"]),
-        optimizer_bytes=int(items["optimizer"]), master_weights_bytes=int(items["master"]),
-        activations_bytes=int(items["activations"]), lora_activations_bytes=int(items["lora_activations"]),
-        attention_scores_bytes=int(items["attention_scores"]), logits_bytes=int(items["logits"]),
-        fsdp_buffers_bytes=int(items["fsdp_buffers"]), overhead_bytes=int(overhead),
-        paged_optimizer_bytes=int(paged), host_bytes=int(host),
+        weights_bytes=int(items["weights"]),
+        adapter_bytes=int(items["adapters"]),
+        gradients_bytes=int(items["gradients"]),
+        fp32_gradients_bytes=int(items["fp32_gradients"]),
+        optimizer_bytes=int(items["optimizer"]),
+        master_weights_bytes=int(items["master"]),
+        activations_bytes=int(items["activations"]),
+        lora_activations_bytes=int(items["lora_activations"]),
+        attention_scores_bytes=int(items["attention_scores"]),
+        logits_bytes=int(items["logits"]),
+        fsdp_buffers_bytes=int(items["fsdp_buffers"]),
+        overhead_bytes=int(overhead),
+        paged_optimizer_bytes=int(paged),
+        host_bytes=int(host),
     )
 
 

@@ -107,8 +107,9 @@ def _database_version(system: str, backend: str) -> str | None:
 @lru_cache(maxsize=None)
 def _database(system: str, backend: str, version: str):
     with _quiet():
-        return _sdk("perf_database").get_database_view(system, backend, version, allow_missing_data=False,
-                                                       database_mode="SILICON")
+        return _sdk("perf_database").get_database_view(
+            system, backend, version, allow_missing_data=False, database_mode="SILICON"
+        )
 
 
 def _model_path(model_id: str, config: dict[str, Any] | None) -> str | None:
@@ -137,8 +138,10 @@ def _private_folder(name: str):
     folder = cache_dir() / "aiconfigurator" / name
     for part in (folder.parent.parent, folder.parent, folder):
         if part.is_symlink():
-            raise InputError(f"--perf-model aiconfigurator: {part} is a symbolic link; remove it (the model "
-                             "configs written there must not follow links)")
+            raise InputError(
+                f"--perf-model aiconfigurator: {part} is a symbolic link; remove it (the model "
+                "configs written there must not follow links)"
+            )
         part.mkdir(mode=0o700, exist_ok=True)
     return folder
 
@@ -181,13 +184,25 @@ def _model_config(dep, dp_attention: bool):
     ep = n if (moe and dep.expert_parallel) else 1
     tp, dp = (1, n) if (moe and dp_attention) else (n, 1)
     quant = None if dep.fmt.name == dep.model.native_quant else QUANT_MODES[dep.fmt.name]
-    return build_model_config(tp, 1, dp, (tp * dp) // ep if moe else None, ep if moe else None,
-                              gemm_quant_mode=quant, moe_quant_mode=quant if moe else None,
-                              kvcache_quant_mode=KV_MODES[dep.kv_dtype])
+    return build_model_config(
+        tp,
+        1,
+        dp,
+        (tp * dp) // ep if moe else None,
+        ep if moe else None,
+        gemm_quant_mode=quant,
+        moe_quant_mode=quant if moe else None,
+        kvcache_quant_mode=KV_MODES[dep.kv_dtype],
+    )
 
 
-def estimate(dep, config: dict[str, Any] | None, concurrency: int, *, dp_attention: bool | None = None,
-             ) -> AicEstimate:
+def estimate(
+    dep,
+    config: dict[str, Any] | None,
+    concurrency: int,
+    *,
+    dp_attention: bool | None = None,
+) -> AicEstimate:
     """aiconfigurator's serving estimate at `concurrency` requests in flight (per replica). Raises InputError
     (one line) when the deployment is not covered or aiconfigurator rejects it."""
     reason = coverage(dep, config)
@@ -207,14 +222,15 @@ def estimate(dep, config: dict[str, Any] | None, concurrency: int, *, dp_attenti
     return result
 
 
-def _run_agg(dep, config, concurrency: int, dp_attention: bool, system: str, backend: str,
-             version: str) -> AicEstimate:
+def _run_agg(dep, config, concurrency: int, dp_attention: bool, system: str, backend: str, version: str) -> AicEstimate:
     get_backend = _sdk("backends.factory").get_backend
     RuntimeConfig = _sdk("config").RuntimeConfig
     get_model = _sdk("models").get_model
     helpers = _sdk("models.helpers")
-    resolve_context_fmha_by_data, resolve_nvfp4_for_system = (helpers.resolve_context_fmha_by_data,
-                                                               helpers.resolve_nvfp4_for_system)
+    resolve_context_fmha_by_data, resolve_nvfp4_for_system = (
+        helpers.resolve_context_fmha_by_data,
+        helpers.resolve_nvfp4_for_system,
+    )
     path = _model_path(dep.model.id, config)
     database = _database(system, backend, version)
     model_config = _model_config(dep, dp_attention)
@@ -227,8 +243,10 @@ def _run_agg(dep, config, concurrency: int, dp_attention: bool, system: str, bac
         runtime = RuntimeConfig(isl=dep.input_tokens, osl=dep.output_tokens, batch_size=per_rank)
         summary = get_backend(backend).run_agg(model, database, runtime, ctx_tokens=dep.input_tokens)
     if summary.check_oom():
-        raise InputError(f"--perf-model aiconfigurator: it finds the model does not fit on {dep.n_gpus}x "
-                         f"{dep.gpu_id} at concurrency {concurrency}")
+        raise InputError(
+            f"--perf-model aiconfigurator: it finds the model does not fit on {dep.n_gpus}x "
+            f"{dep.gpu_id} at concurrency {concurrency}"
+        )
     row = summary.get_result_dict()
     ttft_s = float(row["ttft"]) / 1e3
     # it runs `per_rank` sequences on every attention rank; with fewer users than ranks the idle ranks produce

@@ -35,11 +35,22 @@ class LaunchPlan:
     mem_fraction_static: float | None = None  # SGLang, when given
     flash_attn: bool | None = None  # llama.cpp / Ollama, when given
 
+
 # weight formats an engine can produce on the fly from a 16-bit checkpoint (`--quantization fp8` in vLLM and
 # SGLang); the others need a checkpoint saved in that format
 ONLINE_QUANT = {"fp8"}
-GGUF_TYPES = {"q8_0": "Q8_0", "q6_k": "Q6_K", "q5_k_m": "Q5_K_M", "q4_k_m": "Q4_K_M", "q3_k_m": "Q3_K_M",
-              "q2_k": "Q2_K", "q4_0": "Q4_0", "iq4_xs": "IQ4_XS", "fp16": "F16", "bf16": "BF16"}
+GGUF_TYPES = {
+    "q8_0": "Q8_0",
+    "q6_k": "Q6_K",
+    "q5_k_m": "Q5_K_M",
+    "q4_k_m": "Q4_K_M",
+    "q3_k_m": "Q3_K_M",
+    "q2_k": "Q2_K",
+    "q4_0": "Q4_0",
+    "iq4_xs": "IQ4_XS",
+    "fp16": "F16",
+    "bf16": "BF16",
+}
 
 
 @dataclass(frozen=True)
@@ -60,8 +71,10 @@ def _slots(dep: LaunchPlan) -> int:
 def _queue_note(dep: LaunchPlan, slots: int, flag: str) -> list[str]:
     """Said where the planned concurrency is more than the engine's slots: the rest wait."""
     if dep.concurrency and dep.concurrency > slots:
-        return [f"{slots} slots as planned: the other {dep.concurrency - slots} of {dep.concurrency} concurrent "
-                f"requests queue ({flag} {dep.concurrency} to serve them at once, with more memory)"]
+        return [
+            f"{slots} slots as planned: the other {dep.concurrency - slots} of {dep.concurrency} concurrent "
+            f"requests queue ({flag} {dep.concurrency} to serve them at once, with more memory)"
+        ]
     return []
 
 
@@ -77,9 +90,19 @@ def _checkpoint_notes(dep: LaunchPlan) -> tuple[bool, list[str]]:
 
 def _vllm(dep: LaunchPlan) -> Launch:
     quantize, notes = _checkpoint_notes(dep)
-    argv = ["vllm", "serve", dep.model_id, "--max-model-len", str(dep.context),
-            "--gpu-memory-utilization", f"{dep.memory_fraction:g}", "--max-num-seqs", str(dep.max_batch),
-            "--max-num-batched-tokens", str(dep.batch_tokens)]
+    argv = [
+        "vllm",
+        "serve",
+        dep.model_id,
+        "--max-model-len",
+        str(dep.context),
+        "--gpu-memory-utilization",
+        f"{dep.memory_fraction:g}",
+        "--max-num-seqs",
+        str(dep.max_batch),
+        "--max-num-batched-tokens",
+        str(dep.batch_tokens),
+    ]
     if dep.n_gpus > 1:
         argv[3:3] = ["--tensor-parallel-size", str(dep.n_gpus)]
     if dep.expert_parallel and dep.is_moe and dep.n_gpus > 1:
@@ -97,9 +120,21 @@ def _sglang(dep: LaunchPlan) -> Launch:
     quantize, notes = _checkpoint_notes(dep)
     tp = dep.n_gpus
     fraction = dep.mem_fraction_static or sglang_default_fraction(tp)
-    argv = ["python", "-m", "sglang.launch_server", "--model-path", dep.model_id, "--context-length",
-            str(dep.context), "--mem-fraction-static", f"{fraction:g}", "--max-running-requests",
-            str(dep.max_batch), "--chunked-prefill-size", str(dep.batch_tokens)]
+    argv = [
+        "python",
+        "-m",
+        "sglang.launch_server",
+        "--model-path",
+        dep.model_id,
+        "--context-length",
+        str(dep.context),
+        "--mem-fraction-static",
+        f"{fraction:g}",
+        "--max-running-requests",
+        str(dep.max_batch),
+        "--chunked-prefill-size",
+        str(dep.batch_tokens),
+    ]
     if tp > 1:
         argv += ["--tp-size", str(tp)]
     if dep.expert_parallel and dep.is_moe and tp > 1:
@@ -113,9 +148,20 @@ def _sglang(dep: LaunchPlan) -> Launch:
 
 def _trtllm(dep: LaunchPlan) -> Launch:
     _, notes = _checkpoint_notes(dep)
-    argv = ["trtllm-serve", dep.model_id, "--backend", "pytorch", "--max_seq_len", str(dep.context),
-            "--max_batch_size", str(dep.max_batch), "--max_num_tokens", str(dep.batch_tokens),
-            "--kv_cache_free_gpu_memory_fraction", f"{dep.memory_fraction:g}"]
+    argv = [
+        "trtllm-serve",
+        dep.model_id,
+        "--backend",
+        "pytorch",
+        "--max_seq_len",
+        str(dep.context),
+        "--max_batch_size",
+        str(dep.max_batch),
+        "--max_num_tokens",
+        str(dep.batch_tokens),
+        "--kv_cache_free_gpu_memory_fraction",
+        f"{dep.memory_fraction:g}",
+    ]
     if dep.n_gpus > 1:
         argv += ["--tp_size", str(dep.n_gpus)]
     if dep.expert_parallel and dep.is_moe and dep.n_gpus > 1:
@@ -134,9 +180,21 @@ def _gguf_file(dep: LaunchPlan) -> str:
 def _llama_cpp(dep: LaunchPlan, gpu_layers: int | None) -> Launch:
     slots = _slots(dep)
     flash = dep.flash_attn is not False
-    argv = ["llama-server", "-m", _gguf_file(dep), "-c", str(dep.context * slots), "-np", str(slots),
-            "-ngl", str(999 if gpu_layers is None else gpu_layers), "-ub", str(dep.batch_tokens),
-            "-fa", "on" if flash else "off"]
+    argv = [
+        "llama-server",
+        "-m",
+        _gguf_file(dep),
+        "-c",
+        str(dep.context * slots),
+        "-np",
+        str(slots),
+        "-ngl",
+        str(999 if gpu_layers is None else gpu_layers),
+        "-ub",
+        str(dep.batch_tokens),
+        "-fa",
+        "on" if flash else "off",
+    ]
     if dep.kv_dtype in ("q8_0", "q4_0"):
         argv += ["-ctk", dep.kv_dtype, "-ctv", dep.kv_dtype]
     if dep.n_gpus > 1:
@@ -147,12 +205,17 @@ def _llama_cpp(dep: LaunchPlan, gpu_layers: int | None) -> Launch:
 
 def _ollama(dep: LaunchPlan) -> Launch:
     slots = _slots(dep)
-    env = [f"OLLAMA_NUM_PARALLEL={slots}", f"OLLAMA_CONTEXT_LENGTH={dep.context}",
-           f"OLLAMA_FLASH_ATTENTION={0 if dep.flash_attn is False else 1}"]
+    env = [
+        f"OLLAMA_NUM_PARALLEL={slots}",
+        f"OLLAMA_CONTEXT_LENGTH={dep.context}",
+        f"OLLAMA_FLASH_ATTENTION={0 if dep.flash_attn is False else 1}",
+    ]
     if dep.kv_dtype in ("q8_0", "q4_0"):
         env.append(f"OLLAMA_KV_CACHE_TYPE={dep.kv_dtype}")
-    notes = [f"requests (or a Modelfile PARAMETER) may set num_ctx {dep.context}; Ollama allocates num_ctx x "
-             f"{slots} parallel slots"] + _queue_note(dep, slots, "plan with --parallel")
+    notes = [
+        f"requests (or a Modelfile PARAMETER) may set num_ctx {dep.context}; Ollama allocates num_ctx x "
+        f"{slots} parallel slots"
+    ] + _queue_note(dep, slots, "plan with --parallel")
     return Launch("ollama", ["env", *env, "ollama", "serve"], notes)
 
 

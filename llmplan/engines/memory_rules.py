@@ -42,18 +42,29 @@ FLAG_ENGINES = {
     "flash_attn": ("llama.cpp", "ollama"),
 }
 CLI_NAMES = {
-    "gpu_memory_utilization": "--gpu-memory-utilization", "max_num_seqs": "--max-num-seqs",
-    "max_num_batched_tokens": "--max-num-batched-tokens", "block_size": "--block-size",
-    "mem_fraction_static": "--mem-fraction-static", "free_gpu_memory_fraction": "--free-gpu-memory-fraction",
-    "parallel": "--parallel", "ubatch_size": "--ubatch-size", "flash_attn": "--flash-attn",
+    "gpu_memory_utilization": "--gpu-memory-utilization",
+    "max_num_seqs": "--max-num-seqs",
+    "max_num_batched_tokens": "--max-num-batched-tokens",
+    "block_size": "--block-size",
+    "mem_fraction_static": "--mem-fraction-static",
+    "free_gpu_memory_fraction": "--free-gpu-memory-fraction",
+    "parallel": "--parallel",
+    "ubatch_size": "--ubatch-size",
+    "flash_attn": "--flash-attn",
 }
 BLOCK_TOKENS = {"vllm": 16, "sglang": 1, "tensorrt-llm": 32, "tgi": 16, "llama.cpp": 256, "ollama": 256}
 SGLANG_FRACTION_BY_TP = ((16, 0.79), (8, 0.81), (4, 0.85), (2, 0.87), (1, 0.88))
 V0_CHUNKED_BATCHED_TOKENS = 2048  # vLLM V0 max_num_batched_tokens with chunked prefill (SchedulerConfig, 0.6.4+)
 # SGLang >= 0.5.4 defaults by GPU memory (GiB below which the bucket applies): chunked_prefill_size and
 # cuda_graph_max_bs at TP < 4 and TP >= 4 (server_args._handle_gpu_memory_settings, PR #10975)
-SGLANG_BUCKETS = ((20, 2048, 8, 8), (35, 2048, 24, 80), (60, 4096, 32, 160), (90, 8192, 256, 512),
-                  (160, 8192, 256, 512), (10**9, 16384, 512, 512))
+SGLANG_BUCKETS = (
+    (20, 2048, 8, 8),
+    (35, 2048, 24, 80),
+    (60, 4096, 32, 160),
+    (90, 8192, 256, 512),
+    (160, 8192, 256, 512),
+    (10**9, 16384, 512, 512),
+)
 
 # ---- fitted by benchmarks/fit_engine_memory.py on tests/data/engine_logs/ (rerun it to refit) ----
 # non-torch memory at start-up by tensor-parallel size: (smallest TP, bytes), largest first
@@ -119,44 +130,85 @@ def _dotted(v: tuple[int, ...]) -> str:
 
 RULE_SETS: dict[str, tuple[RuleSet, ...]] = {
     "vllm": (
-        RuleSet("vllm", "0.6", (0, 5), (0, 7),
-                "V0 engine: the profile run holds max(max_model_len, 2048) tokens unless chunked prefill is on, which "
-                "V0 turned on by default only above 32K context (then max_num_batched_tokens, 2048)",
-                "vllm/worker/worker.py determine_num_available_blocks; vllm/engine/arg_utils.py (v0.6.4-v0.7.3): "
-                "enable_chunked_prefill default for max_model_len > 32K; vllm/config.py SchedulerConfig",
-                profile="max_model_len", chunked_above=32768),
-        RuleSet("vllm", "0.8", (0, 8), (0, 20),
-                "V1 engine: the profile run holds max_num_batched_tokens tokens (8192 on 70+ GiB GPUs, else 2048); "
-                "CUDA graphs are captured after the KV cache, outside the budget",
-                "vllm/v1/worker/gpu_worker.py determine_available_memory; EngineArgs._set_default_args_v1",
-                profile="batched_tokens", printed_tokens="concurrency_x_len"),
-        RuleSet("vllm", "0.21", (0, 21), (0, 25),
-                "V1 with the estimated CUDA-graph memory reserved inside the gpu_memory_utilization budget",
-                "start-up logs of vLLM 0.25.1 ('Estimated CUDA graph memory ... 0.85 is equivalent to 0.8489 "
-                "without it'), tests/data/engine_logs/engine_logs.csv rows 17-18",
-                profile="batched_tokens", graphs_in_budget=True, printed_tokens="concurrency_x_len"),
+        RuleSet(
+            "vllm",
+            "0.6",
+            (0, 5),
+            (0, 7),
+            "V0 engine: the profile run holds max(max_model_len, 2048) tokens unless chunked prefill is on, which "
+            "V0 turned on by default only above 32K context (then max_num_batched_tokens, 2048)",
+            "vllm/worker/worker.py determine_num_available_blocks; vllm/engine/arg_utils.py (v0.6.4-v0.7.3): "
+            "enable_chunked_prefill default for max_model_len > 32K; vllm/config.py SchedulerConfig",
+            profile="max_model_len",
+            chunked_above=32768,
+        ),
+        RuleSet(
+            "vllm",
+            "0.8",
+            (0, 8),
+            (0, 20),
+            "V1 engine: the profile run holds max_num_batched_tokens tokens (8192 on 70+ GiB GPUs, else 2048); "
+            "CUDA graphs are captured after the KV cache, outside the budget",
+            "vllm/v1/worker/gpu_worker.py determine_available_memory; EngineArgs._set_default_args_v1",
+            profile="batched_tokens",
+            printed_tokens="concurrency_x_len",
+        ),
+        RuleSet(
+            "vllm",
+            "0.21",
+            (0, 21),
+            (0, 25),
+            "V1 with the estimated CUDA-graph memory reserved inside the gpu_memory_utilization budget",
+            "start-up logs of vLLM 0.25.1 ('Estimated CUDA graph memory ... 0.85 is equivalent to 0.8489 "
+            "without it'), tests/data/engine_logs/engine_logs.csv rows 17-18",
+            profile="batched_tokens",
+            graphs_in_budget=True,
+            printed_tokens="concurrency_x_len",
+        ),
     ),
     "sglang": (
-        RuleSet("sglang", "0.4", (0, 4), (0, 5, 3),
-                "mem_fraction_static by tensor parallel size: 0.88 (TP1), 0.87 (2), 0.85 (4), 0.81 (8), 0.79 (16+)",
-                "python/sglang/srt/server_args.py __post_init__ (v0.4.x)", fraction_rule="by_tp"),
-        RuleSet("sglang", "0.5.4", (0, 5, 4), (0, 5),
-                "mem_fraction_static = (GPU memory - reserved) / GPU memory, reserved = 512 MiB + 1.5 MiB per "
-                "chunked-prefill token + 2 MiB per CUDA-graph batch + 128 MiB per TP rank, at least 10 GiB above "
-                "60 GiB GPUs",
-                "sgl-project/sglang PR #10975 (server_args._handle_gpu_memory_settings)", fraction_rule="reserved"),
+        RuleSet(
+            "sglang",
+            "0.4",
+            (0, 4),
+            (0, 5, 3),
+            "mem_fraction_static by tensor parallel size: 0.88 (TP1), 0.87 (2), 0.85 (4), 0.81 (8), 0.79 (16+)",
+            "python/sglang/srt/server_args.py __post_init__ (v0.4.x)",
+            fraction_rule="by_tp",
+        ),
+        RuleSet(
+            "sglang",
+            "0.5.4",
+            (0, 5, 4),
+            (0, 5),
+            "mem_fraction_static = (GPU memory - reserved) / GPU memory, reserved = 512 MiB + 1.5 MiB per "
+            "chunked-prefill token + 2 MiB per CUDA-graph batch + 128 MiB per TP rank, at least 10 GiB above "
+            "60 GiB GPUs",
+            "sgl-project/sglang PR #10975 (server_args._handle_gpu_memory_settings)",
+            fraction_rule="reserved",
+        ),
     ),
     "tensorrt-llm": (
-        RuleSet("tensorrt-llm", "0.9", (0, 9), (0, 21),
-                "C++ engine (trtllm-build): the KV pool is free_gpu_memory_fraction of what is free once the engine "
-                "(weights and its activation workspace for max_num_tokens) is loaded",
-                "tensorrt_llm/runtime KV cache manager ('Memory usage when calculating max tokens in paged kv cache')",
-                backend="cpp"),
-        RuleSet("tensorrt-llm", "1.0", (1, 0), (1, 2),
-                "PyTorch backend: free_gpu_memory_fraction of what is free after the weights and a profiling "
-                "forward of max_num_tokens",
-                "tensorrt_llm/_torch/pyexecutor/_util.py KvCacheCreator ('Peak memory during memory usage "
-                "profiling')", backend="pytorch"),
+        RuleSet(
+            "tensorrt-llm",
+            "0.9",
+            (0, 9),
+            (0, 21),
+            "C++ engine (trtllm-build): the KV pool is free_gpu_memory_fraction of what is free once the engine "
+            "(weights and its activation workspace for max_num_tokens) is loaded",
+            "tensorrt_llm/runtime KV cache manager ('Memory usage when calculating max tokens in paged kv cache')",
+            backend="cpp",
+        ),
+        RuleSet(
+            "tensorrt-llm",
+            "1.0",
+            (1, 0),
+            (1, 2),
+            "PyTorch backend: free_gpu_memory_fraction of what is free after the weights and a profiling "
+            "forward of max_num_tokens",
+            "tensorrt_llm/_torch/pyexecutor/_util.py KvCacheCreator ('Peak memory during memory usage profiling')",
+            backend="pytorch",
+        ),
     ),
 }
 
@@ -184,8 +236,10 @@ def rule_set(engine: str, version: str | None = None) -> RuleSet | None:
     sets = RULE_SETS.get(engine)
     if not sets:
         if version:
-            raise InputError(f"--engine-version selects the memory rules of vllm, sglang or tensorrt-llm; {engine} "
-                             "has one rule set: drop --engine-version")
+            raise InputError(
+                f"--engine-version selects the memory rules of vllm, sglang or tensorrt-llm; {engine} "
+                "has one rule set: drop --engine-version"
+            )
         return None
     if not version:
         return sets[-1]
@@ -193,8 +247,10 @@ def rule_set(engine: str, version: str | None = None) -> RuleSet | None:
     for r in sets:
         if v is not None and _pad(r.first, 0) <= _pad(v, 0) and _pad(v, 0) <= _pad(r.last, 999):
             return r
-    raise InputError(f"unknown {engine} version {version!r}; known: {known_versions(engine)} "
-                     f"(give one of them to --engine-version, or leave it out for {sets[-1].name})")
+    raise InputError(
+        f"unknown {engine} version {version!r}; known: {known_versions(engine)} "
+        f"(give one of them to --engine-version, or leave it out for {sets[-1].name})"
+    )
 
 
 def version_from_log(engine: str, text: str) -> str | None:
@@ -221,10 +277,15 @@ def check_settings(engine: str, settings: EngineSettings) -> None:
     for name, value in settings.given().items():
         owners = FLAG_ENGINES[name]
         if engine not in owners:
-            raise InputError(f"{CLI_NAMES[name]} is a {' / '.join(owners)} flag, but the plan runs {engine}; "
-                             f"drop it or add --engine {owners[0]}")
-        if name.endswith(("utilization", "fraction_static", "memory_fraction")) and isinstance(value, (int, float)) \
-                and not 0 < float(value) <= 1:
+            raise InputError(
+                f"{CLI_NAMES[name]} is a {' / '.join(owners)} flag, but the plan runs {engine}; "
+                f"drop it or add --engine {owners[0]}"
+            )
+        if (
+            name.endswith(("utilization", "fraction_static", "memory_fraction"))
+            and isinstance(value, (int, float))
+            and not 0 < float(value) <= 1
+        ):
             raise InputError(f"{CLI_NAMES[name]} must be in (0, 1], got {value}")
         if isinstance(value, int) and not isinstance(value, bool) and value < 1:
             raise InputError(f"{CLI_NAMES[name]} must be a positive whole number, got {value}")
@@ -238,8 +299,7 @@ def vllm_default_batched_tokens(gpu_memory_bytes: float) -> int:
     return 8192 if gpu_memory_bytes >= 70 * GIB else 2048
 
 
-def vllm_profile_tokens(rules: RuleSet, settings: EngineSettings, gpu_memory_bytes: float,
-                        context: int | None) -> int:
+def vllm_profile_tokens(rules: RuleSet, settings: EngineSettings, gpu_memory_bytes: float, context: int | None) -> int:
     """Tokens of vLLM's start-up profile run: V1 runs max_num_batched_tokens; V0 runs max(max_model_len, 2048)
     unless chunked prefill is on (by default only above 32K context), which caps it at max_num_batched_tokens."""
     if settings.max_num_batched_tokens:
@@ -255,9 +315,10 @@ def sglang_reserved_fraction(gpu_memory_bytes: float, tp: int, chunked_prefill: 
     """SGLang >= 0.5.4: mem_fraction_static = (GPU memory - reserved) / GPU memory (PR #10975), with its
     chunked-prefill and CUDA-graph batch defaults by GPU memory bucket (MiB)."""
     gpu_mib = gpu_memory_bytes / MIB
-    for limit_gib, chunk, graphs_small_tp, graphs_large_tp in SGLANG_BUCKETS:
-        if gpu_mib < limit_gib * 1024:
-            break
+    # the first bucket the GPU's memory falls under (the last one holds every larger GPU)
+    _, chunk, graphs_small_tp, graphs_large_tp = next(
+        (b for b in SGLANG_BUCKETS if gpu_mib < b[0] * 1024), SGLANG_BUCKETS[-1]
+    )
     chunk = chunked_prefill or chunk
     graphs = graphs_small_tp if tp < 4 else graphs_large_tp
     reserved = 512 + max(chunk, 2048) * 1.5 + graphs * 2 + tp / 8 * 1024
@@ -275,8 +336,7 @@ def non_torch_bytes(engine: str, tp: int) -> int:
     return next(b for min_tp, b in table if tp >= min_tp)
 
 
-def effective_profile(profile, settings: EngineSettings, gpu_memory_bytes: float, tp: int,
-                      context: int | None = None):
+def effective_profile(profile, settings: EngineSettings, gpu_memory_bytes: float, tp: int, context: int | None = None):
     """The engine profile with its release's rules and defaults resolved for this GPU and the user's flags."""
     name = profile.name
     rules = rule_set(name, settings.engine_version)
@@ -301,8 +361,15 @@ def effective_profile(profile, settings: EngineSettings, gpu_memory_bytes: float
         batch_tokens = settings.ubatch_size or batch_tokens
     if settings.max_num_seqs and name in FLAG_ENGINES["max_num_seqs"]:
         max_batch = settings.max_num_seqs
-    return replace(profile, memory_fraction=fraction, max_batch=max_batch, batch_tokens=batch_tokens, rules=rules,
-                   profile_tokens=profile_tokens, non_torch_bytes=non_torch_bytes(name, tp))
+    return replace(
+        profile,
+        memory_fraction=fraction,
+        max_batch=max_batch,
+        batch_tokens=batch_tokens,
+        rules=rules,
+        profile_tokens=profile_tokens,
+        non_torch_bytes=non_torch_bytes(name, tp),
+    )
 
 
 def parallel_slots(concurrency: int | None, max_batch: int) -> int:

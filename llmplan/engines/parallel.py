@@ -43,15 +43,17 @@ def tp_refusal(engine: str, num_heads: int, num_kv_heads: int, tp: int) -> str |
     if rule.heads_divisible and num_heads > 0 and num_heads % tp:
         return f"{num_heads} attention heads do not split {tp} ways"
     if rule.kv_heads_split_or_replicated and num_kv_heads > 0 and num_kv_heads % tp and tp % num_kv_heads:
-        return (f"{num_kv_heads} KV heads neither split {tp} ways nor replicate evenly over {tp} GPUs "
-                f"({tp} is not a multiple of {num_kv_heads})")
+        return (
+            f"{num_kv_heads} KV heads neither split {tp} ways nor replicate evenly over {tp} GPUs "
+            f"({tp} is not a multiple of {num_kv_heads})"
+        )
     return None
 
 
-def nearest_runnable_tp(engine: str, num_heads: int, num_kv_heads: int, tp: int,
-                        limit: int = 64) -> tuple[int | None, int | None]:
+def nearest_runnable_tp(
+    engine: str, num_heads: int, num_kv_heads: int, tp: int, limit: int = 64
+) -> tuple[int | None, int | None]:
     """The largest size below `tp` and the smallest above it (up to `limit`) that the engine accepts."""
     below = next((n for n in range(tp - 1, 0, -1) if tp_refusal(engine, num_heads, num_kv_heads, n) is None), None)
-    above = next((n for n in range(tp + 1, limit + 1) if tp_refusal(engine, num_heads, num_kv_heads, n) is None),
-                 None)
+    above = next((n for n in range(tp + 1, limit + 1) if tp_refusal(engine, num_heads, num_kv_heads, n) is None), None)
     return below, above

@@ -89,28 +89,75 @@ _LLAMA_CPP = {
 # Serving engines on a device no measured table covers (AMD's and Apple's unified parts): their flash and paged
 # kernels near the 16-bit peak and at most of the bandwidth, the rest as the device class's fitted shares.
 _SERVING_FALLBACK = {kind: Efficiency(1.0, 0.5, 0.7) for kind in ("datacenter", "workstation", "consumer", "unified")}
-_SERVING = EngineProfile(name="serving", continuous_batching=True, memory_fraction=0.9, fraction_of_free=False,
-                         context_bytes=1 * GIB, cuda_graph_bytes=512 * MIB, max_batch=256, batch_tokens=8192,
-                         efficiency=_SERVING_FALLBACK, tensor_parallel=True)
-_LLAMA = EngineProfile(name="llama", continuous_batching=False, memory_fraction=1.0, fraction_of_free=False,
-                       context_bytes=400 * MIB, cuda_graph_bytes=0, max_batch=4, batch_tokens=512,
-                       efficiency=_LLAMA_CPP, tensor_parallel=False, wgmma_factor=0.55, measured_kernels=False,
-                       speed_group="llama.cpp", budget="buffers")
+_SERVING = EngineProfile(
+    name="serving",
+    continuous_batching=True,
+    memory_fraction=0.9,
+    fraction_of_free=False,
+    context_bytes=1 * GIB,
+    cuda_graph_bytes=512 * MIB,
+    max_batch=256,
+    batch_tokens=8192,
+    efficiency=_SERVING_FALLBACK,
+    tensor_parallel=True,
+)
+_LLAMA = EngineProfile(
+    name="llama",
+    continuous_batching=False,
+    memory_fraction=1.0,
+    fraction_of_free=False,
+    context_bytes=400 * MIB,
+    cuda_graph_bytes=0,
+    max_batch=4,
+    batch_tokens=512,
+    efficiency=_LLAMA_CPP,
+    tensor_parallel=False,
+    wgmma_factor=0.55,
+    measured_kernels=False,
+    speed_group="llama.cpp",
+    budget="buffers",
+)
 
 ENGINES: dict[str, EngineProfile] = {
     e.name: e
     for e in [
-        replace(_SERVING, name="vllm", memory_fraction=0.90, max_batch=256, allreduce_kernel="vllm_custom",
-                budget="profiled"),
-        replace(_SERVING, name="sglang", memory_fraction=0.88, max_batch=1024, allreduce_kernel="sglang_custom",
-                budget="static"),
+        replace(
+            _SERVING,
+            name="vllm",
+            memory_fraction=0.90,
+            max_batch=256,
+            allreduce_kernel="vllm_custom",
+            budget="profiled",
+        ),
+        replace(
+            _SERVING,
+            name="sglang",
+            memory_fraction=0.88,
+            max_batch=1024,
+            allreduce_kernel="sglang_custom",
+            budget="static",
+        ),
         replace(_SERVING, name="tgi", memory_fraction=0.95, max_batch=512, batch_tokens=4096),
-        replace(_SERVING, name="tensorrt-llm", memory_fraction=0.90, fraction_of_free=True, max_batch=2048,
-                aliases=("trtllm", "trt-llm", "tensorrt_llm"), speed_group="tensorrt-llm",
-                allreduce_kernel="trtllm_custom", reserves_whole_request=True, budget="free_fraction"),
+        replace(
+            _SERVING,
+            name="tensorrt-llm",
+            memory_fraction=0.90,
+            fraction_of_free=True,
+            max_batch=2048,
+            aliases=("trtllm", "trt-llm", "tensorrt_llm"),
+            speed_group="tensorrt-llm",
+            allreduce_kernel="trtllm_custom",
+            reserves_whole_request=True,
+            budget="free_fraction",
+        ),
         replace(_LLAMA, name="llama.cpp", concurrency_penalty=0.08, aliases=("llamacpp", "llama-cpp")),
-        replace(_LLAMA, name="ollama", context_bytes=500 * MIB, concurrency_penalty=0.15,
-                efficiency={k: replace(v, bandwidth=v.bandwidth * 0.97) for k, v in _LLAMA_CPP.items()}),
+        replace(
+            _LLAMA,
+            name="ollama",
+            context_bytes=500 * MIB,
+            concurrency_penalty=0.15,
+            efficiency={k: replace(v, bandwidth=v.bandwidth * 0.97) for k, v in _LLAMA_CPP.items()},
+        ),
     ]
 }
 

@@ -26,15 +26,15 @@ from pydantic import BaseModel, ConfigDict
 
 from llmplan.errors import ConfigError
 from llmplan.models.config_fields import (
+    FFN_NAMES,
     FULL_NAMES,
     LINEAR_NAMES,
     MAMBA_NAMES,
-    FFN_NAMES,
     SLIDING_NAMES,
     first_of,
-    layer_flags,
     indexer_flags,
     kv_head_count,
+    layer_flags,
 )
 from llmplan.models.params import count_params, linear_modules
 
@@ -139,9 +139,16 @@ class ModelSpec(BaseModel):
 
 # Fields a config.json may omit because transformers' config class supplies them (its defaults).
 TRANSFORMERS_DEFAULTS: dict[str, dict[str, Any]] = {
-    "gemma3_text": {"vocab_size": 262_208, "sliding_window_pattern": 6, "sliding_window": 4096,
-                    "num_attention_heads": 8, "num_key_value_heads": 4,
-                    "head_dim": 256, "max_position_embeddings": 131_072, "tie_word_embeddings": True},
+    "gemma3_text": {
+        "vocab_size": 262_208,
+        "sliding_window_pattern": 6,
+        "sliding_window": 4096,
+        "num_attention_heads": 8,
+        "num_key_value_heads": 4,
+        "head_dim": 256,
+        "max_position_embeddings": 131_072,
+        "tie_word_embeddings": True,
+    },
     "gemma2": {"vocab_size": 256_000, "sliding_window": 4096, "head_dim": 256, "tie_word_embeddings": True},
     "gemma": {"tie_word_embeddings": True},
 }
@@ -170,9 +177,7 @@ def _dtype_name(cfg: dict[str, Any]) -> str:
 def _require(cfg: dict[str, Any], model_id: str, **fields: Any) -> None:
     missing = [name for name, value in fields.items() if value is None]
     if missing:
-        raise ConfigError(
-            f"config of {model_id!r} lacks {', '.join(missing)}: cannot read its architecture"
-        )
+        raise ConfigError(f"config of {model_id!r} lacks {', '.join(missing)}: cannot read its architecture")
 
 
 # --------------------------------------------------------------------------------- per-layer kinds
@@ -316,11 +321,14 @@ def _check_kinds(cfg: dict[str, Any], kinds: list[str]) -> None:
     if "mamba" not in kinds:
         for field in _SSM_FIELDS:
             if cfg.get(field) is not None:
-                raise ConfigError(f"config field {field!r} describes Mamba layers, but no layer pattern says "
-                                  "which layers they are")
+                raise ConfigError(
+                    f"config field {field!r} describes Mamba layers, but no layer pattern says which layers they are"
+                )
     if cfg.get("index_head_dim") and not cfg.get("kv_lora_rank") and cfg.get("compress_ratios") is None:
-        raise ConfigError("config field 'index_head_dim' (sparse-attention indexer) without MLA "
-                          "(kv_lora_rank) or compress_ratios: llmplan cannot read this attention")
+        raise ConfigError(
+            "config field 'index_head_dim' (sparse-attention indexer) without MLA "
+            "(kv_lora_rank) or compress_ratios: llmplan cannot read this attention"
+        )
 
 
 # ----------------------------------------------------------------------------------- cache groups
@@ -342,8 +350,9 @@ def _v4_compressor_state_bytes(cfg: dict[str, Any], ratios: list[int]) -> int:
     return total
 
 
-def _cache_groups(cfg: dict[str, Any], model_id: str, kinds: list[str], dtype_bytes: int,
-                  warnings: list[str]) -> list[CacheGroup]:
+def _cache_groups(
+    cfg: dict[str, Any], model_id: str, kinds: list[str], dtype_bytes: int, warnings: list[str]
+) -> list[CacheGroup]:
     n_layers = len(kinds)
     hidden = int(first_of(cfg, "hidden_size", "d_model", "n_embd"))
     n_heads = int(first_of(cfg, "num_attention_heads", "n_head", "num_heads"))
@@ -354,8 +363,10 @@ def _cache_groups(cfg: dict[str, Any], model_id: str, kinds: list[str], dtype_by
     window = first_of(cfg, "sliding_window", "sliding_window_size", "attention_chunk_size")
     if cfg.get("attention_chunk_size") and str(cfg.get("model_type", "")).startswith("llama4"):
         window = cfg.get("attention_chunk_size")
-        warnings.append(f"chunked attention counted as a full {int(window)}-token window per chunked layer "
-                        "(an upper bound: a chunk holds 1 to that many tokens)")
+        warnings.append(
+            f"chunked attention counted as a full {int(window)}-token window per chunked layer "
+            "(an upper bound: a chunk holds 1 to that many tokens)"
+        )
     counts = Counter(kinds)
     groups: list[CacheGroup] = []
     compress = cfg.get("compress_ratios")
@@ -370,13 +381,35 @@ def _cache_groups(cfg: dict[str, Any], model_id: str, kinds: list[str], dtype_by
         entry = int(first_of(cfg, "head_dim", default=512))
         swa = int(window or 128)
         idx_dim = int(cfg.get("index_head_dim") or 0)
-        groups.append(CacheGroup(kind="sliding", layers=n_layers, kv_heads=1, k_dim=entry, v_dim=0,
-                                 window=swa, tp_split=False, q_heads=n_heads, qk_dim=entry))
+        groups.append(
+            CacheGroup(
+                kind="sliding",
+                layers=n_layers,
+                kv_heads=1,
+                k_dim=entry,
+                v_dim=0,
+                window=swa,
+                tp_split=False,
+                q_heads=n_heads,
+                qk_dim=entry,
+            )
+        )
         for ratio, count in sorted(Counter(r for r in ratios if r > 0).items()):
             index_bytes = (idx_dim + 4.0) if (idx_dim and ratio == 4) else 0.0
-            groups.append(CacheGroup(kind="compressed", layers=count, kv_heads=1, k_dim=entry, v_dim=0,
-                                     tokens_per_entry=ratio, index_bytes_per_entry=index_bytes,
-                                     tp_split=False, q_heads=n_heads, qk_dim=entry))
+            groups.append(
+                CacheGroup(
+                    kind="compressed",
+                    layers=count,
+                    kv_heads=1,
+                    k_dim=entry,
+                    v_dim=0,
+                    tokens_per_entry=ratio,
+                    index_bytes_per_entry=index_bytes,
+                    tp_split=False,
+                    q_heads=n_heads,
+                    qk_dim=entry,
+                )
+            )
         buffers = _v4_compressor_state_bytes(cfg, ratios)
         warnings.append(
             f"compressed attention (compress_ratios): a {swa}-token window of {entry}-wide shared K=V entries "
@@ -399,13 +432,33 @@ def _cache_groups(cfg: dict[str, Any], model_id: str, kinds: list[str], dtype_by
         with_idx = sum(1 for k, f in zip(kinds, own_index) if k == "full" and f)
         for layers, ib in ((with_idx, index_bytes), (n_full - with_idx, 0.0)):
             if layers:
-                groups.append(CacheGroup(kind="mla", layers=layers, kv_heads=1, k_dim=latent, v_dim=0,
-                                         index_bytes_per_entry=ib, tp_split=False, q_heads=n_heads,
-                                         qk_dim=qk_dim))
+                groups.append(
+                    CacheGroup(
+                        kind="mla",
+                        layers=layers,
+                        kv_heads=1,
+                        k_dim=latent,
+                        v_dim=0,
+                        index_bytes_per_entry=ib,
+                        tp_split=False,
+                        q_heads=n_heads,
+                        qk_dim=qk_dim,
+                    )
+                )
         if n_sliding:
-            groups.append(CacheGroup(kind="sliding", layers=n_sliding, kv_heads=1, k_dim=latent, v_dim=0,
-                                     window=int(window) if window else None, tp_split=False,
-                                     q_heads=n_heads, qk_dim=qk_dim))
+            groups.append(
+                CacheGroup(
+                    kind="sliding",
+                    layers=n_sliding,
+                    kv_heads=1,
+                    k_dim=latent,
+                    v_dim=0,
+                    window=int(window) if window else None,
+                    tp_split=False,
+                    q_heads=n_heads,
+                    qk_dim=qk_dim,
+                )
+            )
         if idx_dim and with_idx:
             latent_bf16 = n_full * latent * 2 + with_idx * index_bytes
             extra = with_idx * (2 * float(idx_dim) - index_bytes) / latent_bf16
@@ -428,8 +481,11 @@ def _cache_groups(cfg: dict[str, Any], model_id: str, kinds: list[str], dtype_by
             dim, heads = sparse.get("sparse_index_dim"), sparse.get("sparse_num_index_heads", 1)
             if not dim:
                 raise ConfigError("sparse_attention_config lacks sparse_index_dim: cannot size the indexer keys")
-            freq = layer_flags(sparse, "sparse_attention_freq", n_layers, {"1", "true"}, {"0", "false"}) \
-                if isinstance(sparse.get("sparse_attention_freq"), list) else None
+            freq = (
+                layer_flags(sparse, "sparse_attention_freq", n_layers, {"1", "true"}, {"0", "false"})
+                if isinstance(sparse.get("sparse_attention_freq"), list)
+                else None
+            )
             sparse_flags = freq if freq is not None else [True] * n_layers
             idx_bytes = float(int(dim) * int(heads) * dtype_bytes)
         if n_full_own:
@@ -444,8 +500,18 @@ def _cache_groups(cfg: dict[str, Any], model_id: str, kinds: list[str], dtype_by
             n_sparse = sum(1 for i, k in enumerate(own) if k == "full" and sparse_flags[i])
             for layers, ib in ((n_sparse, idx_bytes), (n_full_own - n_sparse, 0.0)):
                 if layers:
-                    groups.append(CacheGroup(kind="full", layers=layers, kv_heads=g_kv, k_dim=g_dim, v_dim=g_v,
-                                             index_bytes_per_entry=ib, q_heads=n_heads, qk_dim=g_dim))
+                    groups.append(
+                        CacheGroup(
+                            kind="full",
+                            layers=layers,
+                            kv_heads=g_kv,
+                            k_dim=g_dim,
+                            v_dim=g_v,
+                            index_bytes_per_entry=ib,
+                            q_heads=n_heads,
+                            qk_dim=g_dim,
+                        )
+                    )
             if n_sparse and idx_bytes:
                 per_tok = g_kv * (g_dim + g_v) * dtype_bytes
                 warnings.append(
@@ -458,9 +524,18 @@ def _cache_groups(cfg: dict[str, Any], model_id: str, kinds: list[str], dtype_by
             s_dim = int(first_of(cfg, "swa_head_dim", default=head_dim))
             s_v = int(first_of(cfg, "swa_v_head_dim", default=v_head_dim_gqa))
             s_q = int(first_of(cfg, "swa_num_attention_heads", default=n_heads))
-            groups.append(CacheGroup(kind="sliding", layers=n_sliding_own, kv_heads=s_kv, k_dim=s_dim,
-                                     v_dim=s_v, window=int(window) if window else None, q_heads=s_q,
-                                     qk_dim=s_dim))
+            groups.append(
+                CacheGroup(
+                    kind="sliding",
+                    layers=n_sliding_own,
+                    kv_heads=s_kv,
+                    k_dim=s_dim,
+                    v_dim=s_v,
+                    window=int(window) if window else None,
+                    q_heads=s_q,
+                    qk_dim=s_dim,
+                )
+            )
 
     n_linear = counts.get("linear", 0)
     if n_linear:
@@ -476,8 +551,10 @@ def _cache_groups(cfg: dict[str, Any], model_id: str, kinds: list[str], dtype_by
 def _state_dtype(cfg: dict[str, Any], keys: tuple[str, ...], kind: str, warnings: list[str]) -> int:
     name = first_of(cfg, *keys)
     if name is None:
-        warnings.append(f"{kind} state dtype not in config.json: counted as fp32 (an engine keeping it in "
-                        "bf16 needs half the state)")
+        warnings.append(
+            f"{kind} state dtype not in config.json: counted as fp32 (an engine keeping it in "
+            "bf16 needs half the state)"
+        )
         return 4
     name = str(name).replace("torch.", "")
     if name not in DTYPE_BYTES:
@@ -494,29 +571,34 @@ def _linear_group(cfg: dict[str, Any], layers: int, model_id: str, warnings: lis
         kernel = int(linear_cfg.get("short_conv_kernel_size") or 4)
         state = heads * dim * dim
         conv = 3 * heads * dim * (kernel - 1)
-        state_bytes = _state_dtype(cfg, ("mamba_ssm_dtype", "mamba_ssm_cache_dtype", "ssm_state_dtype"),
-                                   "Kimi Delta Attention", warnings)
+        state_bytes = _state_dtype(
+            cfg, ("mamba_ssm_dtype", "mamba_ssm_cache_dtype", "ssm_state_dtype"), "Kimi Delta Attention", warnings
+        )
     elif cfg.get("attn_type_list") is not None and cfg.get("linear_num_value_heads") is None:
         # MiniMax lightning attention: per head a head_dim x head_dim state, no convolution
         heads = int(cfg.get("num_attention_heads"))
         dim = int(first_of(cfg, "head_dim", default=int(cfg["hidden_size"]) // heads))
         state, conv = heads * dim * dim, 0
-        state_bytes = _state_dtype(cfg, ("mamba_ssm_dtype", "mamba_ssm_cache_dtype"), "lightning attention",
-                                   warnings)
+        state_bytes = _state_dtype(cfg, ("mamba_ssm_dtype", "mamba_ssm_cache_dtype"), "lightning attention", warnings)
     else:
         k_heads = first_of(cfg, "linear_num_key_heads")
         v_heads = first_of(cfg, "linear_num_value_heads")
         k_dim = first_of(cfg, "linear_key_head_dim")
         v_dim = first_of(cfg, "linear_value_head_dim")
         kernel = int(first_of(cfg, "linear_conv_kernel_dim", default=4))
-        _require(cfg, model_id, linear_num_key_heads=k_heads, linear_num_value_heads=v_heads,
-                 linear_key_head_dim=k_dim, linear_value_head_dim=v_dim)
+        _require(
+            cfg,
+            model_id,
+            linear_num_key_heads=k_heads,
+            linear_num_value_heads=v_heads,
+            linear_key_head_dim=k_dim,
+            linear_value_head_dim=v_dim,
+        )
         # Gated DeltaNet: recurrent state v_heads x k_dim x v_dim; conv over q, k (k_heads) and v (v_heads).
         state = int(v_heads) * int(k_dim) * int(v_dim)
         conv = (2 * int(k_heads) * int(k_dim) + int(v_heads) * int(v_dim)) * (kernel - 1)
         state_bytes = _state_dtype(cfg, ("mamba_ssm_dtype", "mamba_ssm_cache_dtype"), "Gated DeltaNet", warnings)
-    return CacheGroup(kind="linear", layers=layers, state_elems=state, state_dtype_bytes=state_bytes,
-                      conv_elems=conv)
+    return CacheGroup(kind="linear", layers=layers, state_elems=state, state_dtype_bytes=state_bytes, conv_elems=conv)
 
 
 def _mamba_group(cfg: dict[str, Any], layers: int, model_id: str, warnings: list[str]) -> CacheGroup:
@@ -531,8 +613,7 @@ def _mamba_group(cfg: dict[str, Any], layers: int, model_id: str, warnings: list
     state = inner * int(state_size)
     conv = (inner + 2 * groups * int(state_size)) * (kernel - 1)
     state_bytes = _state_dtype(cfg, ("mamba_ssm_cache_dtype", "mamba_ssm_dtype"), "Mamba", warnings)
-    return CacheGroup(kind="mamba", layers=layers, state_elems=state, state_dtype_bytes=state_bytes,
-                      conv_elems=conv)
+    return CacheGroup(kind="mamba", layers=layers, state_elems=state, state_dtype_bytes=state_bytes, conv_elems=conv)
 
 
 # ------------------------------------------------------------------------------- parameter counts
@@ -623,8 +704,9 @@ def model_spec_from_config(
     hidden = first_of(cfg, "hidden_size", "d_model", "n_embd")
     n_heads = first_of(cfg, "num_attention_heads", "n_head", "num_heads")
     vocab = first_of(cfg, "vocab_size", "padded_vocab_size")
-    _require(cfg, model_id, num_hidden_layers=n_layers, hidden_size=hidden, num_attention_heads=n_heads,
-             vocab_size=vocab)
+    _require(
+        cfg, model_id, num_hidden_layers=n_layers, hidden_size=hidden, num_attention_heads=n_heads, vocab_size=vocab
+    )
     try:
         n_layers, hidden, n_heads = int(n_layers), int(hidden), int(n_heads)
     except (TypeError, ValueError) as exc:
@@ -662,13 +744,17 @@ def model_spec_from_config(
     native, expert_native, experts_only, kv_native = native_format(config)
     qc = first_of(config, "quantization_config") or first_of(cfg, "quantization_config") or {}
     if isinstance(qc, dict) and str(qc.get("quant_algo", "")).lower() == "mixed_precision" and native == "nvfp4":
-        warnings.append("mixed-precision checkpoint: its FP8 layers (attention, linear attention) are counted at "
-                        "nvfp4 bits, up to 45% fewer bytes than they hold")
+        warnings.append(
+            "mixed-precision checkpoint: its FP8 layers (attention, linear attention) are counted at "
+            "nvfp4 bits, up to 45% fewer bytes than they hold"
+        )
     if native_quant:
         native = native_quant
 
-    max_ctx = int(context_tokens or first_of(cfg, "max_position_embeddings", "n_positions", "max_seq_len",
-                                           "seq_length", default=4096))
+    max_ctx = int(
+        context_tokens
+        or first_of(cfg, "max_position_embeddings", "n_positions", "max_seq_len", "seq_length", default=4096)
+    )
     return ModelSpec(
         id=model_id,
         model_type=str(config.get("model_type") or cfg.get("model_type") or "unknown"),
@@ -679,7 +765,9 @@ def model_spec_from_config(
         num_kv_heads=kv_head_count(cfg, n_heads),
         head_dim=int(first_of(cfg, "head_dim", default=hidden // n_heads)),
         intermediate_size=int(first_of(cfg, "intermediate_size", "ffn_hidden_size", default=4 * hidden) or 4 * hidden),
-        tie_word_embeddings=bool(first_of(config, "tie_word_embeddings", default=cfg.get("tie_word_embeddings", False))),
+        tie_word_embeddings=bool(
+            first_of(config, "tie_word_embeddings", default=cfg.get("tie_word_embeddings", False))
+        ),
         max_context=max_ctx,
         dtype_bytes=dtype_bytes,
         dtype="bf16" if dtype_bytes == 2 and dtype != "float16" else ("fp16" if dtype == "float16" else "fp32"),

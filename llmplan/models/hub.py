@@ -48,8 +48,8 @@ from llmplan.models.localfiles import (
 from llmplan.models.resolved import ResolvedModel
 
 if TYPE_CHECKING:
-    from llmplan.models.architecture import ModelSpec
     from llmplan.catalog.loader import Catalog
+    from llmplan.models.architecture import ModelSpec
 
 DEADLINE_S = 20.0  # the whole online resolution of one repo gives up after this many seconds
 HEADER_WORKERS = 8  # safetensors headers read in parallel (sharded checkpoints have up to ~200 shards)
@@ -190,8 +190,9 @@ def _parallel_map(fn: Callable[[str], Any], items: list[str], workers: int) -> l
                 errors.append(exc)
                 return
 
-    threads = [threading.Thread(target=work, daemon=True, name="llmplan-hub-header")
-               for _ in range(min(workers, len(items)))]
+    threads = [
+        threading.Thread(target=work, daemon=True, name="llmplan-hub-header") for _ in range(min(workers, len(items)))
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -213,13 +214,17 @@ def _fetch_online(repo_id: str, ep: str, token: str | None, cache_dir: Path, dea
     names = [s.rfilename for s in (info.siblings or [])]
     if names and CONFIG_FILE not in names:
         ggufs = [n for n in names if n.lower().endswith(".gguf")]
-        hint = ("; it holds GGUF files: download one and pass its path" if ggufs
-                else "; llmplan reads transformers-style repos")
+        hint = (
+            "; it holds GGUF files: download one and pass its path"
+            if ggufs
+            else "; llmplan reads transformers-style repos"
+        )
         raise ConfigError(f"{canonical} has no config.json{hint}")
 
     def download(filename: str) -> str:
-        return hf_hub_download(canonical, filename, cache_dir=str(cache_dir), endpoint=ep, token=token,
-                               etag_timeout=remaining())
+        return hf_hub_download(
+            canonical, filename, cache_dir=str(cache_dir), endpoint=ep, token=token, etag_timeout=remaining()
+        )
 
     config_path = download(CONFIG_FILE)
     files = [CONFIG_FILE]
@@ -242,6 +247,7 @@ def _fetch_online(repo_id: str, ep: str, token: str | None, cache_dir: Path, dea
     if names and any(shard not in names for shard in shards):
         shards = []  # an index naming shards the repo lacks: count from the config instead
     if shards:
+
         def header(filename: str) -> list[tuple[str, str, list[int]]]:
             meta = api.parse_safetensors_file_metadata(canonical, filename, token=token, timeout=remaining())
             return [(name, t.dtype, list(t.shape)) for name, t in meta.tensors.items()]
@@ -254,8 +260,14 @@ def _fetch_online(repo_id: str, ep: str, token: str | None, cache_dir: Path, dea
     if card is not None:
         value = card.get("license") if hasattr(card, "get") else getattr(card, "license", None)
         license_ = str(value) if value else None
-    return HubModel(repo_id=canonical, config=config, params_total=params, files=files,
-                    sha=getattr(info, "sha", None), license=license_)
+    return HubModel(
+        repo_id=canonical,
+        config=config,
+        params_total=params,
+        files=files,
+        sha=getattr(info, "sha", None),
+        license=license_,
+    )
 
 
 def _run_with_deadline(fn: Callable[[], Any], deadline_s: float, on_timeout: Callable[[], LlmplanError]) -> Any:
@@ -320,8 +332,9 @@ def _scrub(message: str) -> str:
     return message.replace(token, "***") if token else message
 
 
-def translate_error(exc: BaseException, repo_id: str, catalog: Catalog | None, ep: str,
-                    deadline_s: float) -> LlmplanError:
+def translate_error(
+    exc: BaseException, repo_id: str, catalog: Catalog | None, ep: str, deadline_s: float
+) -> LlmplanError:
     """Any failure of a hub fetch as one short llmplan error (never the token's value)."""
     if isinstance(exc, LlmplanError):
         return exc
@@ -338,57 +351,78 @@ def translate_error(exc: BaseException, repo_id: str, catalog: Catalog | None, e
 
     offline_hint = "use --offline if it is cached, or a catalog id (`llmplan models`)"
     if find(hf.GatedRepoError) is not None:
-        return HubError(f"{repo_id} is gated: accept its licence on the Hub and set HF_TOKEN"
-                        + (" (the token set has no access to it yet)" if _token() else ""))
+        return HubError(
+            f"{repo_id} is gated: accept its licence on the Hub and set HF_TOKEN"
+            + (" (the token set has no access to it yet)" if _token() else "")
+        )
     statuses = [s for s in (_status(e) for e in chain) if s is not None]
     if find(hf.RepositoryNotFoundError) is not None or (404 in statuses and find(hf.RemoteEntryNotFoundError) is None):
         suggestions = _suggestions(repo_id, catalog)
         hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
-        return UnknownModelError(f"{repo_id!r} is not a model on the Hugging Face hub (if it is private, "
-                                 f"set HF_TOKEN){hint}")
+        return UnknownModelError(
+            f"{repo_id!r} is not a model on the Hugging Face hub (if it is private, set HF_TOKEN){hint}"
+        )
     if find(hf.RevisionNotFoundError) is not None:
         return HubError(f"{repo_id} has no 'main' revision on the hub")
     if find(hf.RemoteEntryNotFoundError) is not None:
         return ConfigError(f"{repo_id} has no config.json on the hub; llmplan reads transformers-style repos")
     for code in statuses:
         if code in (401, 403):
-            return HubError(f"{repo_id} is gated (HTTP {code}, no access with the current token): accept its "
-                            "licence on the Hub and set HF_TOKEN")
+            return HubError(
+                f"{repo_id} is gated (HTTP {code}, no access with the current token): accept its "
+                "licence on the Hub and set HF_TOKEN"
+            )
         if code == 429:
-            return HubError(f"the Hugging Face hub is rate-limiting requests (HTTP 429) for {repo_id}; wait and "
-                            f"retry, set HF_TOKEN, or {offline_hint}")
+            return HubError(
+                f"the Hugging Face hub is rate-limiting requests (HTTP 429) for {repo_id}; wait and "
+                f"retry, set HF_TOKEN, or {offline_hint}"
+            )
         if code >= 500:
-            return HubError(f"the Hugging Face hub answered with an error (HTTP {code}) for {repo_id}; retry "
-                            f"later, or {offline_hint}")
+            return HubError(
+                f"the Hugging Face hub answered with an error (HTTP {code}) for {repo_id}; retry "
+                f"later, or {offline_hint}"
+            )
     if find_named("TimeoutException", "Timeout", "TimeoutError") is not None:
-        return HubError(f"the Hugging Face hub at {ep} did not answer within {deadline_s:g} s for {repo_id}; "
-                        f"check your network or HF_ENDPOINT, or {offline_hint}")
+        return HubError(
+            f"the Hugging Face hub at {ep} did not answer within {deadline_s:g} s for {repo_id}; "
+            f"check your network or HF_ENDPOINT, or {offline_hint}"
+        )
     if find(hf.OfflineModeIsEnabled) is not None:
-        return HubError(f"{repo_id} is not in the local cache and HF_HUB_OFFLINE is set; run once online or "
-                        "unset HF_HUB_OFFLINE")
-    network = find_named("NetworkError", "RemoteProtocolError", "ProxyError", "UnsupportedProtocol",
-                         "ConnectionError", "ConnectError")
+        return HubError(
+            f"{repo_id} is not in the local cache and HF_HUB_OFFLINE is set; run once online or unset HF_HUB_OFFLINE"
+        )
+    network = find_named(
+        "NetworkError", "RemoteProtocolError", "ProxyError", "UnsupportedProtocol", "ConnectionError", "ConnectError"
+    )
     if network is not None:
         reason = str(network).splitlines()[0][:120] if str(network) else type(network).__name__
-        return HubError(f"cannot reach the Hugging Face hub at {ep} ({_scrub(reason)}); check your network "
-                        f"or HF_ENDPOINT, or {offline_hint}")
+        return HubError(
+            f"cannot reach the Hugging Face hub at {ep} ({_scrub(reason)}); check your network "
+            f"or HF_ENDPOINT, or {offline_hint}"
+        )
     if find(hf.FileMetadataError) is not None:
-        return HubError(f"{ep} does not answer like a Hugging Face hub (no X-Repo-Commit/ETag headers); "
-                        "check HF_ENDPOINT")
+        return HubError(
+            f"{ep} does not answer like a Hugging Face hub (no X-Repo-Commit/ETag headers); check HF_ENDPOINT"
+        )
     if find(hf.LocalEntryNotFoundError) is not None:
-        return HubError(f"cannot fetch {repo_id} from the Hugging Face hub at {ep} and it is not in the local "
-                        "cache; check your network, or use a catalog id")
+        return HubError(
+            f"cannot fetch {repo_id} from the Hugging Face hub at {ep} and it is not in the local "
+            "cache; check your network, or use a catalog id"
+        )
     if find(hf.HFValidationError) is not None:
         return UnknownModelError(f"{repo_id!r} is not a valid Hugging Face repo id (org/name)")
     if find(hf.SafetensorsParsingError) is not None:
         return ConfigError(f"a safetensors header of {repo_id} cannot be parsed")
     os_error = find(OSError)
     if os_error is not None and getattr(os_error, "filename", None):
-        return HubError(f"cannot write the Hugging Face cache ({os_error.filename}): "
-                        f"{os_error.strerror or os_error}")
+        return HubError(f"cannot write the Hugging Face cache ({os_error.filename}): {os_error.strerror or os_error}")
     detail = str(exc).splitlines()[0][:160] if str(exc) else ""
-    return HubError(_scrub(f"reading {repo_id} from the Hugging Face hub failed: {type(exc).__name__}"
-                           + (f": {detail}" if detail else "")))
+    return HubError(
+        _scrub(
+            f"reading {repo_id} from the Hugging Face hub failed: {type(exc).__name__}"
+            + (f": {detail}" if detail else "")
+        )
+    )
 
 
 # ------------------------------------------------------------------------------------ resolution
@@ -443,8 +477,9 @@ def load_hub_model(repo_id: str, *, offline: bool = False, catalog: Catalog | No
     try:
         _quiet_hub()
     except ImportError:
-        raise HubError("reading models from the Hugging Face hub needs the huggingface_hub package "
-                       "(pip install huggingface-hub)") from None
+        raise HubError(
+            "reading models from the Hugging Face hub needs the huggingface_hub package (pip install huggingface-hub)"
+        ) from None
     try:
         if offline:
             return _load_cached(repo_id)
@@ -457,13 +492,16 @@ def load_hub_model(repo_id: str, *, offline: bool = False, catalog: Catalog | No
     deadline_at = time.monotonic() + deadline
 
     def timed_out() -> HubError:
-        return HubError(f"the Hugging Face hub at {ep} did not answer within {deadline:g} s for {repo_id}; "
-                        "check your network or HF_ENDPOINT, or use --offline if it is cached, or a catalog id "
-                        "(`llmplan models`)")
+        return HubError(
+            f"the Hugging Face hub at {ep} did not answer within {deadline:g} s for {repo_id}; "
+            "check your network or HF_ENDPOINT, or use --offline if it is cached, or a catalog id "
+            "(`llmplan models`)"
+        )
 
     try:
-        model = _run_with_deadline(lambda: _fetch_online(repo_id, ep, token, cache_dir, deadline_at),
-                                   deadline, timed_out)
+        model = _run_with_deadline(
+            lambda: _fetch_online(repo_id, ep, token, cache_dir, deadline_at), deadline, timed_out
+        )
     except LlmplanError:
         raise
     except Exception as exc:  # noqa: BLE001 - every fault becomes one line
@@ -510,13 +548,15 @@ def add_to_user_catalog(repo_id: str, offline: bool = False) -> tuple[Path, str]
     }
     if spec.params_active != spec.params_total:
         entry["params_active"] = spec.params_active
-    entry.update({
-        "params_source": PARAMS_FROM_HEADERS if model.params_total else PARAMS_FROM_CONFIG,
-        "native_quant": spec.native_quant,
-        "source": f"https://huggingface.co/{model_id}/blob/main/config.json",
-        "as_of": dt.date.today(),
-        "config": model.config,
-    })
+    entry.update(
+        {
+            "params_source": PARAMS_FROM_HEADERS if model.params_total else PARAMS_FROM_CONFIG,
+            "native_quant": spec.native_quant,
+            "source": f"https://huggingface.co/{model_id}/blob/main/config.json",
+            "as_of": dt.date.today(),
+            "config": model.config,
+        }
+    )
     try:
         ModelEntry.model_validate(entry)
     except ValidationError as exc:
@@ -528,8 +568,9 @@ def add_to_user_catalog(repo_id: str, offline: bool = False) -> tuple[Path, str]
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
-            raise CatalogError(f"{path}: cannot read it to add {model_id} ({str(exc).splitlines()[0]}); "
-                               "fix or move the file") from None
+            raise CatalogError(
+                f"{path}: cannot read it to add {model_id} ({str(exc).splitlines()[0]}); fix or move the file"
+            ) from None
         if loaded is not None:
             if not isinstance(loaded, dict) or not isinstance(loaded.get("models") or {}, dict):
                 raise CatalogError(f"{path}: expected a mapping with a top-level 'models:' key; fix or move the file")

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from llmplan.models.architecture import ModelSpec, model_spec_from_config, native_format
 from llmplan.errors import ConfigError
+from llmplan.models.architecture import ModelSpec, model_spec_from_config, native_format
 from llmplan.models.resolved import ResolvedModel
 
 CONFIG_FILE = "config.json"
@@ -66,8 +66,7 @@ def build_spec(
 ) -> ModelSpec:
     """`model_spec_from_config`, with any unexpected failure on an odd config turned into a ConfigError."""
     try:
-        return model_spec_from_config(model_id, config, params_total=params_total or None,
-                                      native_quant=native_quant)
+        return model_spec_from_config(model_id, config, params_total=params_total or None, native_quant=native_quant)
     except ConfigError as exc:
         if model_id in str(exc):
             raise
@@ -79,10 +78,30 @@ def build_spec(
 
 # Tensors that carry quantization bookkeeping (scales, zero points, group indices), not model weights.
 _AUX_TENSORS = {
-    "qzeros", "scales", "g_idx", "weight_scale", "weight_scale_inv", "weight_scale_2", "input_scale",
-    "output_scale", "k_scale", "v_scale", "q_scale", "prob_scale", "weight_zero_point", "input_zero_point",
-    "weight_global_scale", "input_global_scale", "weight_shape", "weight_g_idx", "absmax", "quant_map",
-    "nested_absmax", "nested_quant_map", "SCB", "weight_format",
+    "qzeros",
+    "scales",
+    "g_idx",
+    "weight_scale",
+    "weight_scale_inv",
+    "weight_scale_2",
+    "input_scale",
+    "output_scale",
+    "k_scale",
+    "v_scale",
+    "q_scale",
+    "prob_scale",
+    "weight_zero_point",
+    "input_zero_point",
+    "weight_global_scale",
+    "input_global_scale",
+    "weight_shape",
+    "weight_g_idx",
+    "absmax",
+    "quant_map",
+    "nested_absmax",
+    "nested_quant_map",
+    "SCB",
+    "weight_format",
 }
 _FOUR_BIT_PACKED = {"nvfp4", "mxfp4", "bnb-nf4"}
 
@@ -131,8 +150,11 @@ def safetensors_param_count(tensors: Iterable[tuple[str, str, Sequence[int]]], c
             continue
         if kind == "I32" and last in ("qweight", "weight_packed"):
             n = n * 32 // bits
-        elif kind == "U8" and native in _FOUR_BIT_PACKED and (
-                last in ("weight", "weight_packed") or last.endswith("_blocks")):
+        elif (
+            kind == "U8"
+            and native in _FOUR_BIT_PACKED
+            and (last in ("weight", "weight_packed") or last.endswith("_blocks"))
+        ):
             n *= 2
         total += n
     return total
@@ -238,28 +260,84 @@ _SPLIT_NAME = re.compile(r"^(.*)-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)  # l
 
 # llama.cpp's llama_ftype (gguf.LlamaFileType) -> llmplan format names.
 FILE_TYPES: dict[int, str] = {
-    0: "fp32", 1: "fp16", 2: "q4_0", 7: "q8_0", 10: "q2_k", 11: "q3_k_s", 12: "q3_k_m", 13: "q3_k_l",
-    14: "q4_k_s", 15: "q4_k_m", 16: "q5_k_s", 17: "q5_k_m", 18: "q6_k", 19: "iq2_xxs", 20: "iq2_xs",
-    21: "q2_k_s", 22: "iq3_xs", 23: "iq3_xxs", 25: "iq4_nl", 26: "iq3_s", 27: "iq3_m", 28: "iq2_s",
-    29: "iq2_m", 30: "iq4_xs", 32: "bf16", 38: "mxfp4", 39: "nvfp4",
+    0: "fp32",
+    1: "fp16",
+    2: "q4_0",
+    7: "q8_0",
+    10: "q2_k",
+    11: "q3_k_s",
+    12: "q3_k_m",
+    13: "q3_k_l",
+    14: "q4_k_s",
+    15: "q4_k_m",
+    16: "q5_k_s",
+    17: "q5_k_m",
+    18: "q6_k",
+    19: "iq2_xxs",
+    20: "iq2_xs",
+    21: "q2_k_s",
+    22: "iq3_xs",
+    23: "iq3_xxs",
+    25: "iq4_nl",
+    26: "iq3_s",
+    27: "iq3_m",
+    28: "iq2_s",
+    29: "iq2_m",
+    30: "iq4_xs",
+    32: "bf16",
+    38: "mxfp4",
+    39: "nvfp4",
 }
 # File types llmplan has no profile for: planned as the nearest one (the weight bytes stay the file's own).
 FILE_TYPES_NEAREST: dict[int, tuple[str, str]] = {
-    3: ("Q4_1", "q4_0"), 8: ("Q5_0", "q5_k_s"), 9: ("Q5_1", "q5_k_s"), 24: ("IQ1_S", "iq2_xxs"),
-    31: ("IQ1_M", "iq2_xxs"), 36: ("TQ1_0", "iq2_xxs"), 37: ("TQ2_0", "iq2_xxs"), 40: ("Q1_0", "iq2_xxs"),
+    3: ("Q4_1", "q4_0"),
+    8: ("Q5_0", "q5_k_s"),
+    9: ("Q5_1", "q5_k_s"),
+    24: ("IQ1_S", "iq2_xxs"),
+    31: ("IQ1_M", "iq2_xxs"),
+    36: ("TQ1_0", "iq2_xxs"),
+    37: ("TQ2_0", "iq2_xxs"),
+    40: ("Q1_0", "iq2_xxs"),
 }
 # ggml tensor types -> the file format they usually make up (for files without general.file_type).
 TENSOR_TYPES: dict[str, str] = {
-    "F32": "fp32", "F16": "fp16", "BF16": "bf16", "Q8_0": "q8_0", "Q6_K": "q6_k", "Q5_K": "q5_k_m",
-    "Q5_0": "q5_k_s", "Q5_1": "q5_k_s", "Q4_K": "q4_k_m", "Q4_0": "q4_0", "Q4_1": "q4_0", "Q3_K": "q3_k_m",
-    "Q2_K": "q2_k", "IQ4_XS": "iq4_xs", "IQ4_NL": "iq4_nl", "IQ3_S": "iq3_s", "IQ3_XXS": "iq3_xxs",
-    "IQ2_S": "iq2_s", "IQ2_XS": "iq2_xs", "IQ2_XXS": "iq2_xxs", "IQ1_S": "iq2_xxs", "IQ1_M": "iq2_xxs",
-    "TQ1_0": "iq2_xxs", "TQ2_0": "iq2_xxs", "MXFP4": "mxfp4", "NVFP4": "nvfp4",
+    "F32": "fp32",
+    "F16": "fp16",
+    "BF16": "bf16",
+    "Q8_0": "q8_0",
+    "Q6_K": "q6_k",
+    "Q5_K": "q5_k_m",
+    "Q5_0": "q5_k_s",
+    "Q5_1": "q5_k_s",
+    "Q4_K": "q4_k_m",
+    "Q4_0": "q4_0",
+    "Q4_1": "q4_0",
+    "Q3_K": "q3_k_m",
+    "Q2_K": "q2_k",
+    "IQ4_XS": "iq4_xs",
+    "IQ4_NL": "iq4_nl",
+    "IQ3_S": "iq3_s",
+    "IQ3_XXS": "iq3_xxs",
+    "IQ2_S": "iq2_s",
+    "IQ2_XS": "iq2_xs",
+    "IQ2_XXS": "iq2_xxs",
+    "IQ1_S": "iq2_xxs",
+    "IQ1_M": "iq2_xxs",
+    "TQ1_0": "iq2_xxs",
+    "TQ2_0": "iq2_xxs",
+    "MXFP4": "mxfp4",
+    "NVFP4": "nvfp4",
 }
 # general.architecture -> the Hugging Face model_type of the same family.
 GGUF_MODEL_TYPES: dict[str, str] = {
-    "qwen2moe": "qwen2_moe", "qwen3moe": "qwen3_moe", "gemma3": "gemma3_text", "deepseek2": "deepseek_v3",
-    "gpt-oss": "gpt_oss", "command-r": "cohere", "gptneox": "gpt_neox", "stablelm": "stablelm",
+    "qwen2moe": "qwen2_moe",
+    "qwen3moe": "qwen3_moe",
+    "gemma3": "gemma3_text",
+    "deepseek2": "deepseek_v3",
+    "gpt-oss": "gpt_oss",
+    "command-r": "cohere",
+    "gptneox": "gpt_neox",
+    "stablelm": "stablelm",
 }
 
 
@@ -337,8 +415,9 @@ def _open_gguf(path: Path) -> Any:
         return GGUFReader(path, "r")
     except ValueError as exc:
         if "GGMLQuantizationType" in str(exc):
-            raise ConfigError(f"{path} uses a tensor type the installed gguf package does not know; "
-                              "upgrade it (pip install -U gguf)") from None
+            raise ConfigError(
+                f"{path} uses a tensor type the installed gguf package does not know; upgrade it (pip install -U gguf)"
+            ) from None
         raise ConfigError(f"{path} is truncated or corrupt") from None
     except Exception:  # noqa: BLE001 - any failure of the parser on a bad file is the same fact
         raise ConfigError(f"{path} is truncated or corrupt") from None
@@ -350,8 +429,10 @@ def _split_parts(path: Path, meta: _Meta) -> list[Path]:
         return [path]
     m = _SPLIT_NAME.match(path.name)
     if not m:
-        raise ConfigError(f"{path} is one part of a {count}-part GGUF whose file names do not follow "
-                          "NAME-00001-of-0000N.gguf; pass the first part with its siblings beside it")
+        raise ConfigError(
+            f"{path} is one part of a {count}-part GGUF whose file names do not follow "
+            "NAME-00001-of-0000N.gguf; pass the first part with its siblings beside it"
+        )
     parts = [path.with_name(f"{m.group(1)}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
     missing = [p.name for p in parts if not p.is_file()]
     if missing:
@@ -479,8 +560,10 @@ def read_gguf(path: str | Path) -> ResolvedModel:
     config = gguf_config(meta, tensors)
     missing = [k for k in ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size") if k not in config]
     if missing:
-        raise ConfigError(f"{path}: GGUF metadata for architecture {arch_value!r} lacks "
-                          f"{', '.join(missing)}; cannot read its architecture")
+        raise ConfigError(
+            f"{path}: GGUF metadata for architecture {arch_value!r} lacks "
+            f"{', '.join(missing)}; cannot read its architecture"
+        )
     params = sum(int(t.n_elements) for t in tensors)
     weight_bytes = sum(int(t.n_bytes) for t in tensors)
     quant, note = _gguf_quant(meta.scalar("general.file_type"), tensors)

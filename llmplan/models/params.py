@@ -50,8 +50,18 @@ def _qk_norm_elems(cfg: dict[str, Any], n_q: int, n_kv: int, dim: int) -> int:
     return 0
 
 
-def _gqa_params(cfg: dict[str, Any], hidden: int, n_q: int, n_kv: int, qk: int, v: int, *,
-                shares_kv: bool = False, k_eq_v: bool = False, sinks: bool = False) -> tuple[int, int, int]:
+def _gqa_params(
+    cfg: dict[str, Any],
+    hidden: int,
+    n_q: int,
+    n_kv: int,
+    qk: int,
+    v: int,
+    *,
+    shares_kv: bool = False,
+    k_eq_v: bool = False,
+    sinks: bool = False,
+) -> tuple[int, int, int]:
     """(all, v projection, output projection) parameters of one grouped-query attention layer."""
     model_type = str(cfg.get("model_type", ""))
     gate = 2 if cfg.get("attn_output_gate") else 1  # Qwen3-Next / 3.5: q_proj also emits an output gate
@@ -118,8 +128,7 @@ def _gdn_params(cfg: dict[str, Any], hidden: int) -> int:
     kd, vd = int(cfg["linear_key_head_dim"]), int(cfg["linear_value_head_dim"])
     kernel = int(first_of(cfg, "linear_conv_kernel_dim", default=4))
     key, value = kh * kd, vh * vd
-    return (hidden * (2 * key + 2 * value) + hidden * 2 * vh + (2 * key + value) * kernel + 2 * vh + vd
-            + value * hidden)
+    return hidden * (2 * key + 2 * value) + hidden * 2 * vh + (2 * key + value) * kernel + 2 * vh + vd + value * hidden
 
 
 def _kda_params(cfg: dict[str, Any], hidden: int) -> int:
@@ -144,8 +153,14 @@ def _mamba_params(cfg: dict[str, Any], hidden: int) -> int:
     inner = heads * hd
     conv_dim = inner + 2 * groups * state
     bias = conv_dim if cfg.get("use_conv_bias", True) else 0
-    return hidden * (2 * inner + 2 * groups * state + heads) + conv_dim * kernel + bias + 3 * heads + inner + \
-        inner * hidden
+    return (
+        hidden * (2 * inner + 2 * groups * state + heads)
+        + conv_dim * kernel
+        + bias
+        + 3 * heads
+        + inner
+        + inner * hidden
+    )
 
 
 def _moe_layer_flags(cfg: dict[str, Any], n_layers: int, n_experts: int) -> list[bool]:
@@ -175,8 +190,9 @@ def _moe_layer_flags(cfg: dict[str, Any], n_layers: int, n_experts: int) -> list
 def _moe_block(cfg: dict[str, Any], hidden: int, gated: bool) -> dict[str, int]:
     """One MoE layer: routed experts (all of them), shared experts, router, latent projections."""
     model_type = str(cfg.get("model_type", ""))
-    n_experts = int(first_of(cfg, "num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts",
-                           default=0) or 0)
+    n_experts = int(
+        first_of(cfg, "num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts", default=0) or 0
+    )
     inter = int(first_of(cfg, "intermediate_size", "ffn_hidden_size", default=4 * hidden) or 4 * hidden)
     moe_inter = int(first_of(cfg, "moe_intermediate_size", default=inter) or inter)
     latent = first_of(cfg, "moe_latent_size", "routed_expert_hidden_size")
@@ -186,8 +202,17 @@ def _moe_block(cfg: dict[str, Any], hidden: int, gated: bool) -> dict[str, int]:
     experts = n_experts * per_expert
 
     shared_n = int(first_of(cfg, "n_shared_experts", "num_shared_experts", default=0) or 0)
-    shared_inter = int(first_of(cfg, "shared_expert_intermediate_size", "moe_shared_expert_intermediate_size",
-                              "shared_intermediate_size", "share_expert_dim", default=0) or 0)
+    shared_inter = int(
+        first_of(
+            cfg,
+            "shared_expert_intermediate_size",
+            "moe_shared_expert_intermediate_size",
+            "shared_intermediate_size",
+            "share_expert_dim",
+            default=0,
+        )
+        or 0
+    )
     if shared_inter:
         shared_inter *= max(shared_n, 1)
     elif shared_n:
@@ -199,8 +224,12 @@ def _moe_block(cfg: dict[str, Any], hidden: int, gated: bool) -> dict[str, int]:
         shared += hidden  # shared_expert_gate
 
     router = hidden * n_experts
-    if (cfg.get("topk_method") == "noaux_tc" or cfg.get("use_routing_bias") or cfg.get("use_moe_router_bias")
-            or expert_bias):
+    if (
+        cfg.get("topk_method") == "noaux_tc"
+        or cfg.get("use_routing_bias")
+        or cfg.get("use_moe_router_bias")
+        or expert_bias
+    ):
         router += n_experts  # e_score_correction_bias / router bias
     if model_type.startswith("gemma4"):
         router += hidden + n_experts  # router scale and per-expert scale
@@ -208,10 +237,28 @@ def _moe_block(cfg: dict[str, Any], hidden: int, gated: bool) -> dict[str, int]:
         router += 2 * hidden * width  # down to the latent and back up
         if cfg.get("latent_moe_use_norm"):
             router += width
-    k = int(first_of(cfg, "num_experts_per_tok", "experts_per_token", "num_experts_per_token", "top_k_experts",
-                   "moe_top_k", default=0) or 0)
-    return {"experts": experts, "per_expert": per_expert, "shared": shared, "router": router,
-            "n_experts": n_experts, "k": k, "inter": moe_inter, "shared_inter": shared_inter}
+    k = int(
+        first_of(
+            cfg,
+            "num_experts_per_tok",
+            "experts_per_token",
+            "num_experts_per_token",
+            "top_k_experts",
+            "moe_top_k",
+            default=0,
+        )
+        or 0
+    )
+    return {
+        "experts": experts,
+        "per_expert": per_expert,
+        "shared": shared,
+        "router": router,
+        "n_experts": n_experts,
+        "k": k,
+        "inter": moe_inter,
+        "shared_inter": shared_inter,
+    }
 
 
 def _dense_width(cfg: dict[str, Any], is_moe_model: bool) -> int:
@@ -242,9 +289,17 @@ class Dims:
         n_heads = int(first_of(cfg, "num_attention_heads", "n_head", "num_heads"))
         head_dim = int(first_of(cfg, "head_dim", default=hidden // n_heads))
         v_dim = int(first_of(cfg, "v_head_dim", default=head_dim)) if not cfg.get("kv_lora_rank") else 0
-        return cls(n_layers, hidden, n_heads, kv_head_count(cfg, n_heads), head_dim, v_dim,
-                   int(first_of(cfg, "vocab_size", "padded_vocab_size", default=32000)),
-                   str(cfg.get("model_type", "")), _gated(cfg))
+        return cls(
+            n_layers,
+            hidden,
+            n_heads,
+            kv_head_count(cfg, n_heads),
+            head_dim,
+            v_dim,
+            int(first_of(cfg, "vocab_size", "padded_vocab_size", default=32000)),
+            str(cfg.get("model_type", "")),
+            _gated(cfg),
+        )
 
 
 def _shares_kv(cfg: dict[str, Any], d: Dims, i: int) -> bool:
@@ -262,12 +317,20 @@ def full_attention_params(cfg: dict[str, Any], d: Dims, i: int) -> tuple[int, in
         own = indexer_flags(cfg, d.n_layers)[i] if i < d.n_layers else True
         return _mla_params(cfg, d.hidden, d.n_heads, indexer=own)
     k_eq_v = bool(cfg.get("attention_k_eq_v"))
-    g_kv = int(cfg["num_global_key_value_heads"]) if (k_eq_v and cfg.get("num_global_key_value_heads")) \
-        else d.kv_heads
+    g_kv = int(cfg["num_global_key_value_heads"]) if (k_eq_v and cfg.get("num_global_key_value_heads")) else d.kv_heads
     g_dim = int(first_of(cfg, "global_head_dim", default=d.head_dim))
     g_v = g_dim if cfg.get("global_head_dim") is not None else d.v_dim
-    return _gqa_params(cfg, d.hidden, d.n_heads, g_kv, g_dim, g_v, k_eq_v=k_eq_v,
-                       shares_kv=_shares_kv(cfg, d, i), sinks=d.model_type == "gpt_oss")
+    return _gqa_params(
+        cfg,
+        d.hidden,
+        d.n_heads,
+        g_kv,
+        g_dim,
+        g_v,
+        k_eq_v=k_eq_v,
+        shares_kv=_shares_kv(cfg, d, i),
+        sinks=d.model_type == "gpt_oss",
+    )
 
 
 def sliding_attention_params(cfg: dict[str, Any], d: Dims, i: int) -> tuple[int, int, int]:
@@ -278,8 +341,16 @@ def sliding_attention_params(cfg: dict[str, Any], d: Dims, i: int) -> tuple[int,
     s_kv = int(first_of(cfg, "swa_num_key_value_heads", default=d.kv_heads))
     s_dim = int(first_of(cfg, "swa_head_dim", default=d.head_dim))
     s_v = int(first_of(cfg, "swa_v_head_dim", default=d.v_dim))
-    return _gqa_params(cfg, d.hidden, s_q, s_kv, s_dim, s_v, shares_kv=_shares_kv(cfg, d, i),
-                       sinks=d.model_type == "gpt_oss" or bool(cfg.get("add_swa_attention_sink_bias")))
+    return _gqa_params(
+        cfg,
+        d.hidden,
+        s_q,
+        s_kv,
+        s_dim,
+        s_v,
+        shares_kv=_shares_kv(cfg, d, i),
+        sinks=d.model_type == "gpt_oss" or bool(cfg.get("add_swa_attention_sink_bias")),
+    )
 
 
 def linear_mixer_params(cfg: dict[str, Any], d: Dims) -> int:
@@ -331,8 +402,10 @@ def _ffn_layer_flags(cfg: dict[str, Any], d: Dims, n_experts: int) -> tuple[list
     """(MoE layers, dense-MLP layers); a layer can be both (Gemma 4) or neither (Nemotron-H mixers)."""
     if _hybrid_blocks(cfg):
         block = cfg.get("layers_block_type") or list(cfg.get("hybrid_override_pattern"))
-        return ([str(b).lower() in ("moe", "e") for b in block],
-                [str(b).lower() in ("mlp", "-", "ffn", "dense") for b in block])
+        return (
+            [str(b).lower() in ("moe", "e") for b in block],
+            [str(b).lower() in ("mlp", "-", "ffn", "dense") for b in block],
+        )
     moe_flags = _moe_layer_flags(cfg, d.n_layers, n_experts)
     both = bool(cfg.get("enable_moe_block"))  # Gemma 4: a dense MLP beside the experts in every layer
     return moe_flags, [both or not m for m in moe_flags]
@@ -412,8 +485,9 @@ def _hybrid_mtp_layer(cfg: dict[str, Any], d: Dims, moe: dict[str, int], width: 
     return layer
 
 
-def mtp_params(cfg: dict[str, Any], d: Dims, moe: dict[str, int], width: int, has_moe: bool,
-               embed: int, lm_head: int) -> int:
+def mtp_params(
+    cfg: dict[str, Any], d: Dims, moe: dict[str, int], width: int, has_moe: bool, embed: int, lm_head: int
+) -> int:
     """Multi-token-prediction layers: in the checkpoint, not used per token."""
     n_mtp = int(first_of(cfg, "num_nextn_predict_layers", "mtp_num_hidden_layers", default=0) or 0)
     if not n_mtp:
@@ -529,8 +603,9 @@ def _vision_params(vision: Any, text_hidden: int) -> int:
 LinearModule = tuple[str, str, int, int, int]  # (target set, module name, in features, out features, count)
 
 
-def _gqa_linears(cfg: dict[str, Any], d: Dims, n_q: int, n_kv: int, qk: int, v: int, shares_kv: bool,
-                 k_eq_v: bool = False) -> list[tuple[str, int, int]]:
+def _gqa_linears(
+    cfg: dict[str, Any], d: Dims, n_q: int, n_kv: int, qk: int, v: int, shares_kv: bool, k_eq_v: bool = False
+) -> list[tuple[str, int, int]]:
     gate = 2 if cfg.get("attn_output_gate") else 1
     mods = [("q_proj", d.hidden, n_q * qk * gate)]
     if not shares_kv:
@@ -546,10 +621,16 @@ def _mla_linears(cfg: dict[str, Any], d: Dims) -> list[tuple[str, int, int]]:
     rope = int(first_of(cfg, "qk_rope_head_dim", default=64))
     nope = int(first_of(cfg, "qk_nope_head_dim", default=128))
     v_dim = int(first_of(cfg, "v_head_dim", default=128))
-    q = [("q_a_proj", d.hidden, int(q_lora)), ("q_b_proj", int(q_lora), d.n_heads * (nope + rope))] if q_lora \
+    q = (
+        [("q_a_proj", d.hidden, int(q_lora)), ("q_b_proj", int(q_lora), d.n_heads * (nope + rope))]
+        if q_lora
         else [("q_proj", d.hidden, d.n_heads * (nope + rope))]
-    return q + [("kv_a_proj_with_mqa", d.hidden, kv_lora + rope),
-                ("kv_b_proj", kv_lora, d.n_heads * (nope + v_dim)), ("o_proj", d.n_heads * v_dim, d.hidden)]
+    )
+    return q + [
+        ("kv_a_proj_with_mqa", d.hidden, kv_lora + rope),
+        ("kv_b_proj", kv_lora, d.n_heads * (nope + v_dim)),
+        ("o_proj", d.n_heads * v_dim, d.hidden),
+    ]
 
 
 def _attention_linears(cfg: dict[str, Any], d: Dims, i: int, kind: str) -> list[tuple[str, int, int]]:
@@ -558,13 +639,17 @@ def _attention_linears(cfg: dict[str, Any], d: Dims, i: int, kind: str) -> list[
         return _mla_linears(cfg, d)
     shares = _shares_kv(cfg, d, i)
     if kind == "sliding":
-        return _gqa_linears(cfg, d, int(first_of(cfg, "swa_num_attention_heads", default=d.n_heads)),
-                            int(first_of(cfg, "swa_num_key_value_heads", default=d.kv_heads)),
-                            int(first_of(cfg, "swa_head_dim", default=d.head_dim)),
-                            int(first_of(cfg, "swa_v_head_dim", default=d.v_dim)), shares)
+        return _gqa_linears(
+            cfg,
+            d,
+            int(first_of(cfg, "swa_num_attention_heads", default=d.n_heads)),
+            int(first_of(cfg, "swa_num_key_value_heads", default=d.kv_heads)),
+            int(first_of(cfg, "swa_head_dim", default=d.head_dim)),
+            int(first_of(cfg, "swa_v_head_dim", default=d.v_dim)),
+            shares,
+        )
     k_eq_v = bool(cfg.get("attention_k_eq_v"))
-    g_kv = int(cfg["num_global_key_value_heads"]) if (k_eq_v and cfg.get("num_global_key_value_heads")) \
-        else d.kv_heads
+    g_kv = int(cfg["num_global_key_value_heads"]) if (k_eq_v and cfg.get("num_global_key_value_heads")) else d.kv_heads
     g_dim = int(first_of(cfg, "global_head_dim", default=d.head_dim))
     g_v = g_dim if cfg.get("global_head_dim") is not None else d.v_dim
     return _gqa_linears(cfg, d, d.n_heads, g_kv, g_dim, g_v, shares, k_eq_v)
@@ -602,8 +687,9 @@ def linear_modules(cfg: dict[str, Any], kinds: list[str]) -> tuple[LinearModule,
     n_moe = sum(moe_flags)
     if n_moe:
         latent = first_of(cfg, "moe_latent_size", "routed_expert_hidden_size")
-        add("expert", _mlp_linears(int(latent) if latent else d.hidden, moe["inter"], d.gated),
-            n_moe * moe["n_experts"])
+        add(
+            "expert", _mlp_linears(int(latent) if latent else d.hidden, moe["inter"], d.gated), n_moe * moe["n_experts"]
+        )
         if moe["shared_inter"]:
             add("mlp", _mlp_linears(d.hidden, moe["shared_inter"], d.gated), n_moe)
     return tuple((t, name, n_in, n_out, c) for (t, name, n_in, n_out), c in merged.items() if c)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llmplan.models.architecture import ModelSpec
 from llmplan.catalog.schemas import ModelEntry
+from llmplan.models.architecture import ModelSpec
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from llmplan.models.architecture import ModelSpec, model_spec_from_config
 from llmplan.catalog.loader import Catalog
-from llmplan.errors import UnknownModelError
-from llmplan.models.resolved import ResolvedModel
 from llmplan.catalog.schemas import ModelEntry
+from llmplan.errors import UnknownModelError
+from llmplan.models.architecture import ModelSpec, model_spec_from_config
+from llmplan.models.resolved import ResolvedModel
 
 
 def spec_from_entry(model_id: str, entry: ModelEntry) -> ModelSpec:

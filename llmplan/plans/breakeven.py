@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from llmplan.catalog.schemas import ApiEntry, GpuEntry
 from llmplan.core import cost as C
 from llmplan.core.capacity import best_replica, replicas_needed
 from llmplan.core.fit import Deployment, fit
 from llmplan.errors import MAX_COUNT, InputError
-from llmplan.catalog.schemas import ApiEntry, GpuEntry
 
 SAMPLES = 4000
 SEED = 20261125
@@ -73,7 +73,9 @@ class Workload(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     requests_per_day: float | None = Field(default=None, gt=0, le=MAX_COUNT)
-    tokens_per_month: float | None = Field(default=None, gt=0, le=MAX_COUNT, description="input + output tokens a month")
+    tokens_per_month: float | None = Field(
+        default=None, gt=0, le=MAX_COUNT, description="input + output tokens a month"
+    )
     input_tokens: int = Field(default=500, gt=0, le=MAX_COUNT)
     output_tokens: int = Field(default=500, gt=0, le=MAX_COUNT)
     cacheable_share: float = Field(default=0.0, ge=0, le=1, description="share of prompt tokens an API caches")
@@ -91,8 +93,10 @@ class Workload(BaseModel):
     @model_validator(mode="after")
     def _volume(self) -> "Workload":
         if self.requests_per_day is None and self.tokens_per_month is None:
-            raise ValueError("no volume: give --requests-per-day N or --tokens-per-month N (in a --workload "
-                             "file: workload.requests_per_day or workload.tokens_per_month)")
+            raise ValueError(
+                "no volume: give --requests-per-day N or --tokens-per-month N (in a --workload "
+                "file: workload.requests_per_day or workload.tokens_per_month)"
+            )
         if self.requests_per_day is None:
             per_request = self.input_tokens + self.output_tokens
             self.requests_per_day = self.tokens_per_month / per_request / C.DAYS_PER_MONTH
@@ -112,15 +116,23 @@ class SelfHostTerms(BaseModel):
     mode: str = Field(default="rent", pattern="^(rent|own)$")
     rental_tier: str = Field(default="on_demand", pattern="^(on_demand|reserved|spot)$")
     gpu_hourly_usd: Range | None = None
-    engineering_hours: Range = Field(default_factory=lambda: Range(low=C.DEFAULT_ENGINEERING_HOURS_PER_MONTH[0],
-                                                                   high=C.DEFAULT_ENGINEERING_HOURS_PER_MONTH[1]))
-    engineering_rate_usd: Range = Field(default_factory=lambda: Range(low=C.DEFAULT_ENGINEERING_RATE_USD[0],
-                                                                      high=C.DEFAULT_ENGINEERING_RATE_USD[1]))
-    monitoring_usd: Range = Field(default_factory=lambda: Range(low=C.DEFAULT_MONITORING_USD_PER_MONTH[0],
-                                                                high=C.DEFAULT_MONITORING_USD_PER_MONTH[1]))
+    engineering_hours: Range = Field(
+        default_factory=lambda: Range(
+            low=C.DEFAULT_ENGINEERING_HOURS_PER_MONTH[0], high=C.DEFAULT_ENGINEERING_HOURS_PER_MONTH[1]
+        )
+    )
+    engineering_rate_usd: Range = Field(
+        default_factory=lambda: Range(low=C.DEFAULT_ENGINEERING_RATE_USD[0], high=C.DEFAULT_ENGINEERING_RATE_USD[1])
+    )
+    monitoring_usd: Range = Field(
+        default_factory=lambda: Range(
+            low=C.DEFAULT_MONITORING_USD_PER_MONTH[0], high=C.DEFAULT_MONITORING_USD_PER_MONTH[1]
+        )
+    )
     redundancy: int = Field(default=0, ge=0, description="spare replicas (1 = N+1)")
-    max_utilization: float = Field(default=1.0, gt=0, le=1, description="the peak rate uses at most this share "
-                                   "of what the replicas serve")
+    max_utilization: float = Field(
+        default=1.0, gt=0, le=1, description="the peak rate uses at most this share of what the replicas serve"
+    )
     years: float = Field(default=3.0, gt=0)
     usd_per_kwh: float = Field(default=0.13, ge=0)
     pue: float = Field(default=1.4, ge=1)
@@ -226,8 +238,10 @@ def rentals_of_tier(gpu_id: str, gpu: GpuEntry, tier: str) -> list:
     rentals = [r for r in gpu.rental if r.tier == tier]
     if not rentals and gpu.rental:
         have = sorted({r.tier for r in gpu.rental})
-        raise InputError(f"the catalog has no {tier} price for {gpu_id}; tiers it has: {', '.join(have)} "
-                         f"(use --rental-tier {have[0]}, or give a price with --gpu-hourly-usd or --prices FILE)")
+        raise InputError(
+            f"the catalog has no {tier} price for {gpu_id}; tiers it has: {', '.join(have)} "
+            f"(use --rental-tier {have[0]}, or give a price with --gpu-hourly-usd or --prices FILE)"
+        )
     return rentals
 
 
@@ -237,19 +251,22 @@ def gpu_price(dep: Deployment, tier: str = "on_demand", strict: bool = False) ->
     if strict:
         rentals = rentals_of_tier(dep.gpu_id, dep.gpu, tier)
     else:
-        rentals = ([r for r in dep.gpu.rental if r.tier == tier]
-                   or [r for r in dep.gpu.rental if r.tier == "on_demand"])
+        rentals = [r for r in dep.gpu.rental if r.tier == tier] or [r for r in dep.gpu.rental if r.tier == "on_demand"]
     hourly = ref = None
     if rentals:
         best = min(rentals, key=lambda r: r.usd_per_gpu_hour)
         hourly = best.usd_per_gpu_hour
-        ref = PriceRef(usd=hourly, source=f"{best.provider} {best.instance or ''}: {best.source}".strip(),
-                       as_of=str(best.as_of))
+        ref = PriceRef(
+            usd=hourly, source=f"{best.provider} {best.instance or ''}: {best.source}".strip(), as_of=str(best.as_of)
+        )
     purchase = pref = None
     if dep.gpu.purchase_usd:
         purchase = dep.gpu.purchase_usd
-        pref = PriceRef(usd=purchase, source=dep.gpu.purchase_source or dep.gpu.source,
-                        as_of=str(dep.gpu.purchase_as_of or dep.gpu.as_of))
+        pref = PriceRef(
+            usd=purchase,
+            source=dep.gpu.purchase_source or dep.gpu.source,
+            as_of=str(dep.gpu.purchase_as_of or dep.gpu.as_of),
+        )
     return GpuPrice(hourly, ref, purchase, pref)
 
 
@@ -271,8 +288,10 @@ def price_age_warnings(items: list[tuple[str, str]], max_age_days: int, today: d
 
 def people_monthly_usd(terms: SelfHostTerms) -> float:
     """Engineering time plus monitoring a month, base case: the part of the bill that is not GPUs."""
-    return float(C.engineering_monthly_usd(terms.engineering_hours.base, terms.engineering_rate_usd.base)
-                 + terms.monitoring_usd.base)
+    return float(
+        C.engineering_monthly_usd(terms.engineering_hours.base, terms.engineering_rate_usd.base)
+        + terms.monitoring_usd.base
+    )
 
 
 def replicas_for(peak_requests_per_s, replica_requests_per_s: float, max_utilization: float, redundancy: int):
@@ -290,12 +309,24 @@ def gpu_month_usd(terms: SelfHostTerms, gpus, hourly, dep: Deployment, price: Gp
     return C.rent_monthly_usd(gpus, hourly)
 
 
-def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, apis: list[tuple[str, ApiEntry]],
-                   max_price_age_days: int = 180, today: dt.date | None = None, perf_model: str = "analytic",
-                   config: dict | None = None) -> BreakevenReport:
+def plan_breakeven(
+    dep: Deployment,
+    workload: Workload,
+    terms: SelfHostTerms,
+    apis: list[tuple[str, ApiEntry]],
+    max_price_age_days: int = 180,
+    today: dt.date | None = None,
+    perf_model: str = "analytic",
+    config: dict | None = None,
+) -> BreakevenReport:
     warnings: list[str] = []
-    dep = replace(dep, input_tokens=workload.input_tokens, output_tokens=workload.output_tokens,
-                  context=max(dep.context, workload.input_tokens + workload.output_tokens), concurrency=None)
+    dep = replace(
+        dep,
+        input_tokens=workload.input_tokens,
+        output_tokens=workload.output_tokens,
+        context=max(dep.context, workload.input_tokens + workload.output_tokens),
+        concurrency=None,
+    )
     peak_rps = float(workload.average_requests_per_s()) * workload.peak_to_average.base
     dep, cap = best_replica(dep, workload.max_ttft_s, workload.min_tokens_per_s, peak_requests_per_s=peak_rps)
     if perf_model != "analytic":
@@ -304,8 +335,10 @@ def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, ap
         cap = rescore_capacity(cap, dep, config, perf_model)
     fit_report = fit(replace(dep, concurrency=1))
     if cap.requests_per_s <= 0:
-        raise InputError(f"{dep.model.id} in {dep.fmt.name} does not fit on {dep.n_gpus}x{dep.gpu_id}; "
-                         "choose a bigger GPU, more GPUs or a smaller format")
+        raise InputError(
+            f"{dep.model.id} in {dep.fmt.name} does not fit on {dep.n_gpus}x{dep.gpu_id}; "
+            "choose a bigger GPU, more GPUs or a smaller format"
+        )
     if not cap.meets_target:
         warnings.append("no concurrency meets the latency target on this GPU; sized at concurrency 1")
 
@@ -314,8 +347,10 @@ def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, ap
     hourly_range = terms.gpu_hourly_usd
     if terms.mode == "rent" and hourly_range is None:
         if price.hourly_usd is None:
-            raise InputError(f"the catalog has no {terms.rental_tier} rental price for {dep.gpu_id}; "
-                             "pass --gpu-hourly-usd or --mode own")
+            raise InputError(
+                f"the catalog has no {terms.rental_tier} rental price for {dep.gpu_id}; "
+                "pass --gpu-hourly-usd or --mode own"
+            )
         hourly_range = Range(low=price.hourly_usd, high=price.hourly_usd)
 
     rpd = workload.requests_per_day
@@ -331,12 +366,30 @@ def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, ap
         return gpu_month + C.engineering_monthly_usd(eng_h, eng_rate) + monitoring, replicas, gpu_month
 
     hourly_base = hourly_range.base if hourly_range else 0.0
-    base_cost, base_replicas, base_gpu_month = selfhost(rpd, peak.base, hourly_base, terms.engineering_hours.base,
-                                                        terms.engineering_rate_usd.base, terms.monitoring_usd.base)
-    low_cost, _, _ = selfhost(rpd, peak.low, hourly_range.low if hourly_range else 0.0, terms.engineering_hours.low,
-                              terms.engineering_rate_usd.low, terms.monitoring_usd.low)
-    high_cost, _, _ = selfhost(rpd, peak.high, hourly_range.high if hourly_range else 0.0,
-                               terms.engineering_hours.high, terms.engineering_rate_usd.high, terms.monitoring_usd.high)
+    base_cost, base_replicas, base_gpu_month = selfhost(
+        rpd,
+        peak.base,
+        hourly_base,
+        terms.engineering_hours.base,
+        terms.engineering_rate_usd.base,
+        terms.monitoring_usd.base,
+    )
+    low_cost, _, _ = selfhost(
+        rpd,
+        peak.low,
+        hourly_range.low if hourly_range else 0.0,
+        terms.engineering_hours.low,
+        terms.engineering_rate_usd.low,
+        terms.monitoring_usd.low,
+    )
+    high_cost, _, _ = selfhost(
+        rpd,
+        peak.high,
+        hourly_range.high if hourly_range else 0.0,
+        terms.engineering_hours.high,
+        terms.engineering_rate_usd.high,
+        terms.monitoring_usd.high,
+    )
     replicas = int(base_replicas)
     gpus = replicas * cap.gpus_per_replica
     tokens_month = float(C.monthly_tokens(rpd, workload.input_tokens + workload.output_tokens))
@@ -352,8 +405,9 @@ def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, ap
         eng_rate=terms.engineering_rate_usd.sample(rng, SAMPLES),
         monitoring=terms.monitoring_usd.sample(rng, SAMPLES),
     )
-    mc_cost, _, _ = selfhost(rpd, draws["peak_ratio"], draws["hourly"], draws["eng_h"], draws["eng_rate"],
-                             draws["monitoring"])
+    mc_cost, _, _ = selfhost(
+        rpd, draws["peak_ratio"], draws["hourly"], draws["eng_h"], draws["eng_rate"], draws["monitoring"]
+    )
 
     fixed = people_monthly_usd(terms)
     per_replica_month = float(gpu_month_usd(terms, cap.gpus_per_replica, hourly_base, dep, price))
@@ -361,19 +415,36 @@ def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, ap
 
     api_reports = []
     for api_id, api in apis:
-        monthly = float(C.api_monthly_cost_usd(rpd, workload.input_tokens, workload.output_tokens,
-                                               api.input_usd_per_mtok, api.output_usd_per_mtok,
-                                               api.cached_input_usd_per_mtok, workload.cacheable_share,
-                                               workload.batch_share, api.batch_discount))
+        monthly = float(
+            C.api_monthly_cost_usd(
+                rpd,
+                workload.input_tokens,
+                workload.output_tokens,
+                api.input_usd_per_mtok,
+                api.output_usd_per_mtok,
+                api.cached_input_usd_per_mtok,
+                workload.cacheable_share,
+                workload.batch_share,
+                api.batch_discount,
+            )
+        )
         per_rpd = monthly / rpd
         be = C.breakeven_requests_per_day(per_rpd, fixed, per_replica_month, replica_rpd)
-        api_reports.append(ApiReport(
-            id=api_id, input_usd_per_mtok=api.input_usd_per_mtok, output_usd_per_mtok=api.output_usd_per_mtok,
-            cached_input_usd_per_mtok=api.cached_input_usd_per_mtok, monthly_cost_usd=round(monthly, 2),
-            usd_per_mtok=round(float(C.usd_per_mtok(monthly, tokens_month)), 4),
-            breakeven_requests_per_day=None if be is None else round(be, 1),
-            self_hosted_wins_share=round(float(np.mean(mc_cost <= monthly)), 3),
-            source=api.source, as_of=str(api.as_of), tier=api.tier))
+        api_reports.append(
+            ApiReport(
+                id=api_id,
+                input_usd_per_mtok=api.input_usd_per_mtok,
+                output_usd_per_mtok=api.output_usd_per_mtok,
+                cached_input_usd_per_mtok=api.cached_input_usd_per_mtok,
+                monthly_cost_usd=round(monthly, 2),
+                usd_per_mtok=round(float(C.usd_per_mtok(monthly, tokens_month)), 4),
+                breakeven_requests_per_day=None if be is None else round(be, 1),
+                self_hosted_wins_share=round(float(np.mean(mc_cost <= monthly)), 3),
+                source=api.source,
+                as_of=str(api.as_of),
+                tier=api.tier,
+            )
+        )
 
     age_items = [(a.id, a.as_of) for a in api_reports]
     if terms.mode == "rent" and terms.gpu_hourly_usd is None and price.hourly_ref:
@@ -384,84 +455,134 @@ def plan_breakeven(dep: Deployment, workload: Workload, terms: SelfHostTerms, ap
     warnings += fit_report.warnings
 
     self_report = SelfHostedReport(
-        gpu=dep.gpu_id, gpus=gpus, gpus_per_replica=cap.gpus_per_replica, replicas=replicas, quant=dep.fmt.name,
-        engine=dep.engine.name, mode=terms.mode,
+        gpu=dep.gpu_id,
+        gpus=gpus,
+        gpus_per_replica=cap.gpus_per_replica,
+        replicas=replicas,
+        quant=dep.fmt.name,
+        engine=dep.engine.name,
+        mode=terms.mode,
         gpu_hourly_usd=None if terms.mode == "own" else round(hourly_base, 4),
-        gpu_price=(price.purchase_ref if terms.mode == "own" else (
-            price.hourly_ref if terms.gpu_hourly_usd is None else PriceRef(usd=hourly_base, source="--gpu-hourly-usd",
-                                                                           as_of=str(dt.date.today())))),
+        gpu_price=(
+            price.purchase_ref
+            if terms.mode == "own"
+            else (
+                price.hourly_ref
+                if terms.gpu_hourly_usd is None
+                else PriceRef(usd=hourly_base, source="--gpu-hourly-usd", as_of=str(dt.date.today()))
+            )
+        ),
         replica_requests_per_s=round(cap.requests_per_s, 4),
-        replica_output_tokens_per_s=round(cap.output_tokens_per_s, 1), sized_at=cap.sized_at,
-        engineering_monthly_usd=round(float(C.engineering_monthly_usd(terms.engineering_hours.base,
-                                                                      terms.engineering_rate_usd.base)), 2),
+        replica_output_tokens_per_s=round(cap.output_tokens_per_s, 1),
+        sized_at=cap.sized_at,
+        engineering_monthly_usd=round(
+            float(C.engineering_monthly_usd(terms.engineering_hours.base, terms.engineering_rate_usd.base)), 2
+        ),
         monitoring_monthly_usd=round(terms.monitoring_usd.base, 2),
         gpu_monthly_usd=round(float(base_gpu_month), 2),
         monthly_cost_usd=round(float(base_cost), 2),
-        monthly_cost_low_usd=round(float(low_cost), 2), monthly_cost_high_usd=round(float(high_cost), 2),
+        monthly_cost_low_usd=round(float(low_cost), 2),
+        monthly_cost_high_usd=round(float(high_cost), 2),
         usd_per_mtok=round(float(C.usd_per_mtok(base_cost, tokens_month)), 4),
-        utilization=round(utilization, 4), redundancy=terms.redundancy, max_utilization=terms.max_utilization)
+        utilization=round(utilization, 4),
+        redundancy=terms.redundancy,
+        max_utilization=terms.max_utilization,
+    )
     workload_report = WorkloadReport(
-        requests_per_day=rpd, input_tokens=workload.input_tokens, output_tokens=workload.output_tokens,
+        requests_per_day=rpd,
+        input_tokens=workload.input_tokens,
+        output_tokens=workload.output_tokens,
         month_hours=C.MONTH_HOURS,
         monthly_input_tokens=float(C.monthly_tokens(rpd, workload.input_tokens)),
         monthly_output_tokens=float(C.monthly_tokens(rpd, workload.output_tokens)),
-        average_requests_per_s=round(avg_rps, 4), peak_requests_per_s=round(avg_rps * peak.base, 4),
-        peak_to_average=peak.base, hours_per_day=workload.hours_per_day)
+        average_requests_per_s=round(avg_rps, 4),
+        peak_requests_per_s=round(avg_rps * peak.base, 4),
+        peak_to_average=peak.base,
+        hours_per_day=workload.hours_per_day,
+    )
     verdict, reasons = _verdict(self_report, api_reports, workload_report, capacity_rps, dep)
-    return BreakevenReport(model=dep.model.id, workload=workload_report, self_hosted=self_report, apis=api_reports,
-                           verdict=verdict, reasons=reasons, warnings=warnings,
-                           fit=fit_report.model_dump(mode="json"))
+    return BreakevenReport(
+        model=dep.model.id,
+        workload=workload_report,
+        self_hosted=self_report,
+        apis=api_reports,
+        verdict=verdict,
+        reasons=reasons,
+        warnings=warnings,
+        fit=fit_report.model_dump(mode="json"),
+    )
 
 
 def _fmt_usd(x: float) -> str:
     return f"${x:,.0f}"
 
 
-def _verdict(s: SelfHostedReport, apis: list[ApiReport], w: WorkloadReport, capacity_rps: float,
-             dep: Deployment) -> tuple[str, list[str]]:
+def _verdict(
+    s: SelfHostedReport, apis: list[ApiReport], w: WorkloadReport, capacity_rps: float, dep: Deployment
+) -> tuple[str, list[str]]:
     reasons = []
     cheaper = [a for a in apis if s.monthly_cost_usd < a.monthly_cost_usd]
     dearer = [a for a in apis if s.monthly_cost_usd >= a.monthly_cost_usd]
-    reasons.append(f"volume: {w.requests_per_day:,.0f} requests/day = "
-                   f"{(w.monthly_input_tokens + w.monthly_output_tokens) / 1e9:,.2f} B tokens a 730-hour month")
-    reasons.append(f"utilization: the {s.gpus} GPU(s) run at {s.utilization:.0%} of their capacity on average; "
-                   f"idle hours are paid for too")
+    reasons.append(
+        f"volume: {w.requests_per_day:,.0f} requests/day = "
+        f"{(w.monthly_input_tokens + w.monthly_output_tokens) / 1e9:,.2f} B tokens a 730-hour month"
+    )
+    reasons.append(
+        f"utilization: the {s.gpus} GPU(s) run at {s.utilization:.0%} of their capacity on average; "
+        f"idle hours are paid for too"
+    )
     if w.peak_to_average > 1:
         reasons.append(f"burstiness: peaks of {w.peak_to_average:g}x the average set the GPU count")
-    reasons.append(f"people: engineering {_fmt_usd(s.engineering_monthly_usd)} + monitoring "
-                   f"{_fmt_usd(s.monitoring_monthly_usd)} a month are "
-                   f"{(s.engineering_monthly_usd + s.monitoring_monthly_usd) / max(s.monthly_cost_usd, 1):.0%} "
-                   "of the self-hosted bill")
+    reasons.append(
+        f"people: engineering {_fmt_usd(s.engineering_monthly_usd)} + monitoring "
+        f"{_fmt_usd(s.monitoring_monthly_usd)} a month are "
+        f"{(s.engineering_monthly_usd + s.monitoring_monthly_usd) / max(s.monthly_cost_usd, 1):.0%} "
+        "of the self-hosted bill"
+    )
     tiers = {a.tier for a in apis if a.tier}
     if tiers - {"open"}:
-        reasons.append(f"quality: {dep.model.id} is compared with {', '.join(sorted(tiers))}-tier APIs; "
-                       "no sourced benchmark score in the catalog compares them, so check quality separately")
+        reasons.append(
+            f"quality: {dep.model.id} is compared with {', '.join(sorted(tiers))}-tier APIs; "
+            "no sourced benchmark score in the catalog compares them, so check quality separately"
+        )
     if not dearer:
-        verdict = (f"Self-hosting {dep.model.id} on {s.gpus}x {s.gpu} ({_fmt_usd(s.monthly_cost_usd)}/month) is "
-                   f"cheaper than every API compared at this volume.")
+        verdict = (
+            f"Self-hosting {dep.model.id} on {s.gpus}x {s.gpu} ({_fmt_usd(s.monthly_cost_usd)}/month) is "
+            f"cheaper than every API compared at this volume."
+        )
     elif not cheaper:
         best = min(apis, key=lambda a: a.monthly_cost_usd)
         be = best.breakeven_requests_per_day
-        when = (f"it starts to pay against {best.id} at about {be:,.0f} requests/day" if be
-                else f"it does not catch up with {best.id} at any volume")
-        verdict = (f"Use an API: {best.id} costs {_fmt_usd(best.monthly_cost_usd)}/month against "
-                   f"{_fmt_usd(s.monthly_cost_usd)}/month self-hosted; {when}.")
+        when = (
+            f"it starts to pay against {best.id} at about {be:,.0f} requests/day"
+            if be
+            else f"it does not catch up with {best.id} at any volume"
+        )
+        verdict = (
+            f"Use an API: {best.id} costs {_fmt_usd(best.monthly_cost_usd)}/month against "
+            f"{_fmt_usd(s.monthly_cost_usd)}/month self-hosted; {when}."
+        )
     else:
-        verdict = (f"Mixed: self-hosting ({_fmt_usd(s.monthly_cost_usd)}/month) beats "
-                   f"{', '.join(a.id for a in cheaper)} but not {', '.join(a.id for a in dearer)}.")
+        verdict = (
+            f"Mixed: self-hosting ({_fmt_usd(s.monthly_cost_usd)}/month) beats "
+            f"{', '.join(a.id for a in cheaper)} but not {', '.join(a.id for a in dearer)}."
+        )
     return verdict, reasons
 
 
 def volume_curve(report: BreakevenReport, points: int = 60) -> dict[str, Any]:
     """Monthly cost against volume for a chart: self-hosted steps and API lines."""
     s, w = report.self_hosted, report.workload
-    top = max([w.requests_per_day * 4] + [a.breakeven_requests_per_day * 2 for a in report.apis
-                                          if a.breakeven_requests_per_day])
+    top = max(
+        [w.requests_per_day * 4]
+        + [a.breakeven_requests_per_day * 2 for a in report.apis if a.breakeven_requests_per_day]
+    )
     rpd = np.unique(np.append(np.geomspace(max(w.requests_per_day / 100, 1.0), top, points), w.requests_per_day))
     per_replica = s.gpu_monthly_usd / max(s.replicas, 1)
     fixed = s.engineering_monthly_usd + s.monitoring_monthly_usd
-    replicas = replicas_for(rpd / (w.hours_per_day * 3600.0) * w.peak_to_average, s.replica_requests_per_s,
-                            s.max_utilization, s.redundancy)
+    replicas = replicas_for(
+        rpd / (w.hours_per_day * 3600.0) * w.peak_to_average, s.replica_requests_per_s, s.max_utilization, s.redundancy
+    )
     self_cost = fixed + replicas * per_replica
     curves = {"requests_per_day": rpd, "self_hosted": self_cost}
     for a in report.apis:
@@ -476,24 +597,40 @@ def plot(report: BreakevenReport, path: str) -> None:
     curves = volume_curve(report)
     x = curves.pop("requests_per_day")
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=120)
-    ax.step(x, curves.pop("self_hosted"), where="post", lw=2.5, color="black",
-            label=f"self-hosted: {report.self_hosted.gpus_per_replica}x {report.self_hosted.gpu} per replica")
+    ax.step(
+        x,
+        curves.pop("self_hosted"),
+        where="post",
+        lw=2.5,
+        color="black",
+        label=f"self-hosted: {report.self_hosted.gpus_per_replica}x {report.self_hosted.gpu} per replica",
+    )
     for api in report.apis:
-        line, = ax.plot(x, curves[api.id], lw=1.6, label=api.id)
+        (line,) = ax.plot(x, curves[api.id], lw=1.6, label=api.id)
         if api.breakeven_requests_per_day:
             be = api.breakeven_requests_per_day
-            ax.plot([be], [be * api.monthly_cost_usd / report.workload.requests_per_day], "o",
-                    color=line.get_color(), ms=7)
-            ax.annotate(f"{be:,.0f}/day", (be, be * api.monthly_cost_usd / report.workload.requests_per_day),
-                        textcoords="offset points", xytext=(6, -12), fontsize=8, color=line.get_color())
+            ax.plot(
+                [be], [be * api.monthly_cost_usd / report.workload.requests_per_day], "o", color=line.get_color(), ms=7
+            )
+            ax.annotate(
+                f"{be:,.0f}/day",
+                (be, be * api.monthly_cost_usd / report.workload.requests_per_day),
+                textcoords="offset points",
+                xytext=(6, -12),
+                fontsize=8,
+                color=line.get_color(),
+            )
     ax.axvline(report.workload.requests_per_day, color="grey", ls="--", lw=1)
     ax.text(report.workload.requests_per_day, ax.get_ylim()[1] * 0.5, " your volume", color="grey", fontsize=8)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("requests per day")
     ax.set_ylabel("monthly cost, USD (730-hour month)")
-    ax.set_title(f"{report.model}: self-hosted vs API, {report.workload.input_tokens} in / "
-                 f"{report.workload.output_tokens} out tokens per request", fontsize=10)
+    ax.set_title(
+        f"{report.model}: self-hosted vs API, {report.workload.input_tokens} in / "
+        f"{report.workload.output_tokens} out tokens per request",
+        fontsize=10,
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()

@@ -17,8 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from llmplan.errors import MAX_COUNT, LlmplanError, PlanError
 from llmplan.textfiles import SafeLoader, parse_yaml, read_text_input, yaml_error_line
 
-LIMIT_KEYS = ("fits", "min_headroom_pct", "min_decode_tokens_per_s", "max_ttft_s", "max_request_latency_s",
-              "max_monthly_cost_usd", "max_usd_per_mtok", "max_price_age_days")
+LIMIT_KEYS = (
+    "fits",
+    "min_headroom_pct",
+    "min_decode_tokens_per_s",
+    "max_ttft_s",
+    "max_request_latency_s",
+    "max_monthly_cost_usd",
+    "max_usd_per_mtok",
+    "max_price_age_days",
+)
 
 
 class Require(BaseModel):
@@ -178,11 +186,14 @@ def validate(loc: Located) -> PlanDeployment:
         name = loc.raw.get("name", "?")
         phrase = explain_error(err, PlanDeployment)
         if err["type"] == "extra_forbidden":  # a typo: name the key it meant
-            raise PlanError(f"{loc.path}:{line}: deployment {name!r}: unknown key {dotted!r}"
-                            + phrase.removeprefix("unknown key")) from None
-        raise PlanError(f"{loc.path}:{line}: deployment {name!r} field {dotted!r} {phrase}"
-                        if phrase.startswith(("must ", "is required")) else
-                        f"{loc.path}:{line}: deployment {name!r} field {dotted!r}: {phrase}") from None
+            raise PlanError(
+                f"{loc.path}:{line}: deployment {name!r}: unknown key {dotted!r}" + phrase.removeprefix("unknown key")
+            ) from None
+        raise PlanError(
+            f"{loc.path}:{line}: deployment {name!r} field {dotted!r} {phrase}"
+            if phrase.startswith(("must ", "is required"))
+            else f"{loc.path}:{line}: deployment {name!r} field {dotted!r}: {phrase}"
+        ) from None
     return dep
 
 
@@ -196,21 +207,32 @@ def _age_days(as_of: str, today: dt.date) -> int | None:
         return None
 
 
-def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date | None = None,
-                     perf_model: str = "analytic") -> DeploymentResult:
-    from llmplan.plans.breakeven import SelfHostTerms, Workload, gpu_price, people_monthly_usd, plan_breakeven
+def check_deployment(
+    loc: Located, plan: PlanDeployment, catalog, today: dt.date | None = None, perf_model: str = "analytic"
+) -> DeploymentResult:
     from llmplan.core import cost as C
     from llmplan.core.fit import fit
+    from llmplan.plans.breakeven import SelfHostTerms, Workload, gpu_price, people_monthly_usd, plan_breakeven
     from llmplan.plans.deploy import build_deployment
     from llmplan.plans.perf_model import apply_perf_model, capacity_with
 
     today = today or dt.date.today()
     try:
-        dep, resolved = build_deployment(catalog, plan.model, gpu=plan.gpu, quant=plan.quant, engine=plan.engine,
-                                  kv_dtype=plan.kv_dtype, context=plan.context, concurrency=plan.concurrency,
-                                  input_tokens=plan.input_tokens, output_tokens=plan.output_tokens,
-                                  replicas=plan.replicas, expert_parallel=plan.expert_parallel,
-                                  dp_attention=plan.dp_attention)
+        dep, resolved = build_deployment(
+            catalog,
+            plan.model,
+            gpu=plan.gpu,
+            quant=plan.quant,
+            engine=plan.engine,
+            kv_dtype=plan.kv_dtype,
+            context=plan.context,
+            concurrency=plan.concurrency,
+            input_tokens=plan.input_tokens,
+            output_tokens=plan.output_tokens,
+            replicas=plan.replicas,
+            expert_parallel=plan.expert_parallel,
+            dp_attention=plan.dp_attention,
+        )
         report = fit(dep)  # also where a format the engine or GPU cannot run is refused
         config = resolved.entry.config if resolved.entry else None
         if perf_model != "analytic":
@@ -235,25 +257,48 @@ def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date
     # a deployment that cannot run never passes: fitting is implied unless the plan says `fits: false`
     # (e.g. llama.cpp with partial offload), and the request must fit a context the model has
     if req.fits is None:
-        add("fits", True, report.fits, report.fits, "" if report.fits else
-            "implied for every deployment; set require.fits: false to accept one that does not fit")
+        add(
+            "fits",
+            True,
+            report.fits,
+            report.fits,
+            ""
+            if report.fits
+            else "implied for every deployment; set require.fits: false to accept one that does not fit",
+        )
     elif req.fits:
         add("fits", True, report.fits, report.fits)
     request_tokens = dep.input_tokens + dep.output_tokens
     if request_tokens > dep.context:
-        add("max_request_tokens", dep.context, request_tokens, False,
+        add(
+            "max_request_tokens",
+            dep.context,
+            request_tokens,
+            False,
             f"input + output tokens ({request_tokens}) exceed the context ({dep.context}): raise context or "
-            "shorten the request")
+            "shorten the request",
+        )
     if dep.context > dep.model.max_context:
-        add("max_context", dep.model.max_context, dep.context, False,
+        add(
+            "max_context",
+            dep.model.max_context,
+            dep.context,
+            False,
             f"context {dep.context} is beyond the model's maximum of {dep.model.max_context} tokens "
-            "(max_position_embeddings)")
+            "(max_position_embeddings)",
+        )
     if req.min_headroom_pct is not None:
-        add("min_headroom_pct", req.min_headroom_pct, report.memory.headroom_pct,
-            report.fits and report.memory.headroom_pct >= req.min_headroom_pct)
-    for limit, actual, better in (("min_decode_tokens_per_s", perf.decode_tokens_per_s, "high"),
-                                  ("max_ttft_s", perf.ttft_s, "low"),
-                                  ("max_request_latency_s", perf.request_latency_s, "low")):
+        add(
+            "min_headroom_pct",
+            req.min_headroom_pct,
+            report.memory.headroom_pct,
+            report.fits and report.memory.headroom_pct >= req.min_headroom_pct,
+        )
+    for limit, actual, better in (
+        ("min_decode_tokens_per_s", perf.decode_tokens_per_s, "high"),
+        ("max_ttft_s", perf.ttft_s, "low"),
+        ("max_request_latency_s", perf.request_latency_s, "low"),
+    ):
         wanted = getattr(req, limit)
         if wanted is None:
             continue
@@ -267,23 +312,40 @@ def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date
     price = gpu_price(dep)
     needs_cost = req.max_monthly_cost_usd is not None or req.max_usd_per_mtok is not None
     if needs_cost:
-        given = {k: getattr(plan, k) for k in ("engineering_hours", "engineering_rate_usd", "monitoring_usd")
-                 if getattr(plan, k) is not None}
+        given = {
+            k: getattr(plan, k)
+            for k in ("engineering_hours", "engineering_rate_usd", "monitoring_usd")
+            if getattr(plan, k) is not None
+        }
         hourly = plan.gpu_hourly_usd or price.hourly_usd
         if hourly is None:
-            raise PlanError(f"{loc.path}:{loc.line}: deployment {plan.name!r}: {dep.gpu_id} has no rental price in "
-                            "the catalog; set gpu_hourly_usd")
+            raise PlanError(
+                f"{loc.path}:{loc.line}: deployment {plan.name!r}: {dep.gpu_id} has no rental price in "
+                "the catalog; set gpu_hourly_usd"
+            )
         if plan.workload is not None:
             wl = plan.workload
-            workload = Workload(requests_per_day=wl.requests_per_day,
-                                input_tokens=wl.input_tokens or dep.input_tokens,
-                                output_tokens=wl.output_tokens or dep.output_tokens,
-                                peak_to_average=wl.peak_to_average, hours_per_day=wl.hours_per_day,
-                                cacheable_share=wl.cacheable_share,
-                                max_ttft_s=req.max_ttft_s, min_tokens_per_s=req.min_decode_tokens_per_s)
+            workload = Workload(
+                requests_per_day=wl.requests_per_day,
+                input_tokens=wl.input_tokens or dep.input_tokens,
+                output_tokens=wl.output_tokens or dep.output_tokens,
+                peak_to_average=wl.peak_to_average,
+                hours_per_day=wl.hours_per_day,
+                cacheable_share=wl.cacheable_share,
+                max_ttft_s=req.max_ttft_s,
+                min_tokens_per_s=req.min_decode_tokens_per_s,
+            )
             terms = SelfHostTerms(gpu_hourly_usd=hourly, **given)
-            be = plan_breakeven(replace(dep), workload, terms, [], max_price_age_days=10**6, today=today,
-                                perf_model=perf_model, config=config)
+            be = plan_breakeven(
+                replace(dep),
+                workload,
+                terms,
+                [],
+                max_price_age_days=10**6,
+                today=today,
+                perf_model=perf_model,
+                config=config,
+            )
             monthly = be.self_hosted.monthly_cost_usd
             per_mtok = be.self_hosted.usd_per_mtok
             cost_info = be.self_hosted.model_dump(mode="json")
@@ -294,16 +356,30 @@ def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date
             gpus = dep.n_gpus * dep.replicas
             monthly = float(C.rent_monthly_usd(gpus, hourly)) + people_monthly_usd(terms)
             cap = capacity_with(replace(dep, concurrency=None), config, perf_model)
-            per_mtok = float(C.full_load_usd_per_mtok(hourly * dep.n_gpus, cap.output_tokens_per_s,
-                                                      dep.input_tokens, dep.output_tokens))
-            cost_info = {"monthly_cost_usd": round(monthly, 2), "usd_per_mtok": round(per_mtok, 4),
-                         "gpu_hourly_usd": hourly, "basis": "full load for the request shape, input + output tokens"}
+            per_mtok = float(
+                C.full_load_usd_per_mtok(
+                    hourly * dep.n_gpus, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens
+                )
+            )
+            cost_info = {
+                "monthly_cost_usd": round(monthly, 2),
+                "usd_per_mtok": round(per_mtok, 4),
+                "gpu_hourly_usd": hourly,
+                "basis": "full load for the request shape, input + output tokens",
+            }
             basis = "full load"
         if req.max_monthly_cost_usd is not None:
-            add("max_monthly_cost_usd", req.max_monthly_cost_usd, round(monthly, 2), monthly <= req.max_monthly_cost_usd)
+            add(
+                "max_monthly_cost_usd", req.max_monthly_cost_usd, round(monthly, 2), monthly <= req.max_monthly_cost_usd
+            )
         if req.max_usd_per_mtok is not None:
-            add("max_usd_per_mtok", req.max_usd_per_mtok, round(per_mtok, 4), per_mtok <= req.max_usd_per_mtok,
-                f"basis: {basis}")
+            add(
+                "max_usd_per_mtok",
+                req.max_usd_per_mtok,
+                round(per_mtok, 4),
+                per_mtok <= req.max_usd_per_mtok,
+                f"basis: {basis}",
+            )
     if req.max_price_age_days is not None:
         ref = price.hourly_ref or price.purchase_ref
         age = _age_days(ref.as_of, today) if ref else None
@@ -312,17 +388,36 @@ def check_deployment(loc: Located, plan: PlanDeployment, catalog, today: dt.date
         elif age is None:
             add("max_price_age_days", req.max_price_age_days, None, False, f"{dep.gpu_id} has no dated price")
         else:
-            add("max_price_age_days", req.max_price_age_days, age, age <= req.max_price_age_days,
-                f"{dep.gpu_id} price as of {ref.as_of}")
-    return DeploymentResult(plan.name, str(loc.path), loc.line, all(r.passed for r in results), results, estimate,
-                            cost_info, list(report.warnings) + cost_warnings)
+            add(
+                "max_price_age_days",
+                req.max_price_age_days,
+                age,
+                age <= req.max_price_age_days,
+                f"{dep.gpu_id} price as of {ref.as_of}",
+            )
+    return DeploymentResult(
+        plan.name,
+        str(loc.path),
+        loc.line,
+        all(r.passed for r in results),
+        results,
+        estimate,
+        cost_info,
+        list(report.warnings) + cost_warnings,
+    )
 
 
 def _field_of(message: str) -> str:
     lowered = message.lower()
-    for key, words in (("gpu", ("gpu",)), ("quant", ("format", "quantiz", "weights")), ("engine", ("engine",)),
-                       ("kv_dtype", ("kv cache", "kv_dtype")), ("concurrency", ("concurrency",)),
-                       ("context", ("context",)), ("model", ("model", "config", "hub"))):
+    for key, words in (
+        ("gpu", ("gpu",)),
+        ("quant", ("format", "quantiz", "weights")),
+        ("engine", ("engine",)),
+        ("kv_dtype", ("kv cache", "kv_dtype")),
+        ("concurrency", ("concurrency",)),
+        ("context", ("context",)),
+        ("model", ("model", "config", "hub")),
+    ):
         if any(w in lowered for w in words):
             return key
     return "model"
@@ -349,8 +444,9 @@ def resolve_relative_paths(plan: PlanDeployment, plan_file: Path) -> PlanDeploym
     return plan.model_copy(update=updates) if updates else plan
 
 
-def run_check(paths: list[Path], catalog, today: dt.date | None = None,
-              perf_model: str = "analytic") -> list[DeploymentResult]:
+def run_check(
+    paths: list[Path], catalog, today: dt.date | None = None, perf_model: str = "analytic"
+) -> list[DeploymentResult]:
     located = [loc for f in plan_files(paths) for loc in load_plan(f)]
     plans = [resolve_relative_paths(validate(loc), loc.path) for loc in located]  # all valid before any estimate
     return [check_deployment(loc, plan, catalog, today, perf_model) for loc, plan in zip(located, plans)]

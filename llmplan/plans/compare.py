@@ -11,15 +11,15 @@ from dataclasses import replace
 
 from pydantic import BaseModel
 
-from llmplan.plans.breakeven import PriceRef, gpu_price
 from llmplan.catalog.loader import Catalog
 from llmplan.core import cost as C
-from llmplan.plans.perf_model import apply_perf_model, capacity_with
 from llmplan.core.fit import fit
-from llmplan.plans.deploy import build_deployment, parse_gpu_spec
 from llmplan.engines.formats import canonical_quant, closest_formats
 from llmplan.errors import InputError, LlmplanError, UnsupportedError
 from llmplan.models.resolved import ResolvedModel
+from llmplan.plans.breakeven import PriceRef, gpu_price
+from llmplan.plans.deploy import build_deployment, parse_gpu_spec
+from llmplan.plans.perf_model import apply_perf_model, capacity_with
 
 SORT_KEYS = ("speed", "price", "usd-per-mtok")
 
@@ -59,8 +59,14 @@ BOX_SIZES = (1, 2, 4, 8)
 BOXABLE_KINDS = ("datacenter", "workstation", "consumer")  # cards that go several to a box; not whole machines
 
 
-def expand_gpus(catalog: Catalog, gpus: list[str], max_price_usd: float | None, min_memory_gb: float | None,
-                max_gpus: int = 8, weights_bytes: float = 0.0) -> list[str]:
+def expand_gpus(
+    catalog: Catalog,
+    gpus: list[str],
+    max_price_usd: float | None,
+    min_memory_gb: float | None,
+    max_gpus: int = 8,
+    weights_bytes: float = 0.0,
+) -> list[str]:
     """The options to estimate: `all` is every catalog device alone plus boxes of 2, 4 and 8 cards of each
     type (up to `max_gpus`). Filters apply to the whole box (price of all its cards, their total memory);
     a box of several cards that cannot hold `weights_bytes` is pruned before any estimate is made."""
@@ -73,8 +79,9 @@ def expand_gpus(catalog: Catalog, gpus: list[str], max_price_usd: float | None, 
             continue
         for gid, entry in catalog.gpus.items():
             sizes = [n for n in BOX_SIZES if n <= max_gpus] if entry.kind in BOXABLE_KINDS else [1]
-            out += [gid if n == 1 else f"{n}x{gid}" for n in sizes
-                    if n == 1 or _box_memory_bytes(entry, n) >= weights_bytes]
+            out += [
+                gid if n == 1 else f"{n}x{gid}" for n in sizes if n == 1 or _box_memory_bytes(entry, n) >= weights_bytes
+            ]
     kept = [g for g in out if _within(catalog, g, max_price_usd, min_memory_gb)]
     return list(dict.fromkeys(kept))
 
@@ -104,10 +111,23 @@ def weights_floor_bytes(model: ResolvedModel, quant: str | None) -> float:
     return float(weights_bytes(model.spec, FORMATS[key])) if key in FORMATS else 0.0
 
 
-def compare_options(catalog: Catalog, model: ResolvedModel, gpus: list[str], *, quant: str | None, engine: str | None,
-                    context: int | None, concurrency: str, input_tokens: int | None, output_tokens: int | None,
-                    kv_dtype: str | None = None, years: float = 3.0, usd_per_kwh: float = 0.13,
-                    pue: float = 1.4, perf_model: str = "analytic") -> list[CompareRow]:
+def compare_options(
+    catalog: Catalog,
+    model: ResolvedModel,
+    gpus: list[str],
+    *,
+    quant: str | None,
+    engine: str | None,
+    context: int | None,
+    concurrency: str,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    kv_dtype: str | None = None,
+    years: float = 3.0,
+    usd_per_kwh: float = 0.13,
+    pue: float = 1.4,
+    perf_model: str = "analytic",
+) -> list[CompareRow]:
     config = model.entry.config if model.entry else None
     rows = []
     terms = C.OwnershipTerms(years=years, usd_per_kwh=usd_per_kwh, pue=pue)
@@ -115,9 +135,18 @@ def compare_options(catalog: Catalog, model: ResolvedModel, gpus: list[str], *, 
         n, gid = parse_gpu_spec(g)
         option = f"{n}x {gid}" if n > 1 else gid
         try:
-            dep, report, asked = _deploy(catalog, model, g, quant, engine=engine, kv_dtype=kv_dtype, context=context,
-                                         concurrency=concurrency, input_tokens=input_tokens,
-                                         output_tokens=output_tokens)
+            dep, report, asked = _deploy(
+                catalog,
+                model,
+                g,
+                quant,
+                engine=engine,
+                kv_dtype=kv_dtype,
+                context=context,
+                concurrency=concurrency,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+            )
             report = fit_with_model(report, dep, config, perf_model)
         except LlmplanError as exc:
             real = catalog.gpu_entry(gid)[0] if gid else gid
@@ -125,28 +154,50 @@ def compare_options(catalog: Catalog, model: ResolvedModel, gpus: list[str], *, 
             continue
         price = gpu_price(dep)
         purchase = price.purchase_usd * n if price.purchase_usd else None
-        row = CompareRow(option=option, gpu=dep.gpu_id, gpu_count=n, runnable=True, quant=dep.fmt.name,
-                         quant_substituted_from=asked, fits=report.fits,
-                         fits_with_offload=report.fits_with_offload,
-                         offload_gpu_layers=report.offload.gpu_layers if report.offload else None,
-                         concurrency=report.concurrency,
-                         decode_tokens_per_s=report.performance.decode_tokens_per_s,
-                         throughput_tokens_per_s=report.performance.throughput_tokens_per_s,
-                         ttft_s=report.performance.ttft_s, purchase_usd=purchase,
-                         power_watts=dep.gpu.tdp_watts * n,
-                         price=OptionPrice(purchase_usd=price.purchase_ref, hourly_usd=price.hourly_ref),
-                         estimate=report.model_dump(mode="json"))
+        row = CompareRow(
+            option=option,
+            gpu=dep.gpu_id,
+            gpu_count=n,
+            runnable=True,
+            quant=dep.fmt.name,
+            quant_substituted_from=asked,
+            fits=report.fits,
+            fits_with_offload=report.fits_with_offload,
+            offload_gpu_layers=report.offload.gpu_layers if report.offload else None,
+            concurrency=report.concurrency,
+            decode_tokens_per_s=report.performance.decode_tokens_per_s,
+            throughput_tokens_per_s=report.performance.throughput_tokens_per_s,
+            ttft_s=report.performance.ttft_s,
+            purchase_usd=purchase,
+            power_watts=dep.gpu.tdp_watts * n,
+            price=OptionPrice(purchase_usd=price.purchase_ref, hourly_usd=price.hourly_ref),
+            estimate=report.model_dump(mode="json"),
+        )
         if report.fits:
             cap = capacity_with(replace(dep, concurrency=None), config, perf_model)
             row.full_load_tokens_per_s = round(cap.output_tokens_per_s, 1)
             if cap.output_tokens_per_s > 0:
                 if price.purchase_usd:
-                    owned_hourly = float(C.own_monthly_usd(n, price.purchase_usd, dep.gpu.tdp_watts, terms)) / C.MONTH_HOURS
-                    row.usd_per_mtok_owned = round(float(C.full_load_usd_per_mtok(
-                        owned_hourly, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens)), 6)
+                    owned_hourly = (
+                        float(C.own_monthly_usd(n, price.purchase_usd, dep.gpu.tdp_watts, terms)) / C.MONTH_HOURS
+                    )
+                    row.usd_per_mtok_owned = round(
+                        float(
+                            C.full_load_usd_per_mtok(
+                                owned_hourly, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens
+                            )
+                        ),
+                        6,
+                    )
                 if price.hourly_usd:
-                    row.usd_per_mtok_rented = round(float(C.full_load_usd_per_mtok(
-                        price.hourly_usd * n, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens)), 6)
+                    row.usd_per_mtok_rented = round(
+                        float(
+                            C.full_load_usd_per_mtok(
+                                price.hourly_usd * n, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens
+                            )
+                        ),
+                        6,
+                    )
             _rank_cost(row)
         rows.append(row)
     return rows
@@ -236,23 +287,31 @@ def best_words(rows: list[CompareRow], key: str, full_load: bool = False) -> str
     if not fitting:
         offload = [r for r in rows if r.runnable and r.fits_with_offload]
         if offload:
-            return (f"Nothing holds the model in GPU memory; {offload[0].option} runs it with partial offload "
-                    f"at {offload[0].decode_tokens_per_s or 0:,.1f} tokens/s.")
+            return (
+                f"Nothing holds the model in GPU memory; {offload[0].option} runs it with partial offload "
+                f"at {offload[0].decode_tokens_per_s or 0:,.1f} tokens/s."
+            )
         return "None of these options holds the model; try more GPUs or a smaller format."
     top = fitting[0]
-    return f"Best: {top.option}, {_criterion(top, key, speed_basis(rows, full_load))}, among the " \
-           f"{len(fitting)} options that fit."
+    return (
+        f"Best: {top.option}, {_criterion(top, key, speed_basis(rows, full_load))}, among the "
+        f"{len(fitting)} options that fit."
+    )
 
 
 def _criterion(top: CompareRow, key: str, basis: str) -> str:
     if key == "speed" and basis == "aggregate":
-        return (f"the most aggregate output at full load ({top.throughput_tokens_per_s or 0:,.0f} tokens/s "
-                f"over {top.concurrency} sequences)")
+        return (
+            f"the most aggregate output at full load ({top.throughput_tokens_per_s or 0:,.0f} tokens/s "
+            f"over {top.concurrency} sequences)"
+        )
     if key == "speed":
         return f"the fastest per user ({top.decode_tokens_per_s or 0:,.1f} tokens/s each)"
     if key == "price":
         return f"the cheapest to buy ({'$' + format(top.purchase_usd, ',.0f') if top.purchase_usd else 'n/a'})"
     if top.usd_per_mtok is None:
         return "ranked by USD per million tokens, though none of them has a price"
-    return (f"the lowest USD per million tokens at full load (${top.usd_per_mtok:,.3f}, {top.usd_per_mtok_basis}; "
-            "ranked on rent where the device has a rental price, else on ownership)")
+    return (
+        f"the lowest USD per million tokens at full load (${top.usd_per_mtok:,.3f}, {top.usd_per_mtok_basis}; "
+        "ranked on rent where the device has a rental price, else on ownership)"
+    )

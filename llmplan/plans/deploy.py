@@ -10,10 +10,10 @@ import math
 from llmplan.catalog.loader import Catalog
 from llmplan.core.fit import Deployment
 from llmplan.core.hardware import compute_capability, gpu_memory_bytes
+from llmplan.engines.formats import FORMATS, canonical_kv_dtype, canonical_quant, lacks_bf16
 from llmplan.engines.memory_rules import EngineSettings, check_settings, effective_profile
 from llmplan.engines.profiles import ENGINES, canonical_engine
 from llmplan.errors import InputError, UnsupportedError, check_magnitude
-from llmplan.engines.formats import FORMATS, canonical_kv_dtype, canonical_quant, lacks_bf16
 from llmplan.models.resolved import ResolvedModel
 from llmplan.models.sources import resolve_model
 
@@ -84,8 +84,9 @@ def build_deployment(
     settings: EngineSettings | None = None,
     dp_attention: bool = False,
 ) -> tuple[Deployment, ResolvedModel]:
-    resolved = model if isinstance(model, ResolvedModel) else resolve_model(
-        model, catalog, offline=offline, refresh=refresh)
+    resolved = (
+        model if isinstance(model, ResolvedModel) else resolve_model(model, catalog, offline=offline, refresh=refresh)
+    )
     spec = resolved.spec
     n_gpus, gpu_name = parse_gpu_spec(gpu)
     gpu_id, gpu_entry = catalog.gpu_entry(gpu_name)
@@ -98,8 +99,10 @@ def build_deployment(
     cc = no_bf16(gpu_entry)
     if cc is not None and key == "bf16":
         if quant is not None and canonical_quant(quant) == "bf16":
-            raise UnsupportedError(f"{gpu_id} (compute capability {cc:.1f}) has no bf16 math; use the fp16 format "
-                                   "instead (--quant fp16: the same bytes, run in fp16)")
+            raise UnsupportedError(
+                f"{gpu_id} (compute capability {cc:.1f}) has no bf16 math; use the fp16 format "
+                "instead (--quant fp16: the same bytes, run in fp16)"
+            )
         key = "fp16"
         notes.append(f"{gpu_id} has no bf16 math (compute capability {cc:.1f}): the bf16 checkpoint runs as fp16")
     fmt = FORMATS[key]
@@ -111,11 +114,14 @@ def build_deployment(
     settings = settings or EngineSettings()
     check_settings(ekey, settings)
     if dp_attention and not expert_parallel:
-        raise InputError("--dp-attention spreads attention over the GPUs of an expert-parallel MoE; "
-                         "add --expert-parallel, or drop --dp-attention")
+        raise InputError(
+            "--dp-attention spreads attention over the GPUs of an expert-parallel MoE; "
+            "add --expert-parallel, or drop --dp-attention"
+        )
     tp = n_gpus if ENGINES[ekey].tensor_parallel else 1
-    profile = effective_profile(ENGINES[ekey], settings, gpu_memory_bytes(gpu_entry), tp,
-                                context or min(DEFAULT_CONTEXT, spec.max_context))
+    profile = effective_profile(
+        ENGINES[ekey], settings, gpu_memory_bytes(gpu_entry), tp, context or min(DEFAULT_CONTEXT, spec.max_context)
+    )
 
     if kv_dtype is None or kv_dtype == "auto":
         kv = spec.native_kv_dtype or spec.dtype
@@ -132,8 +138,12 @@ def build_deployment(
     if kv == "fp8" and ekey in ("llama.cpp", "ollama"):
         raise InputError(f"{ekey} stores the KV cache as f16, q8_0 or q4_0, not fp8")
 
-    for name, value in (("context", context), ("input tokens", input_tokens), ("output tokens", output_tokens),
-                        ("replicas", replicas)):
+    for name, value in (
+        ("context", context),
+        ("input tokens", input_tokens),
+        ("output tokens", output_tokens),
+        ("replicas", replicas),
+    ):
         if value is not None and value < 1:
             raise InputError(f"{name} must be a positive whole number, got {value}")
         check_magnitude(name, value)

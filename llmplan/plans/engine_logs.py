@@ -26,23 +26,44 @@ LOG_FILES = ("engine_logs.csv", "engine_logs_extra.csv")
 
 # Log GPU ids -> catalog ids. An 80 GB H100 is the SXM card unless the row says PCIe.
 GPU_IDS = {
-    "h100-80gb": "h100-sxm", "h100-sxm": "h100-sxm", "h100-pcie": "h100-pcie", "h200": "h200", "b200": "b200",
-    "a100-80gb": "a100-80gb", "a100-40gb": "a100-40gb", "l40s": "l40s", "l4": "l4", "t4": "t4",
-    "rtx-3090": "rtx-3090", "rtx-4090": "rtx-4090", "rtx-5080": "rtx-5080", "rtx-5090": "rtx-5090",
-    "rtx-a6000": "rtx-a6000", "gb10": "dgx-spark", "dgx-spark": "dgx-spark", "apple-m4": "apple-m4",
+    "h100-80gb": "h100-sxm",
+    "h100-sxm": "h100-sxm",
+    "h100-pcie": "h100-pcie",
+    "h200": "h200",
+    "b200": "b200",
+    "a100-80gb": "a100-80gb",
+    "a100-40gb": "a100-40gb",
+    "l40s": "l40s",
+    "l4": "l4",
+    "t4": "t4",
+    "rtx-3090": "rtx-3090",
+    "rtx-4090": "rtx-4090",
+    "rtx-5080": "rtx-5080",
+    "rtx-5090": "rtx-5090",
+    "rtx-a6000": "rtx-a6000",
+    "gb10": "dgx-spark",
+    "dgx-spark": "dgx-spark",
+    "apple-m4": "apple-m4",
     "rtx-3060-laptop-6gb": "rtx-3060-laptop",
 }
 
 # Log model names -> (catalog id, why). A checkpoint with the same layer shapes as a catalog model (a fine-tune,
 # a re-upload, a quantized copy) maps to that model; the reason says which shapes agree.
 MODEL_IDS: dict[str, tuple[str, str]] = {
-    "meta-llama/Meta-Llama-3-8B": ("meta-llama/Llama-3.1-8B-Instruct", "Llama 3 8B has Llama 3.1 8B's shapes "
-                                   "(32 layers, 4096 hidden, 8 KV heads, vocab 128256); max_position_embeddings 8192"),
+    "meta-llama/Meta-Llama-3-8B": (
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "Llama 3 8B has Llama 3.1 8B's shapes "
+        "(32 layers, 4096 hidden, 8 KV heads, vocab 128256); max_position_embeddings 8192",
+    ),
     "meta-llama/Llama-3.1-8B-Instruct": ("meta-llama/Llama-3.1-8B-Instruct", ""),
-    "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B": ("Qwen/Qwen2.5-14B-Instruct", "a Qwen2.5-14B fine-tune (same config "
-                                                 "shapes: 48 layers, 5120 hidden, 8 KV heads, vocab 152064)"),
-    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": ("Qwen/Qwen2.5-7B-Instruct", "a Qwen2.5-Math-7B fine-tune (28 layers, "
-                                                "3584 hidden, 4 KV heads, vocab 152064: Qwen2.5-7B's shapes)"),
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B": (
+        "Qwen/Qwen2.5-14B-Instruct",
+        "a Qwen2.5-14B fine-tune (same config shapes: 48 layers, 5120 hidden, 8 KV heads, vocab 152064)",
+    ),
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": (
+        "Qwen/Qwen2.5-7B-Instruct",
+        "a Qwen2.5-Math-7B fine-tune (28 layers, 3584 hidden, 4 KV heads, vocab 152064: Qwen2.5-7B's shapes)",
+    ),
     "openai/gpt-oss-120b": ("openai/gpt-oss-120b", ""),
     "openai/gpt-oss-20b": ("openai/gpt-oss-20b", ""),
     "unsloth/Llama-3.2-3B-Instruct": ("meta-llama/Llama-3.2-3B-Instruct", "Unsloth's re-upload"),
@@ -56,34 +77,50 @@ MODEL_IDS: dict[str, tuple[str, str]] = {
     "unsloth/DeepSeek-R1-0528-Qwen3-8B": ("Qwen/Qwen3-8B", "a Qwen3-8B fine-tune (same config shapes)"),
     "cyankiwi/gemma-4-26B-A4B-it-qat-AWQ-INT4": ("google/gemma-4-26B-A4B", "an AWQ copy of the instruct model"),
     "RedHatAI/gemma-4-26B-A4B-it-NVFP4": ("google/gemma-4-26B-A4B", "an NVFP4 copy of the instruct model"),
-    "Qwen/QwQ-32B": ("Qwen/Qwen2.5-32B-Instruct", "built on Qwen2.5-32B (64 layers, 5120 hidden, 8 KV heads, "
-                     "vocab 152064)"),
+    "Qwen/QwQ-32B": (
+        "Qwen/Qwen2.5-32B-Instruct",
+        "built on Qwen2.5-32B (64 layers, 5120 hidden, 8 KV heads, vocab 152064)",
+    ),
     "Qwen/Qwen2.5-14B-Instruct": ("Qwen/Qwen2.5-14B-Instruct", ""),
-    "Qwen/Qwen2.5-Coder-7B-Instruct": ("Qwen/Qwen2.5-7B-Instruct", "Qwen2.5-Coder-7B has Qwen2.5-7B's shapes "
-                                       "(28 layers, 3584 hidden, 4 KV heads, vocab 152064)"),
+    "Qwen/Qwen2.5-Coder-7B-Instruct": (
+        "Qwen/Qwen2.5-7B-Instruct",
+        "Qwen2.5-Coder-7B has Qwen2.5-7B's shapes (28 layers, 3584 hidden, 4 KV heads, vocab 152064)",
+    ),
     "Qwen/Qwen2.5-3B-Instruct": ("Qwen/Qwen2.5-3B-Instruct", ""),
     "meta-llama/Llama-3.3-70B-Instruct": ("meta-llama/Llama-3.3-70B-Instruct", ""),
-    "unsloth/qwen2.5-vl-7b-instruct-unsloth-bnb-4bit": ("Qwen/Qwen2.5-7B-Instruct", "the language model of "
-                                                        "Qwen2.5-VL-7B has Qwen2.5-7B's shapes"),
+    "unsloth/qwen2.5-vl-7b-instruct-unsloth-bnb-4bit": (
+        "Qwen/Qwen2.5-7B-Instruct",
+        "the language model of Qwen2.5-VL-7B has Qwen2.5-7B's shapes",
+    ),
     "Qwen/Qwen3-235B-A22B-FP8": ("Qwen/Qwen3-235B-A22B", "the official fp8 checkpoint"),
     "Qwen/Qwen2.5-7B-Instruct-AWQ": ("Qwen/Qwen2.5-7B-Instruct", "the official AWQ checkpoint"),
     "meta-llama/Llama-3.2-3B": ("meta-llama/Llama-3.2-3B-Instruct", "the base model (same config shapes)"),
     "Qwen/Qwen3-14B": ("Qwen/Qwen3-14B", ""),
-    "Qwen/Qwen2-7B-Instruct": ("Qwen/Qwen2.5-7B-Instruct", "Qwen2-7B has Qwen2.5-7B's shapes (28 layers, 3584 "
-                               "hidden, 18944 intermediate, 4 KV heads, vocab 152064)"),
-    "google/gemma-3-12b-it": ("google/gemma-3-12b-it", "inferred by the collectors from the layer count, projector "
-                              "and KV size (the log does not name it)"),
-    "nvidia/Nemotron-3-Nano-Omni-30B-A3B-Reasoning": ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16",
-                                                      "the Omni model's language model is Nemotron 3 Nano 30B-A3B"),
+    "Qwen/Qwen2-7B-Instruct": (
+        "Qwen/Qwen2.5-7B-Instruct",
+        "Qwen2-7B has Qwen2.5-7B's shapes (28 layers, 3584 hidden, 18944 intermediate, 4 KV heads, vocab 152064)",
+    ),
+    "google/gemma-3-12b-it": (
+        "google/gemma-3-12b-it",
+        "inferred by the collectors from the layer count, projector and KV size (the log does not name it)",
+    ),
+    "nvidia/Nemotron-3-Nano-Omni-30B-A3B-Reasoning": (
+        "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16",
+        "the Omni model's language model is Nemotron 3 Nano 30B-A3B",
+    ),
     "Qwen/Qwen3.5-35B-A3B": ("Qwen/Qwen3.5-35B-A3B", ""),
     "Qwen/Qwen2.5-14B-Instruct-AWQ": ("Qwen/Qwen2.5-14B-Instruct", "the official AWQ checkpoint"),
-    "microsoft/Phi-3-mini-4k-instruct": ("microsoft/Phi-3.5-mini-instruct", "Phi-3-mini has Phi-3.5-mini's shapes "
-                                         "(32 layers, 3072 hidden, 32 KV heads, vocab 32064); 4K context"),
+    "microsoft/Phi-3-mini-4k-instruct": (
+        "microsoft/Phi-3.5-mini-instruct",
+        "Phi-3-mini has Phi-3.5-mini's shapes (32 layers, 3072 hidden, 32 KV heads, vocab 32064); 4K context",
+    ),
     "RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic": ("meta-llama/Llama-3.3-70B-Instruct", "an fp8 copy"),
     "Qwen/Qwen3-0.6B": ("Qwen/Qwen3-0.6B", ""),
     "Qwen/Qwen3-32B": ("Qwen/Qwen3-32B", ""),
-    "mistralai/Mistral-Small-3.2-24B-Instruct-2506": ("mistralai/Mistral-Small-3.1-24B-Instruct-2503",
-                                                      "3.2 is a fine-tune of 3.1 (same text and vision shapes)"),
+    "mistralai/Mistral-Small-3.2-24B-Instruct-2506": (
+        "mistralai/Mistral-Small-3.1-24B-Instruct-2503",
+        "3.2 is a fine-tune of 3.1 (same text and vision shapes)",
+    ),
     "cognitivecomputations/DeepSeek-V3-0324-AWQ": ("deepseek-ai/DeepSeek-V3", "an AWQ copy of V3-0324 (V3's shapes)"),
     "deepseek-ai/DeepSeek-V3.2-Exp": ("deepseek-ai/DeepSeek-V3.2", "V3.2-Exp has V3.2's shapes (MLA + indexer)"),
     "deepseek-ai/DeepSeek-V4-Pro": ("deepseek-ai/DeepSeek-V4-Pro", ""),
@@ -98,21 +135,26 @@ PARTIAL = {
     "meta-llama/Llama-3.3-70B-Instruct (target": {
         "weights": "a draft model shares the GPU (speculative decoding)",
         "kv_pool": "a draft model shares the GPU and the fraction is not printed; the pool is the target's (its "
-                   "per-token size is the 70B's)",
+        "per-token size is the 70B's)",
     },
 }
 
 # Printed figures read from the log line itself where the collectors' column holds a part of it: key -> {figure:
 # (GiB, the log line)}.
 PRINTED_FROM_EXCERPT = {
-    "engine_logs:26": {"kv_pool": (72 / 1024, "llama_kv_cache: size = 72.00 MiB (2048 cells, 36 layers): the whole "
-                                              "cache; the column's 68 MiB is the share of the 35 offloaded layers")},
+    "engine_logs:26": {
+        "kv_pool": (
+            72 / 1024,
+            "llama_kv_cache: size = 72.00 MiB (2048 cells, 36 layers): the whole "
+            "cache; the column's 68 MiB is the share of the 35 offloaded layers",
+        )
+    },
 }
 
 # Rows no figure of which can be recomputed, by why. Matched on the model column's start.
 UNEVALUABLE = {
     "meta-llama/Llama-3.2-11B-Vision": "vision model outside the catalog (mllama); its 36.6 GiB activation peak is "
-                                       "the vision encoder's profile of 128 images",
+    "the vision encoder's profile of 128 images",
     "poolside/Laguna": "speculative decoding with a draft model (DFlash) and a model outside the catalog",
     "unidentified": "the log does not name the model",
     "google/gemma-4-E4B-it": "gemma-4 E4B (per-layer embeddings, KV shared across layers) is outside the catalog",
@@ -197,8 +239,15 @@ def _quant(row: LogRow) -> str | None:
     if gguf:
         name = gguf.group(1)
         return "q4_k_m" if name == "q4_k_xl" else name
-    for prefix, name in (("bnb-4bit", "bnb-nf4"), ("mxfp4", "mxfp4"), ("nvfp4", "nvfp4"), ("awq", "awq"),
-                         ("fp8", "fp8"), ("fp16", "fp16"), ("bf16", "bf16")):
+    for prefix, name in (
+        ("bnb-4bit", "bnb-nf4"),
+        ("mxfp4", "mxfp4"),
+        ("nvfp4", "nvfp4"),
+        ("awq", "awq"),
+        ("fp8", "fp8"),
+        ("fp16", "fp16"),
+        ("bf16", "bf16"),
+    ):
         if q.startswith(prefix):
             return name
     return None
@@ -275,8 +324,11 @@ def evaluate(row: LogRow, catalog: Catalog) -> LogCase:
     if engine == "vllm":
         settings.update(gpu_memory_utilization=fraction, max_num_seqs=max_seqs, max_num_batched_tokens=batched)
     elif engine == "sglang":
-        settings.update(mem_fraction_static=fraction, max_num_seqs=max_seqs,
-                        max_num_batched_tokens=batched if batched and batched > 0 else None)
+        settings.update(
+            mem_fraction_static=fraction,
+            max_num_seqs=max_seqs,
+            max_num_batched_tokens=batched if batched and batched > 0 else None,
+        )
     elif engine == "tensorrt-llm":
         settings.update(free_gpu_memory_fraction=fraction, max_num_seqs=max_seqs, max_num_batched_tokens=batched)
     else:
@@ -295,10 +347,18 @@ def evaluate(row: LogRow, catalog: Catalog) -> LogCase:
 
     try:
         dep, resolved = build_deployment(
-            catalog, model_id, gpu=f"{count}x{resolved_gpu}", quant=quant, engine=engine, kv_dtype=kv,
-            context=context, concurrency=concurrency, settings=EngineSettings(**settings),
+            catalog,
+            model_id,
+            gpu=f"{count}x{resolved_gpu}",
+            quant=quant,
+            engine=engine,
+            kv_dtype=kv,
+            context=context,
+            concurrency=concurrency,
+            settings=EngineSettings(**settings),
             dp_attention="dp-attention" in row.text("tensor_parallel") + row.text("notes"),
-            expert_parallel="dp-attention" in row.text("tensor_parallel") + row.text("notes"))
+            expert_parallel="dp-attention" in row.text("tensor_parallel") + row.text("notes"),
+        )
     except LlmplanError as exc:
         case.reason = f"llmplan refuses the deployment: {exc}"
         return case
@@ -317,8 +377,9 @@ def evaluate(row: LogRow, catalog: Catalog) -> LogCase:
     elif gpu is None:
         case.skipped["kv_pool"] = "the log does not name the GPU"
     elif dep.gpu.kind == "unified" and engine == "tensorrt-llm":
-        case.skipped["kv_pool"] = ("unified memory shared with the OS: TensorRT-LLM's fraction applies to what the "
-                                   "OS left free at that moment")
+        case.skipped["kv_pool"] = (
+            "unified memory shared with the OS: TensorRT-LLM's fraction applies to what the OS left free at that moment"
+        )
     else:
         # a failed start prints what the budget left, negative included
         case.computed["kv_pool"] = pool.bytes if pool.bytes > 0 or dep.engine.budget == "buffers" else plan.kv_free

@@ -13,12 +13,23 @@ from llmplan.engines.launch import LaunchPlan, launch_for
 def launch_plan(dep: Deployment) -> LaunchPlan:
     """The values of `dep` a launch line is made of."""
     return LaunchPlan(
-        model_id=dep.model.id, model_source=dep.model_source, native_quant=dep.model.native_quant,
-        is_moe=dep.model.is_moe, quant=dep.fmt.name, kv_dtype=dep.kv_dtype, context=dep.context,
-        concurrency=dep.concurrency, n_gpus=dep.n_gpus, expert_parallel=dep.expert_parallel,
-        memory_fraction=dep.engine.memory_fraction, max_batch=dep.engine.max_batch,
-        batch_tokens=dep.engine.batch_tokens, block_size=dep.settings.block_size,
-        mem_fraction_static=dep.settings.mem_fraction_static, flash_attn=dep.settings.flash_attn)
+        model_id=dep.model.id,
+        model_source=dep.model_source,
+        native_quant=dep.model.native_quant,
+        is_moe=dep.model.is_moe,
+        quant=dep.fmt.name,
+        kv_dtype=dep.kv_dtype,
+        context=dep.context,
+        concurrency=dep.concurrency,
+        n_gpus=dep.n_gpus,
+        expert_parallel=dep.expert_parallel,
+        memory_fraction=dep.engine.memory_fraction,
+        max_batch=dep.engine.max_batch,
+        batch_tokens=dep.engine.batch_tokens,
+        block_size=dep.settings.block_size,
+        mem_fraction_static=dep.settings.mem_fraction_static,
+        flash_attn=dep.settings.flash_attn,
+    )
 
 
 def with_launch(report: FitReport, dep: Deployment) -> FitReport:
@@ -29,5 +40,8 @@ def with_launch(report: FitReport, dep: Deployment) -> FitReport:
         return report
     layers = report.offload.gpu_layers if report.offload is not None else None
     launch = launch_for(launch_plan(dep), dep.engine.name, gpu_layers=layers)
-    return report.model_copy(update={"launch": LaunchInfo(engine=launch.engine, command=launch.command,
-                                                          argv=launch.argv, notes=launch.notes)})
+    return report.model_copy(
+        update={
+            "launch": LaunchInfo(engine=launch.engine, command=launch.command, argv=launch.argv, notes=launch.notes)
+        }
+    )

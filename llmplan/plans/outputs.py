@@ -53,17 +53,21 @@ class SweepOutput(RootModel[SweepSeries | dict[str, list[SweepSeries]]]):
 class CompareOption(_Open):
     option: str
     runnable: bool
-    quant_substituted_from: str | None = Field(default=None, description="the asked format, where the device "
-                                               "runs another (its estimate's `quant`)")
+    quant_substituted_from: str | None = Field(
+        default=None, description="the asked format, where the device runs another (its estimate's `quant`)"
+    )
     gpu: dict[str, Any]
     price: dict[str, Any] | None = None
     usd_per_mtok_owned: float | None = Field(default=None, description="input + output tokens, full load")
     usd_per_mtok_rented: float | None = None
-    usd_per_mtok: float | None = Field(default=None, description="the figure `--sort usd-per-mtok` ranks: rented "
-                                       "where the device has a rental price, else owned")
+    usd_per_mtok: float | None = Field(
+        default=None,
+        description="the figure `--sort usd-per-mtok` ranks: rented where the device has a rental price, else owned",
+    )
     usd_per_mtok_basis: str | None = Field(default=None, description="rented | owned: which one usd_per_mtok is")
-    concurrency: int | None = Field(default=None, description="sequences this option runs; with --concurrency "
-                                    "max, its own full load")
+    concurrency: int | None = Field(
+        default=None, description="sequences this option runs; with --concurrency max, its own full load"
+    )
     full_load_tokens_per_s: float | None = None
     purchase_usd: float | None = None
     power_watts: float | None = None
@@ -90,8 +94,9 @@ class DeploymentCheck(_Open):
     limits: list[LimitResult]
     estimate: dict[str, Any] | None = None
     cost: dict[str, Any] | None = None
-    warnings: list[str] = Field(default_factory=list,
-                                description="every warning of the estimate and the cost, as the table shows them")
+    warnings: list[str] = Field(
+        default_factory=list, description="every warning of the estimate and the cost, as the table shows them"
+    )
 
 
 class CheckOutput(BaseModel):

@@ -26,13 +26,16 @@ def perf_model_name(value: str | None) -> tuple[str, str | None]:
     if name == "auto":
         return "analytic", AUTO_NOTE
     if name not in PERF_MODELS:
-        raise InputError(f"unknown performance model {value!r}; choose {' or '.join(PERF_MODELS)} "
-                         "(--perf-model or LLMPLAN_PERF_MODEL)")
+        raise InputError(
+            f"unknown performance model {value!r}; choose {' or '.join(PERF_MODELS)} "
+            "(--perf-model or LLMPLAN_PERF_MODEL)"
+        )
     return name, None
 
 
-def choose_perf_model(requested: str, dep: Deployment, config: dict[str, Any] | None,
-                      strict: bool = True) -> tuple[str, str | None]:
+def choose_perf_model(
+    requested: str, dep: Deployment, config: dict[str, Any] | None, strict: bool = True
+) -> tuple[str, str | None]:
     """(model used, why aiconfigurator could not serve). Strict: an `aiconfigurator` that cannot serve raises."""
     requested, _ = perf_model_name(requested)
     if requested == "analytic":
@@ -59,8 +62,9 @@ def _aic_performance(dep: Deployment, config, concurrency: int) -> PerformanceIn
         ttft_s=_sig(est.ttft_s),
         request_latency_s=_sig(est.request_latency_s),
         model="aiconfigurator",
-        model_note=(f"{aic.package_version()}: {est.backend} {est.database_version} "
-                    f"kernel tables measured on {est.system}"),
+        model_note=(
+            f"{aic.package_version()}: {est.backend} {est.database_version} kernel tables measured on {est.system}"
+        ),
     )
 
 
@@ -70,8 +74,9 @@ def _first_clause(text: str, limit: int = 90) -> str:
     return clause if len(clause) <= limit else clause[:limit].rsplit(" ", 1)[0] + " ..."
 
 
-def apply_perf_model(report: FitReport, dep: Deployment, config: dict[str, Any] | None,
-                     requested: str = "analytic", strict: bool = True) -> FitReport:
+def apply_perf_model(
+    report: FitReport, dep: Deployment, config: dict[str, Any] | None, requested: str = "analytic", strict: bool = True
+) -> FitReport:
     """The report with its performance figures from the chosen model (memory figures are llmplan's own).
 
     Strict (fit): an aiconfigurator that cannot serve is an error. Otherwise (compare, check, breakeven) the
@@ -93,8 +98,9 @@ def apply_perf_model(report: FitReport, dep: Deployment, config: dict[str, Any] 
     return report.model_copy(update={"performance": report.performance.model_copy(update={"model_note": note})})
 
 
-def fit_with(dep: Deployment, config: dict[str, Any] | None, requested: str = "analytic",
-             strict: bool = False) -> FitReport:
+def fit_with(
+    dep: Deployment, config: dict[str, Any] | None, requested: str = "analytic", strict: bool = False
+) -> FitReport:
     """`core.fit.fit` with its performance figures from the run's performance model."""
     from llmplan.core.fit import fit
 
@@ -104,8 +110,13 @@ def fit_with(dep: Deployment, config: dict[str, Any] | None, requested: str = "a
     return apply_perf_model(report, dep, config, requested, strict)
 
 
-def capacity_with(dep: Deployment, config: dict[str, Any] | None, requested: str = "analytic",
-                  max_ttft_s: float | None = None, min_tokens_per_s: float | None = None):
+def capacity_with(
+    dep: Deployment,
+    config: dict[str, Any] | None,
+    requested: str = "analytic",
+    max_ttft_s: float | None = None,
+    min_tokens_per_s: float | None = None,
+):
     """One replica's sustainable rate (core.capacity.replica_capacity), its figures from the run's model.
 
     The concurrency is sized on the analytic model (aiconfigurator costs about a second a point); with
@@ -128,13 +139,22 @@ def rescore_capacity(cap, dep: Deployment, config: dict[str, Any] | None, reques
         est = aic.estimate(dep, config, cap.concurrency)
     except InputError:
         return cap
-    return replace(cap, output_tokens_per_s=est.throughput_tokens_per_s,
-                   requests_per_s=est.throughput_tokens_per_s / max(dep.output_tokens, 1),
-                   ttft_s=est.ttft_s, decode_tokens_per_s=est.decode_tokens_per_s)
+    return replace(
+        cap,
+        output_tokens_per_s=est.throughput_tokens_per_s,
+        requests_per_s=est.throughput_tokens_per_s / max(dep.output_tokens, 1),
+        ttft_s=est.ttft_s,
+        decode_tokens_per_s=est.decode_tokens_per_s,
+    )
 
 
-def rescore_sweep_rows(rows: list[dict], dep: Deployment, config: dict[str, Any] | None,
-                       max_ttft_s: float | None = None, min_tokens_per_s: float | None = None) -> list[dict]:
+def rescore_sweep_rows(
+    rows: list[dict],
+    dep: Deployment,
+    config: dict[str, Any] | None,
+    max_ttft_s: float | None = None,
+    min_tokens_per_s: float | None = None,
+) -> list[dict]:
     """Sweep rows with aiconfigurator's figures in place of the analytic ones (rows that fit; ~1 s each)."""
     from llmplan.core.sweep import meets_target
     from llmplan.engines import aiconfigurator as aic
@@ -147,9 +167,15 @@ def rescore_sweep_rows(rows: list[dict], dep: Deployment, config: dict[str, Any]
         point = replace(dep, input_tokens=row["input_tokens"], output_tokens=row["output_tokens"])
         est = aic.estimate(point, config, row["concurrency"])
         total = round(est.throughput_tokens_per_s * dep.replicas, 1)
-        out.append(dict(row, decode_tokens_per_s=round(est.decode_tokens_per_s, 2), throughput_tokens_per_s=total,
-                        output_tokens_per_s_per_gpu=total / (dep.n_gpus * dep.replicas),
-                        ttft_s=round(est.ttft_s, 4), request_latency_s=round(est.request_latency_s, 3),
-                        meets_target=meets_target(True, est.ttft_s, est.decode_tokens_per_s, max_ttft_s,
-                                                  min_tokens_per_s)))
+        out.append(
+            dict(
+                row,
+                decode_tokens_per_s=round(est.decode_tokens_per_s, 2),
+                throughput_tokens_per_s=total,
+                output_tokens_per_s_per_gpu=total / (dep.n_gpus * dep.replicas),
+                ttft_s=round(est.ttft_s, 4),
+                request_latency_s=round(est.request_latency_s, 3),
+                meets_target=meets_target(True, est.ttft_s, est.decode_tokens_per_s, max_ttft_s, min_tokens_per_s),
+            )
+        )
     return out

@@ -87,9 +87,12 @@ class PlanOption(BaseModel):
     launch_command: str | None = None
     price_source: str | None = None
     quality_note: str | None = None
-    pools: list["Pool"] | None = Field(default=None, description="with request classes: each pool, its classes "
-                                       "and cost; the option's usd_per_month and total_gpus are their sums "
-                                       "(plus engineering and monitoring once)")
+    pools: list["Pool"] | None = Field(
+        default=None,
+        description="with request classes: each pool, its classes "
+        "and cost; the option's usd_per_month and total_gpus are their sums "
+        "(plus engineering and monitoring once)",
+    )
 
 
 class ParetoPoint(BaseModel):
@@ -107,15 +110,18 @@ class PlanReport(BaseModel):
     targets: dict[str, float | None]
     mode: str
     options: list[PlanOption] = Field(description="ranked by usd_per_month, cheapest first")
-    binding: list[str] = Field(default_factory=list, description="targets no option could meet (empty when "
-                                                                 "options exist)")
-    closest: PlanOption | None = Field(default=None, description="the option nearest the targets, when none meets "
-                                                                 "them all")
+    binding: list[str] = Field(
+        default_factory=list, description="targets no option could meet (empty when options exist)"
+    )
+    closest: PlanOption | None = Field(
+        default=None, description="the option nearest the targets, when none meets them all"
+    )
     api_reference: dict | None = Field(default=None, description="the cheapest API offering of the same model")
     classes: list[dict] | None = Field(default=None, description="the request classes planned for, if any")
     candidates: int = Field(description="deployments evaluated")
-    pareto: list[ParetoPoint] = Field(default_factory=list, description="options no other beats on both cost and "
-                                      "tokens/s per user, cheapest first")
+    pareto: list[ParetoPoint] = Field(
+        default_factory=list, description="options no other beats on both cost and tokens/s per user, cheapest first"
+    )
     notes: list[str] = Field(default_factory=list)
 
 
@@ -132,11 +138,16 @@ class _Evaluated:
 
 def plan(catalog: Catalog, model: ResolvedModel, inputs: PlanInputs, terms: SelfHostTerms) -> PlanReport:
     """Every candidate evaluated, the ones meeting every target ranked by monthly cost."""
-    evaluated = [ev for dep in candidate_deployments(catalog, model, inputs, terms)
-                 if (ev := _evaluate(dep, inputs, terms)) is not None]
+    evaluated = [
+        ev
+        for dep in candidate_deployments(catalog, model, inputs, terms)
+        if (ev := _evaluate(dep, inputs, terms)) is not None
+    ]
     # cheapest first; among equal costs the faster streams and shorter waits first
-    good = sorted((e for e in evaluated if not e.misses),
-                  key=lambda e: (e.option.usd_per_month, -e.option.decode_tokens_per_s, e.option.ttft_s))
+    good = sorted(
+        (e for e in evaluated if not e.misses),
+        key=lambda e: (e.option.usd_per_month, -e.option.decode_tokens_per_s, e.option.ttft_s),
+    )
     for e in good:
         _at_load(e, inputs, terms)
     good.sort(key=lambda e: (e.option.usd_per_month, -e.option.decode_tokens_per_s, e.option.ttft_s))
@@ -145,31 +156,42 @@ def plan(catalog: Catalog, model: ResolvedModel, inputs: PlanInputs, terms: Self
         _finish(e, inputs, terms)
     _attach_runners_up(good)
     report = PlanReport(
-        model=model.spec.id, requests_per_s=round(inputs.average_requests_per_s, 6),
-        peak_requests_per_s=round(inputs.peak_requests_per_s, 6), input_tokens=inputs.input_tokens,
-        output_tokens=inputs.output_tokens, mode=terms.mode, candidates=len(evaluated),
-        targets={"max_ttft_s": inputs.max_ttft_s, "min_tokens_per_s": inputs.min_tokens_per_s,
-                 "max_monthly_cost_usd": inputs.max_monthly_cost_usd},
-        options=[e.option for e in shown], api_reference=_api_reference(catalog, model, inputs),
-        pareto=pareto_front([e.option for e in good]))
+        model=model.spec.id,
+        requests_per_s=round(inputs.average_requests_per_s, 6),
+        peak_requests_per_s=round(inputs.peak_requests_per_s, 6),
+        input_tokens=inputs.input_tokens,
+        output_tokens=inputs.output_tokens,
+        mode=terms.mode,
+        candidates=len(evaluated),
+        targets={
+            "max_ttft_s": inputs.max_ttft_s,
+            "min_tokens_per_s": inputs.min_tokens_per_s,
+            "max_monthly_cost_usd": inputs.max_monthly_cost_usd,
+        },
+        options=[e.option for e in shown],
+        api_reference=_api_reference(catalog, model, inputs),
+        pareto=pareto_front([e.option for e in good]),
+    )
     if not good:
         report.binding = _binding(evaluated)
         if evaluated:
             closest = min(evaluated, key=lambda e: (len(e.misses), e.shortfall))
             _finish(closest, inputs, terms)
             report.closest = closest.option
-    report.notes.append("single-node layouts only: pipeline parallel across nodes and disaggregated prefill/decode "
-                        "pools are not searched yet")
+    report.notes.append(
+        "single-node layouts only: pipeline parallel across nodes and disaggregated prefill/decode "
+        "pools are not searched yet"
+    )
     return report
 
 
 def candidate_deployments(catalog: Catalog, model: ResolvedModel, inputs: PlanInputs, terms: SelfHostTerms):
     """Deployments worth evaluating: priced GPU x box size x format x engine x layout that runs and fits."""
-    for gpu_id, gpu in _priced_gpus(catalog, inputs, terms):
+    for gpu_id, _gpu in _priced_gpus(catalog, inputs, terms):
         for quant in _formats(model, inputs):
             for engine in _engines(inputs):
                 for n in GPUS_PER_BOX:
-                    for ep in ((False, True) if model.spec.is_moe and n > 1 else (False,)):
+                    for ep in (False, True) if model.spec.is_moe and n > 1 else (False,):
                         dep = _deployment(catalog, model, gpu_id, n, quant, engine, ep, inputs)
                         if dep is not None:
                             yield dep
@@ -180,8 +202,7 @@ def _priced_gpus(catalog: Catalog, inputs: PlanInputs, terms: SelfHostTerms):
     for gpu_id, gpu in catalog.gpus.items():
         if wanted is not None and gpu_id not in wanted:
             continue
-        priced = gpu.purchase_usd if terms.mode == "own" else any(
-            r.tier == terms.rental_tier for r in gpu.rental)
+        priced = gpu.purchase_usd if terms.mode == "own" else any(r.tier == terms.rental_tier for r in gpu.rental)
         if priced and gpu.vendor in ("nvidia", "amd"):
             yield gpu_id, gpu
 
@@ -200,10 +221,20 @@ def _engines(inputs: PlanInputs) -> tuple[str, ...]:
 def _deployment(catalog, model, gpu_id, n, quant, engine, ep, inputs) -> Deployment | None:
     """The replica at full-load settings, or None where the engine, format or memory says no."""
     try:
-        dep, _ = build_deployment(catalog, model, gpu=f"{n}x{gpu_id}", quant=quant, engine=engine,
-                                  context=inputs.input_tokens + inputs.output_tokens, concurrency="max",
-                                  input_tokens=inputs.input_tokens, output_tokens=inputs.output_tokens,
-                                  expert_parallel=ep, dp_attention=ep, offline=True)
+        dep, _ = build_deployment(
+            catalog,
+            model,
+            gpu=f"{n}x{gpu_id}",
+            quant=quant,
+            engine=engine,
+            context=inputs.input_tokens + inputs.output_tokens,
+            concurrency="max",
+            input_tokens=inputs.input_tokens,
+            output_tokens=inputs.output_tokens,
+            expert_parallel=ep,
+            dp_attention=ep,
+            offline=True,
+        )
         from llmplan.core.hardware import check_runnable
 
         check_runnable(gpu_id, dep.gpu, dep.fmt, dep.engine.name)
@@ -221,15 +252,17 @@ def _evaluate(dep: Deployment, inputs: PlanInputs, terms: SelfHostTerms) -> _Eva
     curve = serving_curve(dep)
     if curve is None:
         return None
-    cap = rescore_capacity(replica_capacity(dep, inputs.max_ttft_s, inputs.min_tokens_per_s, curve), dep, None,
-                           inputs.perf_model)
+    cap = rescore_capacity(
+        replica_capacity(dep, inputs.max_ttft_s, inputs.min_tokens_per_s, curve), dep, None, inputs.perf_model
+    )
     if cap.requests_per_s <= 0:
         return None
     price = gpu_price(dep, terms.rental_tier)
     if terms.mode == "rent" and price.hourly_usd is None:
         return None
-    replicas = int(replicas_for(inputs.peak_requests_per_s, cap.requests_per_s, terms.max_utilization,
-                                terms.redundancy))
+    replicas = int(
+        replicas_for(inputs.peak_requests_per_s, cap.requests_per_s, terms.max_utilization, terms.redundancy)
+    )
     option = _option(dep, cap, replicas, price, inputs, terms)
     misses = []
     shortfall = 0.0
@@ -242,8 +275,9 @@ def _evaluate(dep: Deployment, inputs: PlanInputs, terms: SelfHostTerms) -> _Eva
     return _Evaluated(option, tuple(misses), shortfall, dep, cap, curve, inputs.peak_requests_per_s)
 
 
-def _option(dep: Deployment, cap: ReplicaCapacity, replicas: int, price: GpuPrice, inputs: PlanInputs,
-            terms: SelfHostTerms) -> PlanOption:
+def _option(
+    dep: Deployment, cap: ReplicaCapacity, replicas: int, price: GpuPrice, inputs: PlanInputs, terms: SelfHostTerms
+) -> PlanOption:
     """The option as priced; the figures at the planned load are filled in by `_finish` for the ones shown."""
     gpus = replicas * dep.n_gpus
     gpu_month = float(gpu_month_usd(terms, gpus, price.hourly_usd, dep, price))
@@ -252,17 +286,28 @@ def _option(dep: Deployment, cap: ReplicaCapacity, replicas: int, price: GpuPric
     rpd = inputs.average_requests_per_s * 86400.0
     tokens = float(C.monthly_tokens(rpd, inputs.input_tokens + inputs.output_tokens))
     ep = dep.n_gpus if dep.expert_parallel else 1
-    layout = Layout(tp=1 if dep.dp_attention else dep.n_gpus, ep=ep, dp_attention=dep.dp_attention,
-                    replicas=replicas)
+    layout = Layout(tp=1 if dep.dp_attention else dep.n_gpus, ep=ep, dp_attention=dep.dp_attention, replicas=replicas)
     ref = price.purchase_ref if terms.mode == "own" else price.hourly_ref
     return PlanOption(
-        total_gpus=gpus, gpu=dep.gpu_id, gpus_per_replica=dep.n_gpus, layout=layout, engine=dep.engine.name,
-        quant=dep.fmt.name, ttft_s=round(cap.ttft_s, 4), decode_tokens_per_s=round(cap.decode_tokens_per_s, 2),
-        concurrency_per_replica=cap.concurrency, replica_requests_per_s=round(cap.requests_per_s, 4),
+        total_gpus=gpus,
+        gpu=dep.gpu_id,
+        gpus_per_replica=dep.n_gpus,
+        layout=layout,
+        engine=dep.engine.name,
+        quant=dep.fmt.name,
+        ttft_s=round(cap.ttft_s, 4),
+        decode_tokens_per_s=round(cap.decode_tokens_per_s, 2),
+        concurrency_per_replica=cap.concurrency,
+        replica_requests_per_s=round(cap.requests_per_s, 4),
         utilization=round(min(inputs.average_requests_per_s / (serving * cap.requests_per_s), 1.0), 4),
-        usd_per_month=round(monthly, 2), gpu_usd_per_month=round(gpu_month, 2),
-        usd_per_mtok=round(float(C.usd_per_mtok(monthly, tokens)), 4), bound_by="rate", fit_command="",
-        price_source=ref.source if ref else None, quality_note=_quality(dep))
+        usd_per_month=round(monthly, 2),
+        gpu_usd_per_month=round(gpu_month, 2),
+        usd_per_mtok=round(float(C.usd_per_mtok(monthly, tokens)), 4),
+        bound_by="rate",
+        fit_command="",
+        price_source=ref.source if ref else None,
+        quality_note=_quality(dep),
+    )
 
 
 def _at_load(e: "_Evaluated", inputs: PlanInputs, terms: SelfHostTerms) -> None:
@@ -343,8 +388,11 @@ def pareto_front(options: list[PlanOption]) -> list[ParetoPoint]:
     best_speed = -1.0
     for o in sorted(options, key=lambda o: (o.usd_per_month, -o.decode_tokens_per_s)):
         if o.decode_tokens_per_s > best_speed:
-            front.append(ParetoPoint(usd_per_month=o.usd_per_month, decode_tokens_per_s=o.decode_tokens_per_s,
-                                     option=option_label(o)))
+            front.append(
+                ParetoPoint(
+                    usd_per_month=o.usd_per_month, decode_tokens_per_s=o.decode_tokens_per_s, option=option_label(o)
+                )
+            )
             best_speed = o.decode_tokens_per_s
     return front
 
@@ -352,14 +400,26 @@ def pareto_front(options: list[PlanOption]) -> list[ParetoPoint]:
 def _attach_runners_up(ranked: list[_Evaluated]) -> None:
     """Each option lists the cheapest few other layouts on its GPU type that it beat."""
     for i, e in enumerate(ranked):
-        beaten = [o.option for o in ranked[i + 1:] if o.option.gpu == e.option.gpu]
-        e.option.beat = [RunnerUp(gpu=o.gpu, total_gpus=o.total_gpus, layout=_layout_words(o), engine=o.engine,
-                                  quant=o.quant, usd_per_month=o.usd_per_month) for o in beaten[:3]]
+        beaten = [o.option for o in ranked[i + 1 :] if o.option.gpu == e.option.gpu]
+        e.option.beat = [
+            RunnerUp(
+                gpu=o.gpu,
+                total_gpus=o.total_gpus,
+                layout=_layout_words(o),
+                engine=o.engine,
+                quant=o.quant,
+                usd_per_month=o.usd_per_month,
+            )
+            for o in beaten[:3]
+        ]
 
 
 def _layout_words(o: PlanOption) -> str:
-    core = (f"DP-attention {o.gpus_per_replica} + EP {o.layout.ep}" if o.layout.dp_attention
-            else f"TP {o.layout.tp}" + (f" + EP {o.layout.ep}" if o.layout.ep > 1 else ""))
+    core = (
+        f"DP-attention {o.gpus_per_replica} + EP {o.layout.ep}"
+        if o.layout.dp_attention
+        else f"TP {o.layout.tp}" + (f" + EP {o.layout.ep}" if o.layout.ep > 1 else "")
+    )
     return f"{o.layout.replicas} x ({core})"
 
 
@@ -368,15 +428,30 @@ def _binding(evaluated: list[_Evaluated]) -> list[str]:
     if not evaluated:
         return ["memory"]
     return [t for t in TARGETS if all(t in e.misses for e in evaluated)] or sorted(
-        {t for e in evaluated for t in e.misses})
+        {t for e in evaluated for t in e.misses}
+    )
 
 
 def fit_command(dep: Deployment) -> str:
     """The `llmplan fit` line that reproduces one replica at its planned load."""
-    parts = ["llmplan fit", dep.model.id, "--gpu", f"{dep.n_gpus}x{dep.gpu_id}" if dep.n_gpus > 1 else dep.gpu_id,
-             "--quant", dep.fmt.name, "--engine", dep.engine.name, "--context", str(dep.context),
-             "--concurrency", str(dep.concurrency), "--input-tokens", str(dep.input_tokens),
-             "--output-tokens", str(dep.output_tokens)]
+    parts = [
+        "llmplan fit",
+        dep.model.id,
+        "--gpu",
+        f"{dep.n_gpus}x{dep.gpu_id}" if dep.n_gpus > 1 else dep.gpu_id,
+        "--quant",
+        dep.fmt.name,
+        "--engine",
+        dep.engine.name,
+        "--context",
+        str(dep.context),
+        "--concurrency",
+        str(dep.concurrency),
+        "--input-tokens",
+        str(dep.input_tokens),
+        "--output-tokens",
+        str(dep.output_tokens),
+    ]
     if dep.expert_parallel:
         parts.append("--expert-parallel")
     if dep.dp_attention:
@@ -405,23 +480,38 @@ def _quality(dep: Deployment) -> str | None:
 def _api_reference(catalog: Catalog, model: ResolvedModel, inputs: PlanInputs) -> dict | None:
     """The cheapest catalog API offering of this same model for the workload (no quality claim: same weights)."""
     rpd = inputs.average_requests_per_s * 86400.0
-    offers = [(api_id, float(C.api_monthly_cost_usd(rpd, inputs.input_tokens, inputs.output_tokens,
-                                                    api.input_usd_per_mtok, api.output_usd_per_mtok)))
-              for api_id, api in catalog.apis.items() if api.open_model == model.spec.id]
+    offers = [
+        (
+            api_id,
+            float(
+                C.api_monthly_cost_usd(
+                    rpd, inputs.input_tokens, inputs.output_tokens, api.input_usd_per_mtok, api.output_usd_per_mtok
+                )
+            ),
+        )
+        for api_id, api in catalog.apis.items()
+        if api.open_model == model.spec.id
+    ]
     if not offers:
         return None
     api_id, monthly = min(offers, key=lambda x: x[1])
     tokens = float(C.monthly_tokens(rpd, inputs.input_tokens + inputs.output_tokens))
-    return {"id": api_id, "usd_per_month": round(monthly, 2),
-            "usd_per_mtok": round(float(C.usd_per_mtok(monthly, tokens)), 4)}
+    return {
+        "id": api_id,
+        "usd_per_month": round(monthly, 2),
+        "usd_per_mtok": round(float(C.usd_per_mtok(monthly, tokens)), 4),
+    }
 
 
 def validate_inputs(inputs: PlanInputs) -> None:
     for name in ("peak_requests_per_s", "average_requests_per_s"):
         if not getattr(inputs, name) > 0:
             raise InputError("the request rate must be positive: give --requests-per-s or --requests-per-day")
-    for name, flag in (("max_ttft_s", "--max-ttft-s"), ("min_tokens_per_s", "--min-tokens-per-s"),
-                       ("max_monthly_cost_usd", "--max-monthly-cost-usd")):
+    for name, flag in (
+        ("max_ttft_s", "--max-ttft-s"),
+        ("min_tokens_per_s", "--min-tokens-per-s"),
+        ("max_monthly_cost_usd", "--max-monthly-cost-usd"),
+    ):
         value = getattr(inputs, name)
         if value is not None and not value > 0:
             raise InputError(f"{flag} must be a positive number, got {value}")
@@ -454,8 +544,9 @@ class Pool(BaseModel):
     fit_command: str = Field(description="one replica at its first class's load")
 
 
-def plan_classes(catalog: Catalog, model: ResolvedModel, inputs: PlanInputs, classes: tuple[RequestClass, ...],
-                 terms: SelfHostTerms) -> PlanReport:
+def plan_classes(
+    catalog: Catalog, model: ResolvedModel, inputs: PlanInputs, classes: tuple[RequestClass, ...], terms: SelfHostTerms
+) -> PlanReport:
     """Several request classes: the cheapest single pool that serves them all, and each class on its own pool
     (possibly of a different GPU type), side by side; engineering and monitoring counted once."""
     per_class = {c.name: _class_candidates(catalog, model, inputs, c, terms) for c in classes}
@@ -469,28 +560,46 @@ def plan_classes(catalog: Catalog, model: ResolvedModel, inputs: PlanInputs, cla
     options += singles[: inputs.top]
     options.sort(key=lambda o: o.usd_per_month)
     report = PlanReport(
-        model=model.spec.id, requests_per_s=round(inputs.average_requests_per_s, 6),
-        peak_requests_per_s=round(inputs.peak_requests_per_s, 6), input_tokens=inputs.input_tokens,
-        output_tokens=inputs.output_tokens, mode=terms.mode, candidates=sum(len(v) for v in per_class.values()),
-        targets={"max_ttft_s": inputs.max_ttft_s, "min_tokens_per_s": inputs.min_tokens_per_s,
-                 "max_monthly_cost_usd": inputs.max_monthly_cost_usd},
-        options=options[: inputs.top], classes=[c.__dict__ for c in classes])
-    tokens = sum(float(C.monthly_tokens(inputs.average_requests_per_s * c.share * 86400.0,
-                                        c.input_tokens + c.output_tokens)) for c in classes)
+        model=model.spec.id,
+        requests_per_s=round(inputs.average_requests_per_s, 6),
+        peak_requests_per_s=round(inputs.peak_requests_per_s, 6),
+        input_tokens=inputs.input_tokens,
+        output_tokens=inputs.output_tokens,
+        mode=terms.mode,
+        candidates=sum(len(v) for v in per_class.values()),
+        targets={
+            "max_ttft_s": inputs.max_ttft_s,
+            "min_tokens_per_s": inputs.min_tokens_per_s,
+            "max_monthly_cost_usd": inputs.max_monthly_cost_usd,
+        },
+        options=options[: inputs.top],
+        classes=[c.__dict__ for c in classes],
+    )
+    tokens = sum(
+        float(C.monthly_tokens(inputs.average_requests_per_s * c.share * 86400.0, c.input_tokens + c.output_tokens))
+        for c in classes
+    )
     for o in report.options:
         o.usd_per_mtok = round(float(C.usd_per_mtok(o.usd_per_month, tokens)), 4)
     if not options:
-        report.binding = [t for t in ("max_ttft_s", "min_tokens_per_s") if any(
-            getattr(c, t) is not None for c in classes)] or ["memory"]
+        report.binding = [
+            t for t in ("max_ttft_s", "min_tokens_per_s") if any(getattr(c, t) is not None for c in classes)
+        ] or ["memory"]
     return report
 
 
 def _class_candidates(catalog, model, inputs: PlanInputs, c: RequestClass, terms) -> dict[tuple, _Evaluated]:
     """Every layout that serves class `c` within its own targets, keyed by its hardware and layout."""
-    share = replace(inputs, peak_requests_per_s=inputs.peak_requests_per_s * c.share,
-                    average_requests_per_s=inputs.average_requests_per_s * c.share, input_tokens=c.input_tokens,
-                    output_tokens=c.output_tokens, max_ttft_s=c.max_ttft_s or inputs.max_ttft_s,
-                    min_tokens_per_s=c.min_tokens_per_s or inputs.min_tokens_per_s, max_monthly_cost_usd=None)
+    share = replace(
+        inputs,
+        peak_requests_per_s=inputs.peak_requests_per_s * c.share,
+        average_requests_per_s=inputs.average_requests_per_s * c.share,
+        input_tokens=c.input_tokens,
+        output_tokens=c.output_tokens,
+        max_ttft_s=c.max_ttft_s or inputs.max_ttft_s,
+        min_tokens_per_s=c.min_tokens_per_s or inputs.min_tokens_per_s,
+        max_monthly_cost_usd=None,
+    )
     out = {}
     for dep in candidate_deployments(catalog, model, share, terms):
         e = _evaluate(dep, share, terms)
@@ -509,10 +618,19 @@ def _pool(evs: list[_Evaluated], classes: list[str], replicas: int, terms: SelfH
     serving = max(replicas - terms.redundancy, 1)
     points = [operating_point(x.dep, x.peak_rps / serving, x.curve) for x in evs]
     run = replace(e.dep, concurrency=max(points[0].concurrency, 1))
-    return Pool(classes=classes, gpu=e.dep.gpu_id, gpus_per_replica=e.dep.n_gpus, layout=layout,
-                engine=e.dep.engine.name, quant=e.dep.fmt.name, total_gpus=gpus, usd_per_month=round(month, 2),
-                ttft_s=round(max(p.ttft_s for p in points), 4),
-                decode_tokens_per_s=round(min(p.decode_tokens_per_s for p in points), 2), fit_command=fit_command(run))
+    return Pool(
+        classes=classes,
+        gpu=e.dep.gpu_id,
+        gpus_per_replica=e.dep.n_gpus,
+        layout=layout,
+        engine=e.dep.engine.name,
+        quant=e.dep.fmt.name,
+        total_gpus=gpus,
+        usd_per_month=round(month, 2),
+        ttft_s=round(max(p.ttft_s for p in points), 4),
+        decode_tokens_per_s=round(min(p.decode_tokens_per_s for p in points), 2),
+        fit_command=fit_command(run),
+    )
 
 
 def _pooled_option(pools: list[Pool], first: _Evaluated, terms: SelfHostTerms) -> PlanOption:
@@ -550,8 +668,9 @@ def _single_pools(per_class: dict, classes: tuple[RequestClass, ...], terms: Sel
     options = []
     for key in common:
         evs = [per_class[c.name][key] for c in classes]
-        load = sum(e.option.layout.replicas and e.peak_rps / (e.cap.requests_per_s * terms.max_utilization)
-                   for e in evs)
+        load = sum(
+            e.option.layout.replicas and e.peak_rps / (e.cap.requests_per_s * terms.max_utilization) for e in evs
+        )
         replicas = max(int(np.ceil(load - 1e-9)), 1) + terms.redundancy
         pool = _pool(evs, [c.name for c in classes], replicas, terms)
         options.append(_pooled_option([pool], evs[0], terms))
@@ -568,11 +687,19 @@ def parse_classes(raw: list, flag: str = "workload.classes") -> tuple[RequestCla
             raise InputError(f"{flag}[{i}] must be a mapping with name, share, input_tokens, output_tokens")
         unknown = set(item) - {"name", "share", "input_tokens", "output_tokens", "max_ttft_s", "min_tokens_per_s"}
         if unknown:
-            raise InputError(f"{flag}[{i}]: unknown key {sorted(unknown)[0]!r}; keys: name, share, input_tokens, "
-                             "output_tokens, max_ttft_s, min_tokens_per_s")
+            raise InputError(
+                f"{flag}[{i}]: unknown key {sorted(unknown)[0]!r}; keys: name, share, input_tokens, "
+                "output_tokens, max_ttft_s, min_tokens_per_s"
+            )
         try:
-            c = RequestClass(str(item.get("name", f"class-{i + 1}")), float(item["share"]), int(item["input_tokens"]),
-                             int(item["output_tokens"]), item.get("max_ttft_s"), item.get("min_tokens_per_s"))
+            c = RequestClass(
+                str(item.get("name", f"class-{i + 1}")),
+                float(item["share"]),
+                int(item["input_tokens"]),
+                int(item["output_tokens"]),
+                item.get("max_ttft_s"),
+                item.get("min_tokens_per_s"),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{flag}[{i}] needs a number for share, input_tokens and output_tokens ({exc})") from None
         if c.share <= 0 or c.input_tokens < 1 or c.output_tokens < 1:

@@ -12,22 +12,52 @@ def plot_pareto(report: PlanReport, path: str) -> None:
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     front = report.pareto
     if front:
-        ax.plot([p.usd_per_month for p in front], [p.decode_tokens_per_s for p in front], "-o", color="#1f77b4",
-                label="Pareto front (no option is both cheaper and faster)", zorder=2)
+        ax.plot(
+            [p.usd_per_month for p in front],
+            [p.decode_tokens_per_s for p in front],
+            "-o",
+            color="#1f77b4",
+            label="Pareto front (no option is both cheaper and faster)",
+            zorder=2,
+        )
         for p in front:
-            ax.annotate(p.option, (p.usd_per_month, p.decode_tokens_per_s), textcoords="offset points",
-                        xytext=(5, 4), fontsize=7, color="#444444")
+            ax.annotate(
+                p.option,
+                (p.usd_per_month, p.decode_tokens_per_s),
+                textcoords="offset points",
+                xytext=(5, 4),
+                fontsize=7,
+                color="#444444",
+            )
     others = [o for o in report.options[1:]]
     if others:
-        ax.scatter([o.usd_per_month for o in others], [o.decode_tokens_per_s for o in others], color="#999999",
-                   s=18, label=f"next {len(others)} cheapest", zorder=3)
+        ax.scatter(
+            [o.usd_per_month for o in others],
+            [o.decode_tokens_per_s for o in others],
+            color="#999999",
+            s=18,
+            label=f"next {len(others)} cheapest",
+            zorder=3,
+        )
     if report.options:
         win = report.options[0]
-        ax.scatter([win.usd_per_month], [win.decode_tokens_per_s], marker="*", s=220, color="#d62728",
-                   label=f"chosen: {win.total_gpus}x {win.gpu} {win.quant} ${win.usd_per_month:,.0f}/month", zorder=4)
+        ax.scatter(
+            [win.usd_per_month],
+            [win.decode_tokens_per_s],
+            marker="*",
+            s=220,
+            color="#d62728",
+            label=f"chosen: {win.total_gpus}x {win.gpu} {win.quant} ${win.usd_per_month:,.0f}/month",
+            zorder=4,
+        )
     if report.targets.get("min_tokens_per_s"):
-        ax.axhline(report.targets["min_tokens_per_s"], color="#d62728", lw=0.8, ls="--",
-                   label=f"target {report.targets['min_tokens_per_s']:g} tok/s per user")
+        ax.axhline(
+            report.targets["min_tokens_per_s"],
+            color="#d62728",
+            lw=0.8,
+            ls="--",
+            label=f"target {report.targets['min_tokens_per_s']:g} tok/s per user",
+        )
     ax.set_xscale("log")
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -36,8 +66,11 @@ def plot_pareto(report: PlanReport, path: str) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("monthly cost, USD (GPUs, engineering, monitoring; 730 h)")
     ax.set_ylabel("tokens/s per user at the peak rate")
-    ax.set_title(f"{report.model}: {report.requests_per_s:g} req/s, {report.input_tokens} in / "
-                 f"{report.output_tokens} out tokens ({report.mode})", fontsize=10)
+    ax.set_title(
+        f"{report.model}: {report.requests_per_s:g} req/s, {report.input_tokens} in / "
+        f"{report.output_tokens} out tokens ({report.mode})",
+        fontsize=10,
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()

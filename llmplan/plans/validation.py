@@ -61,8 +61,11 @@ class CalRow:
 
     @property
     def moe(self) -> bool:
-        return "a3b" in self.model.lower() or "a22b" in self.model.lower() or any(
-            s in self.model.lower() for s in ("deepseek", "mixtral", "llama-4", "gpt-oss"))
+        return (
+            "a3b" in self.model.lower()
+            or "a22b" in self.model.lower()
+            or any(s in self.model.lower() for s in ("deepseek", "mixtral", "llama-4", "gpt-oss"))
+        )
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,8 @@ def _kv(row: dict[str, str]) -> str | None:
     pages benchmark, set kv_cache_quant_algo FP8."""
     kv = row.get("kv_dtype") or ""
     modelopt = "ModelOpt" in (row.get("notes") or "") or (
-        row["engine"] == "tensorrt-llm" and row["quant"] in ("fp8", "nvfp4") and "perf-overview" in row["source"])
+        row["engine"] == "tensorrt-llm" and row["quant"] in ("fp8", "nvfp4") and "perf-overview" in row["source"]
+    )
     if not kv and modelopt:
         return "fp8"
     return {"f16": "fp16"}.get(kv, kv) or None
@@ -141,11 +145,18 @@ def _measurement_rows(path: Path) -> tuple[list[CalRow], list[Skipped]]:
         n = _int(r["gpu_count"], 1)
         inp, out = _int(r["input_tokens"]), _int(r["output_tokens"])
         conc = _int(r["concurrency"]) or None
-        bench = r["engine"] in ("llama.cpp", "ollama") and conc in (None, 1) and kind in ("decode_tps_bs1",
-                                                                                            "prefill_tps")
-        mapped = {"decode_tps_bs1": "decode_bs1", "prefill_tps": "prefill", "max_throughput_tps": "full_load",
-                  "throughput_tps": "output_per_gpu", "tpot_s": "per_user", "ttft_s": "ttft",
-                  "weights_bytes": "weights_bytes"}[kind]
+        bench = (
+            r["engine"] in ("llama.cpp", "ollama") and conc in (None, 1) and kind in ("decode_tps_bs1", "prefill_tps")
+        )
+        mapped = {
+            "decode_tps_bs1": "decode_bs1",
+            "prefill_tps": "prefill",
+            "max_throughput_tps": "full_load",
+            "throughput_tps": "output_per_gpu",
+            "tpot_s": "per_user",
+            "ttft_s": "ttft",
+            "weights_bytes": "weights_bytes",
+        }[kind]
         if kind == "tpot_s":
             value = 1.0 / value
         if kind in ("max_throughput_tps", "throughput_tps") and unit == "tokens/s/gpu":
@@ -160,13 +171,28 @@ def _measurement_rows(path: Path) -> tuple[list[CalRow], list[Skipped]]:
         # TensorRT-LLM 1.0's perf-overview ran its MoE models with --ep and enable_attention_dp (the page's
         # llm_options, quoted in serving_measurements.csv); measurements.csv copies the same tables
         multi_trt = r["engine"] == "tensorrt-llm" and n > 1 and "expert_parallel" not in r
-        rows.append(CalRow(
-            kind=mapped, measured=value, engine=r["engine"], gpu=r["gpu"], gpu_count=n, model=r["model"],
-            quant=_quant(r["quant"] or ""), input_tokens=inp, output_tokens=out,
-            concurrency=None if kind == "max_throughput_tps" else (conc or 1), source=source_of(r["source"]),
-            file=path.name, kv_dtype=_kv(r), expert_parallel=multi_trt or _int(ep) > 1,
-            dp_attention=multi_trt or (r.get("dp_attention") or "").lower() == "true", llama_bench=bench,
-            url=r["source"], in_process=bench or _in_process(r)))
+        rows.append(
+            CalRow(
+                kind=mapped,
+                measured=value,
+                engine=r["engine"],
+                gpu=r["gpu"],
+                gpu_count=n,
+                model=r["model"],
+                quant=_quant(r["quant"] or ""),
+                input_tokens=inp,
+                output_tokens=out,
+                concurrency=None if kind == "max_throughput_tps" else (conc or 1),
+                source=source_of(r["source"]),
+                file=path.name,
+                kv_dtype=_kv(r),
+                expert_parallel=multi_trt or _int(ep) > 1,
+                dp_attention=multi_trt or (r.get("dp_attention") or "").lower() == "true",
+                llama_bench=bench,
+                url=r["source"],
+                in_process=bench or _in_process(r),
+            )
+        )
     return rows, skipped
 
 
@@ -175,13 +201,20 @@ IN_PROCESS_MARKS = ("llama-bench", "trtllm-bench", "gptSessionBenchmark", "offli
 
 def _in_process(r: dict[str, str]) -> bool:
     """Benchmarks that drive the engine from its own process: no HTTP, tokenizing or detokenizing per request."""
-    text = f'{r.get("source", "")} {r.get("notes", "")}'
+    text = f"{r.get('source', '')} {r.get('notes', '')}"
     return any(mark in text for mark in IN_PROCESS_MARKS)
 
 
 def _unusable(r: dict[str, str]) -> str | None:
-    if r["kind"] not in ("decode_tps_bs1", "prefill_tps", "max_throughput_tps", "throughput_tps", "tpot_s",
-                         "ttft_s", "weights_bytes"):
+    if r["kind"] not in (
+        "decode_tps_bs1",
+        "prefill_tps",
+        "max_throughput_tps",
+        "throughput_tps",
+        "tpot_s",
+        "ttft_s",
+        "weights_bytes",
+    ):
         return f"kind {r['kind']} is not a figure the model predicts"
     if not r["gpu"] and r["kind"] != "weights_bytes":  # weights do not depend on the GPU
         return f"no catalog GPU id (device: {r.get('device') or 'not named'})"
@@ -202,19 +235,43 @@ def _curve_rows(path: Path) -> tuple[list[CalRow], list[Skipped]]:
     """serving_curves.csv: the newest date of each configuration (older images are the same setup's noise)."""
     latest: dict[tuple, dict[str, str]] = {}
     for r in read_csv(path):
-        key = (r["engine"], r["gpu"], r["gpu_count"], r["model"], r["quant"], r["tensor_parallel"],
-               r["expert_parallel"], r["dp_attention"], r["input_tokens"], r["output_tokens"], r["concurrency"])
+        key = (
+            r["engine"],
+            r["gpu"],
+            r["gpu_count"],
+            r["model"],
+            r["quant"],
+            r["tensor_parallel"],
+            r["expert_parallel"],
+            r["dp_attention"],
+            r["input_tokens"],
+            r["output_tokens"],
+            r["concurrency"],
+        )
         if key not in latest or r["date"] > latest[key]["date"]:
             latest[key] = r
     rows = []
     for r in latest.values():
-        base = dict(engine=r["engine"], gpu=r["gpu"], gpu_count=_int(r["gpu_count"]), model=r["model"],
-                    quant=r["quant"], input_tokens=_int(r["input_tokens"]), output_tokens=_int(r["output_tokens"]),
-                    concurrency=_int(r["concurrency"]), source=source_of(r["source"]), file=path.name,
-                    expert_parallel=_int(r["expert_parallel"]) > 1, dp_attention=r["dp_attention"] == "true",
-                    url=r["source"])
-        for kind, col in (("output_per_gpu", "output_tokens_per_s_per_gpu"), ("per_user", "tokens_per_s_per_user"),
-                          ("ttft", "median_ttft_s")):
+        base = dict(
+            engine=r["engine"],
+            gpu=r["gpu"],
+            gpu_count=_int(r["gpu_count"]),
+            model=r["model"],
+            quant=r["quant"],
+            input_tokens=_int(r["input_tokens"]),
+            output_tokens=_int(r["output_tokens"]),
+            concurrency=_int(r["concurrency"]),
+            source=source_of(r["source"]),
+            file=path.name,
+            expert_parallel=_int(r["expert_parallel"]) > 1,
+            dp_attention=r["dp_attention"] == "true",
+            url=r["source"],
+        )
+        for kind, col in (
+            ("output_per_gpu", "output_tokens_per_s_per_gpu"),
+            ("per_user", "tokens_per_s_per_user"),
+            ("ttft", "median_ttft_s"),
+        ):
             if r[col]:
                 rows.append(CalRow(kind=kind, measured=float(r[col]), **base))
     return rows, []
@@ -222,8 +279,11 @@ def _curve_rows(path: Path) -> tuple[list[CalRow], list[Skipped]]:
 
 def load_rows(folder: Path) -> tuple[list[CalRow], list[Skipped]]:
     rows, skipped = [], []
-    for name, reader in (("measurements.csv", _measurement_rows), ("serving_measurements.csv", _measurement_rows),
-                         ("serving_curves.csv", _curve_rows)):
+    for name, reader in (
+        ("measurements.csv", _measurement_rows),
+        ("serving_measurements.csv", _measurement_rows),
+        ("serving_curves.csv", _curve_rows),
+    ):
         if (folder / name).exists():
             got, left = reader(folder / name)
             rows += got
@@ -258,12 +318,21 @@ class Basis:
 def _deployment(catalog: Catalog, row: CalRow) -> Deployment:
     inp, out = max(row.input_tokens, 1), max(row.output_tokens, 1)
     ctx = max(inp + out, 2048) if not row.llama_bench else max(inp, out, 512)
-    dep, _ = build_deployment(catalog, row.model, gpu=f"{row.gpu_count}x{row.gpu}", quant=row.quant or None,
-                              engine=row.engine, context=ctx, input_tokens=inp, output_tokens=out,
-                              concurrency="max" if row.concurrency is None else row.concurrency,
-                              kv_dtype=row.kv_dtype, expert_parallel=row.expert_parallel and row.gpu_count > 1,
-                              dp_attention=row.dp_attention and row.expert_parallel and row.gpu_count > 1,
-                              offline=True)
+    dep, _ = build_deployment(
+        catalog,
+        row.model,
+        gpu=f"{row.gpu_count}x{row.gpu}",
+        quant=row.quant or None,
+        engine=row.engine,
+        context=ctx,
+        input_tokens=inp,
+        output_tokens=out,
+        concurrency="max" if row.concurrency is None else row.concurrency,
+        kv_dtype=row.kv_dtype,
+        expert_parallel=row.expert_parallel and row.gpu_count > 1,
+        dp_attention=row.dp_attention and row.expert_parallel and row.gpu_count > 1,
+        offline=True,
+    )
     return dep
 
 
@@ -294,8 +363,17 @@ def _evaluable(rows: list[CalRow], catalog: Catalog) -> tuple[list[CalRow], dict
     for row in rows:
         if row.kind == "weights_bytes":
             continue
-        key = (row.model, row.quant, row.gpu, row.gpu_count, row.engine, row.kv_dtype, row.expert_parallel,
-               row.dp_attention, row.llama_bench)
+        key = (
+            row.model,
+            row.quant,
+            row.gpu,
+            row.gpu_count,
+            row.engine,
+            row.kv_dtype,
+            row.expert_parallel,
+            row.dp_attention,
+            row.llama_bench,
+        )
         try:
             if key not in deps:
                 deps[key] = _deployment(catalog, row)
@@ -303,9 +381,15 @@ def _evaluable(rows: list[CalRow], catalog: Catalog) -> tuple[list[CalRow], dict
             skipped.append(Skipped(row.file, 0, f"{row.model} on {row.gpu_count}x{row.gpu}: {exc}"))
             continue
         if _faster_than_the_hardware(row, deps[key]):
-            skipped.append(Skipped(row.file, 0, f"{row.model} on {row.gpu_count}x{row.gpu}, {row.input_tokens}-token "
-                                   "prompt: the first token came sooner than the GPU's peak could compute the prompt "
-                                   "(a prompt-cache hit, not a prefill)"))
+            skipped.append(
+                Skipped(
+                    row.file,
+                    0,
+                    f"{row.model} on {row.gpu_count}x{row.gpu}, {row.input_tokens}-token "
+                    "prompt: the first token came sooner than the GPU's peak could compute the prompt "
+                    "(a prompt-cache hit, not a prefill)",
+                )
+            )
             continue
         groups[key].append(len(keep))
         keep.append(row)
@@ -324,13 +408,16 @@ def _group_steps(dep: Deployment, rows: list[CalRow], units: list[SpeedConstants
     c = np.array([r.concurrency if r.concurrency is not None else full for r in rows], float)
     c = np.where([r.kind in ("decode_bs1", "prefill") for r in rows], 1.0, c)
     batch = np.minimum(c, full)  # more clients than the pool holds wait for a free slot
-    steps = [serving_steps(cost, dep.model, dep.kv_elem_bytes, dep.engine, hw, batch, shapes[:, 0], shapes[:, 1], u)
-             for u in units]
+    steps = [
+        serving_steps(cost, dep.model, dep.kv_elem_bytes, dep.engine, hw, batch, shapes[:, 0], shapes[:, 1], u)
+        for u in units
+    ]
     basis = {}
     for name, attr in STEP_FIELDS.items():
         base = np.broadcast_to(getattr(steps[0], attr), (len(rows),))
-        basis[name] = np.column_stack([base] + [np.broadcast_to(getattr(s, attr), (len(rows),)) - base
-                                                for s in steps[1:]])
+        basis[name] = np.column_stack(
+            [base] + [np.broadcast_to(getattr(s, attr), (len(rows),)) - base for s in steps[1:]]
+        )
     return c, batch, basis
 
 
@@ -351,13 +438,30 @@ def build_basis(rows: list[CalRow], catalog: Catalog | None = None) -> Basis:
         cols["continuous"][ix] = dep.engine.continuous_batching
         cols["batch_tokens"][ix] = dep.engine.batch_tokens
         cols["penalty"][ix] = dep.engine.concurrency_penalty
-        req[ix] = names.index({"tensorrt-llm": "request_trt_s", "serving": "request_serving_s"}.get(
-            dep.engine.speed_group, "request_llamacpp_s"))
+        req[ix] = names.index(
+            {"tensorrt-llm": "request_trt_s", "serving": "request_serving_s"}.get(
+                dep.engine.speed_group, "request_llamacpp_s"
+            )
+        )
     shapes = np.array([_request_shape(r) for r in keep]).reshape(-1, 2)
     factor = np.array([0.0 if r.in_process else 1.0 for r in keep])
-    return Basis(keep, out["decode"], out["prefill_all"], out["alone"], cols["conc"], cols["held"], shapes[:, 0],
-                 shapes[:, 1], cols["gpus"], cols["continuous"].astype(bool), cols["batch_tokens"], cols["penalty"],
-                 req, factor, skipped)
+    return Basis(
+        keep,
+        out["decode"],
+        out["prefill_all"],
+        out["alone"],
+        cols["conc"],
+        cols["held"],
+        shapes[:, 0],
+        shapes[:, 1],
+        cols["gpus"],
+        cols["continuous"].astype(bool),
+        cols["batch_tokens"],
+        cols["penalty"],
+        req,
+        factor,
+        skipped,
+    )
 
 
 def predict(basis: Basis, linear: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -365,17 +469,39 @@ def predict(basis: Basis, linear: np.ndarray, mask: np.ndarray | None = None) ->
     sel = slice(None) if mask is None else mask
     theta = np.concatenate([[1.0], linear])
     steps = StepTimes(basis.decode[sel] @ theta, basis.prefill_all[sel] @ theta, basis.alone[sel] @ theta)
-    out = serving_from_steps(steps, basis.concurrency[sel], basis.batch[sel], basis.input_tokens[sel],
-                             basis.output_tokens[sel],
-                             np.asarray(linear)[basis.request_index[sel]] * basis.request_factor[sel],
-                             basis.continuous[sel], basis.batch_tokens[sel], basis.penalty[sel])
+    out = serving_from_steps(
+        steps,
+        basis.concurrency[sel],
+        basis.batch[sel],
+        basis.input_tokens[sel],
+        basis.output_tokens[sel],
+        np.asarray(linear)[basis.request_index[sel]] * basis.request_factor[sel],
+        basis.continuous[sel],
+        basis.batch_tokens[sel],
+        basis.penalty[sel],
+    )
     kinds = np.array([r.kind for r in basis.rows])[sel]
     bench_prefill = basis.input_tokens[sel] / steps.alone_prefill_s
     return np.select(
-        [kinds == "decode_bs1", kinds == "prefill", kinds == "prefill_ttft", kinds == "full_load",
-         kinds == "output_per_gpu", kinds == "per_user", kinds == "ttft"],
-        [1.0 / steps.decode_s, bench_prefill, basis.input_tokens[sel] / out.ttft_s, out.throughput_tokens_per_s,
-         out.throughput_tokens_per_s / basis.gpus[sel], out.decode_tokens_per_s, out.ttft_s])
+        [
+            kinds == "decode_bs1",
+            kinds == "prefill",
+            kinds == "prefill_ttft",
+            kinds == "full_load",
+            kinds == "output_per_gpu",
+            kinds == "per_user",
+            kinds == "ttft",
+        ],
+        [
+            1.0 / steps.decode_s,
+            bench_prefill,
+            basis.input_tokens[sel] / out.ttft_s,
+            out.throughput_tokens_per_s,
+            out.throughput_tokens_per_s / basis.gpus[sel],
+            out.decode_tokens_per_s,
+            out.ttft_s,
+        ],
+    )
 
 
 def report_kind(kind: str) -> str:
@@ -388,8 +514,9 @@ def report_kind(kind: str) -> str:
 PRIOR_WEIGHT = 0.3  # pulls each constant toward its physical default where the data do not decide it
 
 
-def fit_constants(basis: Basis, mask: np.ndarray | None = None, start: SpeedConstants | None = None,
-                  max_evals: int = 400) -> SpeedConstants:
+def fit_constants(
+    basis: Basis, mask: np.ndarray | None = None, start: SpeedConstants | None = None, max_evals: int = 400
+) -> SpeedConstants:
     """Least squares on log(predicted / measured), each kind weighted equally, robust to outlying rows."""
     from scipy.optimize import least_squares
 
@@ -421,12 +548,22 @@ class Errors:
 
 
 def group_key(by: str, row: CalRow) -> str:
-    return {"gpu": row.gpu, "model": row.model, "source": row.source, "engine": row.engine,
-            "moe": "MoE" if row.moe else "dense", "shape": f"{row.input_tokens}/{row.output_tokens}"}[by]
+    return {
+        "gpu": row.gpu,
+        "model": row.model,
+        "source": row.source,
+        "engine": row.engine,
+        "moe": "MoE" if row.moe else "dense",
+        "shape": f"{row.input_tokens}/{row.output_tokens}",
+    }[by]
 
 
-def cross_validate(basis: Basis, constants: SpeedConstants | None = None,
-                   by: tuple[str, ...] = ("gpu", "model", "source"), max_evals: int = 60) -> Errors:
+def cross_validate(
+    basis: Basis,
+    constants: SpeedConstants | None = None,
+    by: tuple[str, ...] = ("gpu", "model", "source"),
+    max_evals: int = 60,
+) -> Errors:
     constants = constants or speed_constants()
     linear = np.array(constants.linear())
     measured = np.array([r.measured for r in basis.rows])
@@ -462,7 +599,13 @@ def weights_rows(folder: Path, catalog: Catalog | None = None) -> list[Evaluated
     for row in rows:
         if row.kind != "weights_bytes":
             continue
-        dep, _ = build_deployment(catalog, row.model, gpu=f"{row.gpu_count}x{row.gpu or 'h100-sxm'}", quant=row.quant,
-                                  engine=row.engine, offline=True)
+        dep, _ = build_deployment(
+            catalog,
+            row.model,
+            gpu=f"{row.gpu_count}x{row.gpu or 'h100-sxm'}",
+            quant=row.quant,
+            engine=row.engine,
+            offline=True,
+        )
         out.append(Evaluated(row, mem.weights_bytes(dep.model, dep.fmt) / row.gpu_count))
     return out
