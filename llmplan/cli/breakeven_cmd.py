@@ -23,6 +23,25 @@ from llmplan.cli.common import (
     perf_model_option,
 )
 from llmplan.cli.completion import complete_engine, complete_gpu, complete_model, complete_quant
+from llmplan.cli.workload_options import (
+    EngineeringHoursOpt,
+    EngineeringRateOpt,
+    HoursPerDayOpt,
+    InputTokensOpt,
+    MaxTtftOpt,
+    MaxUtilizationOpt,
+    MinTokensPerSOpt,
+    ModeOpt,
+    MonitoringOpt,
+    OutputTokensOpt,
+    PeakToAverageOpt,
+    RedundancyOpt,
+    RentalTierOpt,
+    RequestsPerDayOpt,
+    UsdPerKwhOpt,
+    WorkloadFileOpt,
+    YearsOpt,
+)
 
 HELP = """Monthly cost of self-hosting MODEL against paid APIs, and the volume where self-hosting pays.
 
@@ -127,63 +146,38 @@ def breakeven_command(
         str | None,
         typer.Option("--engine", "-e", autocompletion=complete_engine, help="Serving engine [default: vllm]."),
     ] = None,
-    workload_file: Annotated[
-        Path | None, typer.Option("--workload", help="Workload YAML file (flags override it).")
-    ] = None,
-    requests_per_day: Annotated[float | None, typer.Option("--requests-per-day", help="Requests a day.")] = None,
+    workload_file: WorkloadFileOpt = None,
+    requests_per_day: RequestsPerDayOpt = None,
     tokens_per_month: Annotated[
         float | None, typer.Option("--tokens-per-month", help="Or: input+output tokens a month.")
     ] = None,
-    input_tokens: Annotated[int | None, typer.Option("--input-tokens", help="Prompt tokens per request [500].")] = None,
-    output_tokens: Annotated[
-        int | None, typer.Option("--output-tokens", help="Output tokens per request [500].")
-    ] = None,
+    input_tokens: InputTokensOpt = None,
+    output_tokens: OutputTokensOpt = None,
     cacheable_share: Annotated[
         float | None, typer.Option("--cacheable-share", help="Share of prompt tokens an API can cache (0-1).")
     ] = None,
     batch_share: Annotated[
         float | None, typer.Option("--batch-share", help="Share of traffic eligible for batch APIs (0-1).")
     ] = None,
-    peak_to_average: Annotated[
-        str | None, typer.Option("--peak-to-average", help="Peak over average load, e.g. 3 or 2..4 [2].")
-    ] = None,
-    hours_per_day: Annotated[
-        float | None, typer.Option("--hours-per-day", help="Hours a day the traffic arrives in [24].")
-    ] = None,
-    max_ttft_s: Annotated[
-        float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Latency target: time to first token.")
-    ] = None,
-    min_tokens_per_s: Annotated[
-        float | None, typer.Option("--min-tokens-per-s", help="Latency target: per-user decode speed.")
-    ] = None,
+    peak_to_average: PeakToAverageOpt = None,
+    hours_per_day: HoursPerDayOpt = None,
+    max_ttft_s: MaxTtftOpt = None,
+    min_tokens_per_s: MinTokensPerSOpt = None,
     api: Annotated[
         list[str] | None, typer.Option("--api", help="API offering id, repeatable (`llmplan apis`).")
     ] = None,
-    mode: Annotated[str | None, typer.Option("--mode", help="rent or own.")] = None,
-    rental_tier: Annotated[str | None, typer.Option("--rental-tier", help="on_demand, reserved or spot.")] = None,
+    mode: ModeOpt = None,
+    rental_tier: RentalTierOpt = None,
     gpu_hourly_usd: Annotated[
         str | None, typer.Option("--gpu-hourly-usd", help="GPU rental per GPU-hour, e.g. 2.5 or 2.5..3.5.")
     ] = None,
-    engineering_hours: Annotated[
-        str | None, typer.Option("--engineering-hours", help="Engineering hours a month, e.g. 10..20.")
-    ] = None,
-    engineering_rate_usd: Annotated[
-        str | None, typer.Option("--engineering-rate-usd", help="USD per engineering hour.")
-    ] = None,
-    monitoring_usd: Annotated[
-        str | None, typer.Option("--monitoring-usd", help="Monitoring/infrastructure USD a month.")
-    ] = None,
-    redundancy: Annotated[int | None, typer.Option("--redundancy", help="Spare replicas (1 = N+1).")] = None,
-    max_utilization: Annotated[
-        float | None,
-        typer.Option(
-            "--max-utilization", help="Size replicas so the peak uses at most this share of what they serve [1.0]."
-        ),
-    ] = None,
-    years: Annotated[float | None, typer.Option("--years", help="Amortization years when owning [3].")] = None,
-    usd_per_kwh: Annotated[
-        float | None, typer.Option("--usd-per-kwh", help="Electricity price when owning [0.13].")
-    ] = None,
+    engineering_hours: EngineeringHoursOpt = None,
+    engineering_rate_usd: EngineeringRateOpt = None,
+    monitoring_usd: MonitoringOpt = None,
+    redundancy: RedundancyOpt = None,
+    max_utilization: MaxUtilizationOpt = None,
+    years: YearsOpt = None,
+    usd_per_kwh: UsdPerKwhOpt = None,
     max_price_age_days: Annotated[
         int, typer.Option("--max-price-age-days", help="Warn about prices older than this.")
     ] = 180,

@@ -22,6 +22,25 @@ from llmplan.cli.common import (
     perf_model_option,
 )
 from llmplan.cli.completion import complete_engine, complete_gpu, complete_model, complete_quant
+from llmplan.cli.workload_options import (
+    EngineeringHoursOpt,
+    EngineeringRateOpt,
+    HoursPerDayOpt,
+    InputTokensOpt,
+    MaxTtftOpt,
+    MaxUtilizationOpt,
+    MinTokensPerSOpt,
+    ModeOpt,
+    MonitoringOpt,
+    OutputTokensOpt,
+    PeakToAverageOpt,
+    RedundancyOpt,
+    RentalTierOpt,
+    RequestsPerDayOpt,
+    UsdPerKwhOpt,
+    WorkloadFileOpt,
+    YearsOpt,
+)
 
 HELP = """The cheapest way to serve MODEL at a request rate within latency targets: GPU type and count,
 format, engine and layout, searched over the whole catalog, rented or owned, with monthly cost.
@@ -56,26 +75,14 @@ def plan_command(
     requests_per_s: Annotated[
         float | None, typer.Option("--requests-per-s", help="Average requests per second.")
     ] = None,
-    requests_per_day: Annotated[float | None, typer.Option("--requests-per-day", help="Or: requests a day.")] = None,
-    workload_file: Annotated[
-        Path | None, typer.Option("--workload", help="breakeven's workload YAML (flags override it).")
-    ] = None,
-    input_tokens: Annotated[int | None, typer.Option("--input-tokens", help="Prompt tokens per request [500].")] = None,
-    output_tokens: Annotated[
-        int | None, typer.Option("--output-tokens", help="Output tokens per request [500].")
-    ] = None,
-    peak_to_average: Annotated[
-        str | None, typer.Option("--peak-to-average", help="Peak rate over average [2].")
-    ] = None,
-    hours_per_day: Annotated[
-        float | None, typer.Option("--hours-per-day", help="Hours a day the traffic arrives in [24].")
-    ] = None,
-    max_ttft_s: Annotated[
-        float | None, typer.Option("--max-ttft-s", "--max-ttft", help="Target: time to first token at the peak.")
-    ] = None,
-    min_tokens_per_s: Annotated[
-        float | None, typer.Option("--min-tokens-per-s", help="Target: per-user decode speed at the peak.")
-    ] = None,
+    requests_per_day: RequestsPerDayOpt = None,
+    workload_file: WorkloadFileOpt = None,
+    input_tokens: InputTokensOpt = None,
+    output_tokens: OutputTokensOpt = None,
+    peak_to_average: PeakToAverageOpt = None,
+    hours_per_day: HoursPerDayOpt = None,
+    max_ttft_s: MaxTtftOpt = None,
+    min_tokens_per_s: MinTokensPerSOpt = None,
     max_monthly_cost_usd: Annotated[
         float | None, typer.Option("--max-monthly-cost-usd", help="Target: budget a month.")
     ] = None,
@@ -106,28 +113,15 @@ def plan_command(
             help="Formats to consider, repeatable [the checkpoint's, bf16, fp8, awq, nvfp4].",
         ),
     ] = None,
-    mode: Annotated[str | None, typer.Option("--mode", help="rent (cheapest catalog provider) or own [rent].")] = None,
-    rental_tier: Annotated[
-        str | None, typer.Option("--rental-tier", help="on_demand, reserved or spot [on_demand].")
-    ] = None,
-    engineering_hours: Annotated[
-        str | None, typer.Option("--engineering-hours", help="Engineering hours a month, e.g. 10..20.")
-    ] = None,
-    engineering_rate_usd: Annotated[
-        str | None, typer.Option("--engineering-rate-usd", help="USD per engineering hour.")
-    ] = None,
-    monitoring_usd: Annotated[
-        str | None, typer.Option("--monitoring-usd", help="Monitoring/infrastructure USD a month.")
-    ] = None,
-    redundancy: Annotated[int | None, typer.Option("--redundancy", help="Spare replicas (1 = N+1).")] = None,
-    max_utilization: Annotated[
-        float | None,
-        typer.Option("--max-utilization", help="The peak uses at most this share of what is provisioned [1.0]."),
-    ] = None,
-    years: Annotated[float | None, typer.Option("--years", help="Amortization years when owning [3].")] = None,
-    usd_per_kwh: Annotated[
-        float | None, typer.Option("--usd-per-kwh", help="Electricity price when owning [0.13].")
-    ] = None,
+    mode: ModeOpt = None,
+    rental_tier: RentalTierOpt = None,
+    engineering_hours: EngineeringHoursOpt = None,
+    engineering_rate_usd: EngineeringRateOpt = None,
+    monitoring_usd: MonitoringOpt = None,
+    redundancy: RedundancyOpt = None,
+    max_utilization: MaxUtilizationOpt = None,
+    years: YearsOpt = None,
+    usd_per_kwh: UsdPerKwhOpt = None,
     top: Annotated[int, typer.Option("--top", help="Options to show.", min=1, max=100)] = 5,
     plot_path: Annotated[
         Path | None, typer.Option("--plot", help="Write the Pareto front (cost against tokens/s per user) as a PNG.")
