@@ -317,11 +317,11 @@ def _suggestions(
     return tips
 
 
-def fit(dep: Deployment) -> FitReport:
+def _request_warnings(dep: Deployment, refused: str | None) -> list[str]:
+    """What the deployment asks that the engine, the model or one box will not do as planned."""
     warnings = list(dep.model.approximations) + list(dep.notes)
     warnings += check_runnable(dep.gpu_id, dep.gpu, dep.fmt, dep.engine.name)
     n = dep.n_gpus
-    refused = tp_problem(dep)
     if refused:
         warnings.append(refused)
     if dep.input_tokens + dep.output_tokens > dep.context:
@@ -339,17 +339,36 @@ def fit(dep: Deployment) -> FitReport:
             f"tensor parallel {MAX_PER_BOX} inside a box and pipeline parallel {boxes} across boxes, "
             "so expect lower speed than shown"
         )
+    if mem.kv_replicated(dep.model, n if dep.engine.tensor_parallel else 1):
+        warnings.append(
+            "part of the cache is replicated on every GPU under tensor parallel "
+            "(MLA latent or fewer KV heads than GPUs)"
+        )
+    return warnings
 
+
+@dataclass(frozen=True)
+class _Verdict:
+    """The memory verdict of a deployment at the concurrency the report states."""
+
+    mode: str  # "max" (full load) or "fixed"
+    concurrency: int
+    plan: MemoryPlan
+    kv_cache: float
+    total: float
+    fits: bool
+    headroom: float
+    offload: OffloadInfo | None
+    fits_with_offload: bool | None
+    limits_concurrency: int  # the concurrency sizing limits are stated for
+
+
+def _memory_verdict(dep: Deployment, refused: str | None) -> _Verdict:
     mode = "max" if dep.concurrency is None else "fixed"
-    if dep.concurrency is None:
-        concurrency = full_load_concurrency(dep)
-        kv_ctx = dep.input_tokens + dep.output_tokens / 2.0
-    else:
-        concurrency = dep.concurrency
-        kv_ctx = dep.context
+    concurrency = full_load_concurrency(dep) if dep.concurrency is None else dep.concurrency
+    kv_ctx = dep.input_tokens + dep.output_tokens / 2.0 if dep.concurrency is None else dep.context
     plan = memory_plan(dep)
-    tp = n if dep.engine.tensor_parallel else 1
-    kv_seq = float(kv_per_seq_per_gpu(dep, n, kv_ctx))
+    kv_seq = float(kv_per_seq_per_gpu(dep, dep.n_gpus, kv_ctx))
     # engines with fixed slots (llama.cpp, Ollama) hold cache for their slots only; the rest queue
     held = min(concurrency, dep.engine.max_batch) if not dep.engine.continuous_batching else concurrency
     kv_cache = kv_seq * max(held, 0)
@@ -358,78 +377,83 @@ def fit(dep: Deployment) -> FitReport:
     if mode == "max":
         # engines refuse to start unless one sequence of the full --context (max-model-len) fits
         fits = fits and plan.kv_free >= plan.kv_per_seq
-    free = plan.usable - total
-    headroom = 100.0 * free / plan.usable if plan.usable > 0 else 0.0
-    # at full load the engine picks the concurrency; sizing limits are for one full-context sequence,
-    # while the largest context is reported at the concurrency the report states
-    conc_for_limits = 1 if mode == "max" else max(concurrency, 1)
-    max_ctx = max_context(dep, max(concurrency, 1))
-    pool = kv_pool(dep, plan)
-    max_conc = max_concurrency(dep)
-    best_n = min_gpus(dep, conc_for_limits)
-    offload = None
-    fits_with_offload = None
+    headroom = 100.0 * (plan.usable - total) / plan.usable if plan.usable > 0 else 0.0
+    # at full load the engine picks the concurrency; sizing limits are for one full-context sequence
+    limits = 1 if mode == "max" else max(concurrency, 1)
+    offload, with_offload = None, None
     if not dep.engine.tensor_parallel:
-        fits_with_offload = fits
+        with_offload = fits
         if not fits:
-            offload = offload_plan(dep, conc_for_limits)
-            fits_with_offload = offload is not None and offload.gpu_layers > 0
-    if mem.kv_replicated(dep.model, tp):
-        warnings.append(
-            "part of the cache is replicated on every GPU under tensor parallel "
-            "(MLA latent or fewer KV heads than GPUs)"
-        )
+            offload = offload_plan(dep, limits)
+            with_offload = offload is not None and offload.gpu_layers > 0
+    return _Verdict(mode, concurrency, plan, kv_cache, total, bool(fits), headroom, offload, with_offload, limits)
 
-    perf = _performance(dep, concurrency, fits, offload, warnings)
-    verdict = _verdict(dep, fits, offload, best_n, concurrency, mode, headroom, refused)
-    kv_bpt = mem.kv_bytes_per_token(dep.model, dep.kv_elem_bytes)
+
+def _memory_info(dep: Deployment, v: _Verdict) -> MemoryInfo:
+    pool = kv_pool(dep, v.plan)
+    return MemoryInfo(
+        weights_bytes=int(v.plan.weights_per_gpu),
+        kv_bytes_per_token=int(round(mem.kv_bytes_per_token(dep.model, dep.kv_elem_bytes))),
+        state_bytes_per_sequence=mem.state_bytes_per_sequence(dep.model),
+        kv_cache_bytes=int(v.kv_cache),
+        overhead_bytes=int(v.plan.overhead),
+        total_bytes=int(v.total),
+        usable_bytes=int(v.plan.usable),
+        free_bytes=int(v.plan.usable - v.total),
+        headroom_pct=round(v.headroom, 2),
+        weights_bytes_all_gpus=int(mem.weights_bytes(dep.model, dep.fmt)),
+        kv_pool_bytes=pool.bytes,
+        kv_cache_tokens=pool.tokens,
+        max_concurrency_at_context=pool.max_concurrency_at_context,
+        kv_cache_tokens_printed=pool.tokens_printed,
+    )
+
+
+def fit(dep: Deployment) -> FitReport:
+    """Does the deployment fit, where does the memory go, what limits it, and how fast it runs."""
+    refused = tp_problem(dep)
+    warnings = _request_warnings(dep, refused)
+    v = _memory_verdict(dep, refused)
+    max_ctx = max_context(dep, max(v.concurrency, 1))
+    best_n = min_gpus(dep, v.limits_concurrency)
+    perf = _performance(dep, v.concurrency, v.fits, v.offload, warnings)
+    model = dep.model
     return FitReport(
         model=ModelInfo(
-            id=dep.model.id,
-            params=dep.model.params_total,
-            active_params=dep.model.params_active,
+            id=model.id,
+            params=model.params_total,
+            active_params=model.params_active,
             source=dep.model_source,
-            native_quant=dep.model.native_quant,
-            layer_kinds=dep.model.layer_kinds,
-            max_context=dep.model.max_context,
+            native_quant=model.native_quant,
+            layer_kinds=model.layer_kinds,
+            max_context=model.max_context,
         ),
         gpu=GpuInfo(
-            id=dep.gpu_id, name=dep.gpu.name, count=n, memory_bytes=gpu_memory_bytes(dep.gpu), replicas=dep.replicas
+            id=dep.gpu_id,
+            name=dep.gpu.name,
+            count=dep.n_gpus,
+            memory_bytes=gpu_memory_bytes(dep.gpu),
+            replicas=dep.replicas,
         ),
         quant=dep.fmt.name,
         kv_dtype=dep.kv_dtype,
         engine=dep.engine.name,
         engine_version=(f"{dep.engine.rules.name} ({dep.engine.rules.releases})" if dep.engine.rules else None),
         context=dep.context,
-        concurrency=int(concurrency),
-        concurrency_mode=mode,
+        concurrency=int(v.concurrency),
+        concurrency_mode=v.mode,
         input_tokens=dep.input_tokens,
         output_tokens=dep.output_tokens,
-        memory=MemoryInfo(
-            weights_bytes=int(plan.weights_per_gpu),
-            kv_bytes_per_token=int(round(kv_bpt)),
-            state_bytes_per_sequence=mem.state_bytes_per_sequence(dep.model),
-            kv_cache_bytes=int(kv_cache),
-            overhead_bytes=int(plan.overhead),
-            total_bytes=int(total),
-            usable_bytes=int(plan.usable),
-            free_bytes=int(free),
-            headroom_pct=round(headroom, 2),
-            weights_bytes_all_gpus=int(mem.weights_bytes(dep.model, dep.fmt)),
-            kv_pool_bytes=pool.bytes,
-            kv_cache_tokens=pool.tokens,
-            max_concurrency_at_context=pool.max_concurrency_at_context,
-            kv_cache_tokens_printed=pool.tokens_printed,
-        ),
-        fits=bool(fits),
-        fits_with_offload=fits_with_offload,
-        offload=offload,
+        memory=_memory_info(dep, v),
+        fits=v.fits,
+        fits_with_offload=v.fits_with_offload,
+        offload=v.offload,
         min_gpus=best_n,
         max_context=int(max_ctx),
-        max_concurrency=int(max_conc),
+        max_concurrency=int(max_concurrency(dep)),
         performance=perf,
-        verdict=verdict,
-        suggestions=_suggestions(dep, conc_for_limits, fits, best_n, max_ctx, refused),
+        verdict=_verdict(dep, v.fits, v.offload, best_n, v.concurrency, v.mode, v.headroom, refused),
+        suggestions=_suggestions(dep, v.limits_concurrency, v.fits, best_n, max_ctx, refused),
         warnings=warnings,
     )
 
