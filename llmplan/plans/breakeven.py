@@ -309,17 +309,57 @@ def gpu_month_usd(terms: SelfHostTerms, gpus, hourly, dep: Deployment, price: Gp
     return C.rent_monthly_usd(gpus, hourly)
 
 
-def plan_breakeven(
-    dep: Deployment,
-    workload: Workload,
-    terms: SelfHostTerms,
-    apis: list[tuple[str, ApiEntry]],
-    max_price_age_days: int = 180,
-    today: dt.date | None = None,
-    perf_model: str = "analytic",
-    config: dict | None = None,
-) -> BreakevenReport:
-    warnings: list[str] = []
+@dataclass(frozen=True)
+class _SelfHostCost:
+    """Monthly self-hosting cost as a function of the uncertain terms; numpy arrays in give a Monte Carlo out."""
+
+    workload: Workload
+    terms: SelfHostTerms
+    dep: Deployment
+    price: GpuPrice
+    replica_requests_per_s: float
+    gpus_per_replica: int
+    hourly_range: Range | None
+
+    def __call__(self, peak_ratio, hourly, eng_h, eng_rate, monitoring):
+        peak_rps = self.workload.average_requests_per_s() * peak_ratio
+        replicas = replicas_for(
+            peak_rps, self.replica_requests_per_s, self.terms.max_utilization, self.terms.redundancy
+        )
+        gpu_month = gpu_month_usd(self.terms, replicas * self.gpus_per_replica, hourly, self.dep, self.price)
+        return gpu_month + C.engineering_monthly_usd(eng_h, eng_rate) + monitoring, replicas, gpu_month
+
+    @property
+    def hourly_base_usd(self) -> float:
+        return self.hourly_range.base if self.hourly_range else 0.0
+
+    def at(self, end: str):
+        """The cost with every range at `end`: "low" (favourable to self-hosting), "base" or "high"."""
+        t = self.terms
+        return self(
+            getattr(self.workload.peak_to_average, end),
+            getattr(self.hourly_range, end) if self.hourly_range else 0.0,
+            getattr(t.engineering_hours, end),
+            getattr(t.engineering_rate_usd, end),
+            getattr(t.monitoring_usd, end),
+        )
+
+    def monte_carlo(self) -> np.ndarray:
+        """Seeded uniform draws of every range: the monthly cost, one per draw."""
+        rng = np.random.default_rng(SEED)
+        t = self.terms
+        cost, _, _ = self(
+            self.workload.peak_to_average.sample(rng, SAMPLES),
+            self.hourly_range.sample(rng, SAMPLES) if self.hourly_range else np.zeros(SAMPLES),
+            t.engineering_hours.sample(rng, SAMPLES),
+            t.engineering_rate_usd.sample(rng, SAMPLES),
+            t.monitoring_usd.sample(rng, SAMPLES),
+        )
+        return cost
+
+
+def _sized_replica(dep: Deployment, workload: Workload, perf_model: str, config: dict | None):
+    """The cheapest replica that meets the latency target at the workload's shape, its capacity and fit report."""
     dep = replace(
         dep,
         input_tokens=workload.input_tokens,
@@ -339,139 +379,96 @@ def plan_breakeven(
             f"{dep.model.id} in {dep.fmt.name} does not fit on {dep.n_gpus}x{dep.gpu_id}; "
             "choose a bigger GPU, more GPUs or a smaller format"
         )
-    if not cap.meets_target:
-        warnings.append("no concurrency meets the latency target on this GPU; sized at concurrency 1")
+    return dep, cap, fit_report
 
-    # the tier matters only where the catalog prices the GPUs
-    price = gpu_price(dep, terms.rental_tier, strict=terms.mode == "rent" and terms.gpu_hourly_usd is None)
-    hourly_range = terms.gpu_hourly_usd
-    if terms.mode == "rent" and hourly_range is None:
-        if price.hourly_usd is None:
-            raise InputError(
-                f"the catalog has no {terms.rental_tier} rental price for {dep.gpu_id}; "
-                "pass --gpu-hourly-usd or --mode own"
-            )
-        hourly_range = Range(low=price.hourly_usd, high=price.hourly_usd)
 
+def _hourly_range(dep: Deployment, terms: SelfHostTerms, price: GpuPrice) -> Range | None:
+    """Per GPU-hour: the user's range, else the catalog's price when renting, else none (owned GPUs)."""
+    if terms.mode != "rent" or terms.gpu_hourly_usd is not None:
+        return terms.gpu_hourly_usd
+    if price.hourly_usd is None:
+        raise InputError(
+            f"the catalog has no {terms.rental_tier} rental price for {dep.gpu_id}; pass --gpu-hourly-usd or --mode own"
+        )
+    return Range(low=price.hourly_usd, high=price.hourly_usd)
+
+
+def _api_report(
+    api_id: str,
+    api: ApiEntry,
+    workload: Workload,
+    self_host_costs: np.ndarray,
+    fixed_usd: float,
+    per_replica_month_usd: float,
+    replica_requests_per_day: float,
+) -> ApiReport:
     rpd = workload.requests_per_day
-    peak = workload.peak_to_average
-    avg_rps = float(workload.average_requests_per_s())
-    replica_rpd = cap.requests_per_s * workload.hours_per_day * 3600.0 / peak.base
-
-    def selfhost(rpd_value, peak_ratio, hourly, eng_h, eng_rate, monitoring):
-        peak_rps = workload.average_requests_per_s(rpd_value) * peak_ratio
-        replicas = replicas_for(peak_rps, cap.requests_per_s, terms.max_utilization, terms.redundancy)
-        gpus = replicas * cap.gpus_per_replica
-        gpu_month = gpu_month_usd(terms, gpus, hourly, dep, price)
-        return gpu_month + C.engineering_monthly_usd(eng_h, eng_rate) + monitoring, replicas, gpu_month
-
-    hourly_base = hourly_range.base if hourly_range else 0.0
-    base_cost, base_replicas, base_gpu_month = selfhost(
-        rpd,
-        peak.base,
-        hourly_base,
-        terms.engineering_hours.base,
-        terms.engineering_rate_usd.base,
-        terms.monitoring_usd.base,
+    monthly = float(
+        C.api_monthly_cost_usd(
+            rpd,
+            workload.input_tokens,
+            workload.output_tokens,
+            api.input_usd_per_mtok,
+            api.output_usd_per_mtok,
+            api.cached_input_usd_per_mtok,
+            workload.cacheable_share,
+            workload.batch_share,
+            api.batch_discount,
+        )
     )
-    low_cost, _, _ = selfhost(
-        rpd,
-        peak.low,
-        hourly_range.low if hourly_range else 0.0,
-        terms.engineering_hours.low,
-        terms.engineering_rate_usd.low,
-        terms.monitoring_usd.low,
-    )
-    high_cost, _, _ = selfhost(
-        rpd,
-        peak.high,
-        hourly_range.high if hourly_range else 0.0,
-        terms.engineering_hours.high,
-        terms.engineering_rate_usd.high,
-        terms.monitoring_usd.high,
-    )
-    replicas = int(base_replicas)
-    gpus = replicas * cap.gpus_per_replica
+    be = C.breakeven_requests_per_day(monthly / rpd, fixed_usd, per_replica_month_usd, replica_requests_per_day)
     tokens_month = float(C.monthly_tokens(rpd, workload.input_tokens + workload.output_tokens))
-    capacity_rps = (replicas - terms.redundancy) * cap.requests_per_s
-    utilization = min(avg_rps / (replicas * cap.requests_per_s), 1.0) if replicas else 0.0
-
-    # Monte Carlo: how often self-hosting wins
-    rng = np.random.default_rng(SEED)
-    draws = dict(
-        peak_ratio=peak.sample(rng, SAMPLES),
-        hourly=hourly_range.sample(rng, SAMPLES) if hourly_range else np.zeros(SAMPLES),
-        eng_h=terms.engineering_hours.sample(rng, SAMPLES),
-        eng_rate=terms.engineering_rate_usd.sample(rng, SAMPLES),
-        monitoring=terms.monitoring_usd.sample(rng, SAMPLES),
-    )
-    mc_cost, _, _ = selfhost(
-        rpd, draws["peak_ratio"], draws["hourly"], draws["eng_h"], draws["eng_rate"], draws["monitoring"]
+    return ApiReport(
+        id=api_id,
+        input_usd_per_mtok=api.input_usd_per_mtok,
+        output_usd_per_mtok=api.output_usd_per_mtok,
+        cached_input_usd_per_mtok=api.cached_input_usd_per_mtok,
+        monthly_cost_usd=round(monthly, 2),
+        usd_per_mtok=round(float(C.usd_per_mtok(monthly, tokens_month)), 4),
+        breakeven_requests_per_day=None if be is None else round(be, 1),
+        self_hosted_wins_share=round(float(np.mean(self_host_costs <= monthly)), 3),
+        source=api.source,
+        as_of=str(api.as_of),
+        tier=api.tier,
     )
 
-    fixed = people_monthly_usd(terms)
-    per_replica_month = float(gpu_month_usd(terms, cap.gpus_per_replica, hourly_base, dep, price))
-    fixed += terms.redundancy * per_replica_month
 
-    api_reports = []
-    for api_id, api in apis:
-        monthly = float(
-            C.api_monthly_cost_usd(
-                rpd,
-                workload.input_tokens,
-                workload.output_tokens,
-                api.input_usd_per_mtok,
-                api.output_usd_per_mtok,
-                api.cached_input_usd_per_mtok,
-                workload.cacheable_share,
-                workload.batch_share,
-                api.batch_discount,
-            )
-        )
-        per_rpd = monthly / rpd
-        be = C.breakeven_requests_per_day(per_rpd, fixed, per_replica_month, replica_rpd)
-        api_reports.append(
-            ApiReport(
-                id=api_id,
-                input_usd_per_mtok=api.input_usd_per_mtok,
-                output_usd_per_mtok=api.output_usd_per_mtok,
-                cached_input_usd_per_mtok=api.cached_input_usd_per_mtok,
-                monthly_cost_usd=round(monthly, 2),
-                usd_per_mtok=round(float(C.usd_per_mtok(monthly, tokens_month)), 4),
-                breakeven_requests_per_day=None if be is None else round(be, 1),
-                self_hosted_wins_share=round(float(np.mean(mc_cost <= monthly)), 3),
-                source=api.source,
-                as_of=str(api.as_of),
-                tier=api.tier,
-            )
-        )
-
-    age_items = [(a.id, a.as_of) for a in api_reports]
+def _price_ages(api_reports: list[ApiReport], dep: Deployment, terms: SelfHostTerms, price: GpuPrice):
+    """Every catalog price the report stands on, as (label, as-of date)."""
+    items = [(a.id, a.as_of) for a in api_reports]
     if terms.mode == "rent" and terms.gpu_hourly_usd is None and price.hourly_ref:
-        age_items.append((f"{dep.gpu_id} rental", price.hourly_ref.as_of))
+        items.append((f"{dep.gpu_id} rental", price.hourly_ref.as_of))
     if terms.mode == "own" and price.purchase_ref:
-        age_items.append((f"{dep.gpu_id} purchase", price.purchase_ref.as_of))
-    warnings += price_age_warnings(age_items, max_price_age_days, today)
-    warnings += fit_report.warnings
+        items.append((f"{dep.gpu_id} purchase", price.purchase_ref.as_of))
+    return items
 
-    self_report = SelfHostedReport(
+
+def _gpu_price_ref(terms: SelfHostTerms, price: GpuPrice, hourly_usd: float) -> PriceRef | None:
+    if terms.mode == "own":
+        return price.purchase_ref
+    if terms.gpu_hourly_usd is None:
+        return price.hourly_ref
+    return PriceRef(usd=hourly_usd, source="--gpu-hourly-usd", as_of=str(dt.date.today()))
+
+
+def _self_hosted_report(dep: Deployment, cap, terms: SelfHostTerms, cost: _SelfHostCost) -> SelfHostedReport:
+    base_cost, replicas, gpu_month = cost.at("base")
+    replicas = int(replicas)
+    tokens_month = float(
+        C.monthly_tokens(cost.workload.requests_per_day, cost.workload.input_tokens + cost.workload.output_tokens)
+    )
+    avg_rps = float(cost.workload.average_requests_per_s())
+    hourly_base = cost.hourly_base_usd
+    return SelfHostedReport(
         gpu=dep.gpu_id,
-        gpus=gpus,
+        gpus=replicas * cap.gpus_per_replica,
         gpus_per_replica=cap.gpus_per_replica,
         replicas=replicas,
         quant=dep.fmt.name,
         engine=dep.engine.name,
         mode=terms.mode,
         gpu_hourly_usd=None if terms.mode == "own" else round(hourly_base, 4),
-        gpu_price=(
-            price.purchase_ref
-            if terms.mode == "own"
-            else (
-                price.hourly_ref
-                if terms.gpu_hourly_usd is None
-                else PriceRef(usd=hourly_base, source="--gpu-hourly-usd", as_of=str(dt.date.today()))
-            )
-        ),
+        gpu_price=_gpu_price_ref(terms, cost.price, hourly_base),
         replica_requests_per_s=round(cap.requests_per_s, 4),
         replica_output_tokens_per_s=round(cap.output_tokens_per_s, 1),
         sized_at=cap.sized_at,
@@ -479,16 +476,21 @@ def plan_breakeven(
             float(C.engineering_monthly_usd(terms.engineering_hours.base, terms.engineering_rate_usd.base)), 2
         ),
         monitoring_monthly_usd=round(terms.monitoring_usd.base, 2),
-        gpu_monthly_usd=round(float(base_gpu_month), 2),
+        gpu_monthly_usd=round(float(gpu_month), 2),
         monthly_cost_usd=round(float(base_cost), 2),
-        monthly_cost_low_usd=round(float(low_cost), 2),
-        monthly_cost_high_usd=round(float(high_cost), 2),
+        monthly_cost_low_usd=round(float(cost.at("low")[0]), 2),
+        monthly_cost_high_usd=round(float(cost.at("high")[0]), 2),
         usd_per_mtok=round(float(C.usd_per_mtok(base_cost, tokens_month)), 4),
-        utilization=round(utilization, 4),
+        utilization=round(min(avg_rps / (replicas * cap.requests_per_s), 1.0) if replicas else 0.0, 4),
         redundancy=terms.redundancy,
         max_utilization=terms.max_utilization,
     )
-    workload_report = WorkloadReport(
+
+
+def _workload_report(workload: Workload) -> WorkloadReport:
+    rpd = workload.requests_per_day
+    avg_rps = float(workload.average_requests_per_s())
+    return WorkloadReport(
         requests_per_day=rpd,
         input_tokens=workload.input_tokens,
         output_tokens=workload.output_tokens,
@@ -496,10 +498,43 @@ def plan_breakeven(
         monthly_input_tokens=float(C.monthly_tokens(rpd, workload.input_tokens)),
         monthly_output_tokens=float(C.monthly_tokens(rpd, workload.output_tokens)),
         average_requests_per_s=round(avg_rps, 4),
-        peak_requests_per_s=round(avg_rps * peak.base, 4),
-        peak_to_average=peak.base,
+        peak_requests_per_s=round(avg_rps * workload.peak_to_average.base, 4),
+        peak_to_average=workload.peak_to_average.base,
         hours_per_day=workload.hours_per_day,
     )
+
+
+def plan_breakeven(
+    dep: Deployment,
+    workload: Workload,
+    terms: SelfHostTerms,
+    apis: list[tuple[str, ApiEntry]],
+    max_price_age_days: int = 180,
+    today: dt.date | None = None,
+    perf_model: str = "analytic",
+    config: dict | None = None,
+) -> BreakevenReport:
+    dep, cap, fit_report = _sized_replica(dep, workload, perf_model, config)
+    warnings: list[str] = []
+    if not cap.meets_target:
+        warnings.append("no concurrency meets the latency target on this GPU; sized at concurrency 1")
+    # the tier matters only where the catalog prices the GPUs
+    price = gpu_price(dep, terms.rental_tier, strict=terms.mode == "rent" and terms.gpu_hourly_usd is None)
+    cost = _SelfHostCost(
+        workload, terms, dep, price, cap.requests_per_s, cap.gpus_per_replica, _hourly_range(dep, terms, price)
+    )
+    per_replica_month = float(gpu_month_usd(terms, cap.gpus_per_replica, cost.hourly_base_usd, dep, price))
+    fixed = people_monthly_usd(terms) + terms.redundancy * per_replica_month
+    replica_rpd = cap.requests_per_s * workload.hours_per_day * 3600.0 / workload.peak_to_average.base
+    mc_cost = cost.monte_carlo()
+    api_reports = [
+        _api_report(api_id, api, workload, mc_cost, fixed, per_replica_month, replica_rpd) for api_id, api in apis
+    ]
+    warnings += price_age_warnings(_price_ages(api_reports, dep, terms, price), max_price_age_days, today)
+    warnings += fit_report.warnings
+    self_report = _self_hosted_report(dep, cap, terms, cost)
+    workload_report = _workload_report(workload)
+    capacity_rps = (self_report.replicas - terms.redundancy) * cap.requests_per_s
     verdict, reasons = _verdict(self_report, api_reports, workload_report, capacity_rps, dep)
     return BreakevenReport(
         model=dep.model.id,
