@@ -207,16 +207,15 @@ def _age_days(as_of: str, today: dt.date) -> int | None:
         return None
 
 
-def check_deployment(
-    loc: Located, plan: PlanDeployment, catalog, today: dt.date | None = None, perf_model: str = "analytic"
-) -> DeploymentResult:
-    from llmplan.core import cost as C
+def _estimate(loc: Located, plan: PlanDeployment, catalog, perf_model: str):
+    """The deployment, its fit report (with launch flags where the engine has them) and the model's config;
+    a field the catalog or engine refuses is an error at that field's line."""
     from llmplan.core.fit import fit
-    from llmplan.plans.breakeven import SelfHostTerms, Workload, gpu_price, people_monthly_usd, plan_breakeven
+    from llmplan.engines.launch import EMIT_ENGINES
     from llmplan.plans.deploy import build_deployment
-    from llmplan.plans.perf_model import apply_perf_model, capacity_with
+    from llmplan.plans.launch import with_launch
+    from llmplan.plans.perf_model import apply_perf_model
 
-    today = today or dt.date.today()
     try:
         dep, resolved = build_deployment(
             catalog,
@@ -241,59 +240,46 @@ def check_deployment(
         field_name = _field_of(str(exc))
         line = loc.key_lines.get(field_name, loc.line)
         raise PlanError(f"{loc.path}:{line}: deployment {plan.name!r} field {field_name!r}: {exc}") from None
-    from llmplan.engines.launch import EMIT_ENGINES
-    from llmplan.plans.launch import with_launch
-
     if dep.engine.name in EMIT_ENGINES:
         report = with_launch(report, dep)
-    estimate = report.model_dump(mode="json")
-    req = plan.require
-    perf = report.performance
+    return dep, report, config
+
+
+def _fit_limits(req: Require, dep, report) -> list[LimitResult]:
+    """A deployment that cannot run never passes: fitting is implied unless the plan says `fits: false`
+    (e.g. llama.cpp with partial offload), and the request must fit a context the model has."""
     results: list[LimitResult] = []
-
-    def add(limit: str, required, actual, ok: bool, note: str = "") -> None:
-        results.append(LimitResult(limit, required, actual, bool(ok), note))
-
-    # a deployment that cannot run never passes: fitting is implied unless the plan says `fits: false`
-    # (e.g. llama.cpp with partial offload), and the request must fit a context the model has
     if req.fits is None:
-        add(
-            "fits",
-            True,
-            report.fits,
-            report.fits,
+        note = (
             ""
             if report.fits
-            else "implied for every deployment; set require.fits: false to accept one that does not fit",
+            else "implied for every deployment; set require.fits: false to accept one that does not fit"
         )
+        results.append(LimitResult("fits", True, report.fits, bool(report.fits), note))
     elif req.fits:
-        add("fits", True, report.fits, report.fits)
+        results.append(LimitResult("fits", True, report.fits, bool(report.fits)))
     request_tokens = dep.input_tokens + dep.output_tokens
     if request_tokens > dep.context:
-        add(
-            "max_request_tokens",
-            dep.context,
-            request_tokens,
-            False,
+        note = (
             f"input + output tokens ({request_tokens}) exceed the context ({dep.context}): raise context or "
-            "shorten the request",
+            "shorten the request"
         )
+        results.append(LimitResult("max_request_tokens", dep.context, request_tokens, False, note))
     if dep.context > dep.model.max_context:
-        add(
-            "max_context",
-            dep.model.max_context,
-            dep.context,
-            False,
+        note = (
             f"context {dep.context} is beyond the model's maximum of {dep.model.max_context} tokens "
-            "(max_position_embeddings)",
+            "(max_position_embeddings)"
         )
+        results.append(LimitResult("max_context", dep.model.max_context, dep.context, False, note))
     if req.min_headroom_pct is not None:
-        add(
-            "min_headroom_pct",
-            req.min_headroom_pct,
-            report.memory.headroom_pct,
-            report.fits and report.memory.headroom_pct >= req.min_headroom_pct,
-        )
+        headroom = report.memory.headroom_pct
+        ok = bool(report.fits and headroom >= req.min_headroom_pct)
+        results.append(LimitResult("min_headroom_pct", req.min_headroom_pct, headroom, ok))
+    return results
+
+
+def _speed_limits(req: Require, perf) -> list[LimitResult]:
+    results: list[LimitResult] = []
     for limit, actual, better in (
         ("min_decode_tokens_per_s", perf.decode_tokens_per_s, "high"),
         ("max_ttft_s", perf.ttft_s, "low"),
@@ -303,107 +289,144 @@ def check_deployment(
         if wanted is None:
             continue
         if actual is None:
-            add(limit, wanted, None, False, "no estimate: the deployment does not fit")
+            results.append(LimitResult(limit, wanted, None, False, "no estimate: the deployment does not fit"))
         else:
-            add(limit, wanted, actual, actual >= wanted if better == "high" else actual <= wanted)
+            results.append(
+                LimitResult(limit, wanted, actual, actual >= wanted if better == "high" else actual <= wanted)
+            )
+    return results
 
-    cost_info = None
-    cost_warnings: list[str] = []
+
+@dataclass
+class _Cost:
+    monthly_usd: float
+    usd_per_mtok: float
+    info: dict
+    warnings: list[str]
+    basis: str
+
+
+def _workload_cost(plan: PlanDeployment, dep, report, terms, config, today: dt.date, perf_model: str) -> _Cost:
+    """The plan's workload priced as `breakeven` prices it: replicas for the peak, idle hours included."""
+    from llmplan.plans.breakeven import Workload, plan_breakeven
+
+    wl, req = plan.workload, plan.require
+    assert wl is not None
+    workload = Workload(
+        requests_per_day=wl.requests_per_day,
+        input_tokens=wl.input_tokens or dep.input_tokens,
+        output_tokens=wl.output_tokens or dep.output_tokens,
+        peak_to_average=wl.peak_to_average,
+        hours_per_day=wl.hours_per_day,
+        cacheable_share=wl.cacheable_share,
+        max_ttft_s=req.max_ttft_s,
+        min_tokens_per_s=req.min_decode_tokens_per_s,
+    )
+    be = plan_breakeven(
+        replace(dep), workload, terms, [], max_price_age_days=10**6, today=today, perf_model=perf_model, config=config
+    )
+    return _Cost(
+        be.self_hosted.monthly_cost_usd,
+        be.self_hosted.usd_per_mtok,
+        be.self_hosted.model_dump(mode="json"),
+        [w for w in be.warnings if w not in report.warnings],
+        "workload",
+    )
+
+
+def _full_load_cost(dep, terms, hourly: float, config, perf_model: str) -> _Cost:
+    """Without a workload: the deployment's GPUs all month, and tokens priced at full load for the request shape."""
+    from llmplan.core import cost as C
+    from llmplan.plans.breakeven import people_monthly_usd
+    from llmplan.plans.perf_model import capacity_with
+
+    monthly = float(C.rent_monthly_usd(dep.n_gpus * dep.replicas, hourly)) + people_monthly_usd(terms)
+    cap = capacity_with(replace(dep, concurrency=None), config, perf_model)
+    per_mtok = float(
+        C.full_load_usd_per_mtok(hourly * dep.n_gpus, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens)
+    )
+    info = {
+        "monthly_cost_usd": round(monthly, 2),
+        "usd_per_mtok": round(per_mtok, 4),
+        "gpu_hourly_usd": hourly,
+        "basis": "full load for the request shape, input + output tokens",
+    }
+    return _Cost(monthly, per_mtok, info, [], "full load")
+
+
+def _cost_limits(
+    loc: Located, plan: PlanDeployment, dep, report, price, config, today: dt.date, perf_model: str
+) -> tuple[list[LimitResult], _Cost | None]:
+    from llmplan.plans.breakeven import SelfHostTerms
+
+    req = plan.require
+    if req.max_monthly_cost_usd is None and req.max_usd_per_mtok is None:
+        return [], None
+    hourly = plan.gpu_hourly_usd or price.hourly_usd
+    if hourly is None:
+        raise PlanError(
+            f"{loc.path}:{loc.line}: deployment {plan.name!r}: {dep.gpu_id} has no rental price in "
+            "the catalog; set gpu_hourly_usd"
+        )
+    given = {
+        k: getattr(plan, k)
+        for k in ("engineering_hours", "engineering_rate_usd", "monitoring_usd")
+        if getattr(plan, k) is not None
+    }
+    terms = SelfHostTerms(gpu_hourly_usd=hourly, **given)
+    if plan.workload is not None:
+        cost = _workload_cost(plan, dep, report, terms, config, today, perf_model)
+    else:
+        cost = _full_load_cost(dep, terms, hourly, config, perf_model)
+    results = []
+    if req.max_monthly_cost_usd is not None:
+        monthly = round(cost.monthly_usd, 2)
+        ok = cost.monthly_usd <= req.max_monthly_cost_usd
+        results.append(LimitResult("max_monthly_cost_usd", req.max_monthly_cost_usd, monthly, ok))
+    if req.max_usd_per_mtok is not None:
+        ok = cost.usd_per_mtok <= req.max_usd_per_mtok
+        note = f"basis: {cost.basis}"
+        results.append(LimitResult("max_usd_per_mtok", req.max_usd_per_mtok, round(cost.usd_per_mtok, 4), ok, note))
+    return results, cost
+
+
+def _price_age_limit(plan: PlanDeployment, dep, price, today: dt.date) -> list[LimitResult]:
+    wanted = plan.require.max_price_age_days
+    if wanted is None:
+        return []
+    if plan.gpu_hourly_usd is not None:
+        return [LimitResult("max_price_age_days", wanted, 0, True, "price given in the plan")]
+    ref = price.hourly_ref or price.purchase_ref
+    age = _age_days(ref.as_of, today) if ref else None
+    if age is None:
+        return [LimitResult("max_price_age_days", wanted, None, False, f"{dep.gpu_id} has no dated price")]
+    return [LimitResult("max_price_age_days", wanted, age, age <= wanted, f"{dep.gpu_id} price as of {ref.as_of}")]
+
+
+def check_deployment(
+    loc: Located, plan: PlanDeployment, catalog, today: dt.date | None = None, perf_model: str = "analytic"
+) -> DeploymentResult:
+    from llmplan.plans.breakeven import gpu_price
+
+    today = today or dt.date.today()
+    dep, report, config = _estimate(loc, plan, catalog, perf_model)
     price = gpu_price(dep)
-    needs_cost = req.max_monthly_cost_usd is not None or req.max_usd_per_mtok is not None
-    if needs_cost:
-        given = {
-            k: getattr(plan, k)
-            for k in ("engineering_hours", "engineering_rate_usd", "monitoring_usd")
-            if getattr(plan, k) is not None
-        }
-        hourly = plan.gpu_hourly_usd or price.hourly_usd
-        if hourly is None:
-            raise PlanError(
-                f"{loc.path}:{loc.line}: deployment {plan.name!r}: {dep.gpu_id} has no rental price in "
-                "the catalog; set gpu_hourly_usd"
-            )
-        if plan.workload is not None:
-            wl = plan.workload
-            workload = Workload(
-                requests_per_day=wl.requests_per_day,
-                input_tokens=wl.input_tokens or dep.input_tokens,
-                output_tokens=wl.output_tokens or dep.output_tokens,
-                peak_to_average=wl.peak_to_average,
-                hours_per_day=wl.hours_per_day,
-                cacheable_share=wl.cacheable_share,
-                max_ttft_s=req.max_ttft_s,
-                min_tokens_per_s=req.min_decode_tokens_per_s,
-            )
-            terms = SelfHostTerms(gpu_hourly_usd=hourly, **given)
-            be = plan_breakeven(
-                replace(dep),
-                workload,
-                terms,
-                [],
-                max_price_age_days=10**6,
-                today=today,
-                perf_model=perf_model,
-                config=config,
-            )
-            monthly = be.self_hosted.monthly_cost_usd
-            per_mtok = be.self_hosted.usd_per_mtok
-            cost_info = be.self_hosted.model_dump(mode="json")
-            cost_warnings = [w for w in be.warnings if w not in report.warnings]
-            basis = "workload"
-        else:
-            terms = SelfHostTerms(gpu_hourly_usd=hourly, **given)
-            gpus = dep.n_gpus * dep.replicas
-            monthly = float(C.rent_monthly_usd(gpus, hourly)) + people_monthly_usd(terms)
-            cap = capacity_with(replace(dep, concurrency=None), config, perf_model)
-            per_mtok = float(
-                C.full_load_usd_per_mtok(
-                    hourly * dep.n_gpus, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens
-                )
-            )
-            cost_info = {
-                "monthly_cost_usd": round(monthly, 2),
-                "usd_per_mtok": round(per_mtok, 4),
-                "gpu_hourly_usd": hourly,
-                "basis": "full load for the request shape, input + output tokens",
-            }
-            basis = "full load"
-        if req.max_monthly_cost_usd is not None:
-            add(
-                "max_monthly_cost_usd", req.max_monthly_cost_usd, round(monthly, 2), monthly <= req.max_monthly_cost_usd
-            )
-        if req.max_usd_per_mtok is not None:
-            add(
-                "max_usd_per_mtok",
-                req.max_usd_per_mtok,
-                round(per_mtok, 4),
-                per_mtok <= req.max_usd_per_mtok,
-                f"basis: {basis}",
-            )
-    if req.max_price_age_days is not None:
-        ref = price.hourly_ref or price.purchase_ref
-        age = _age_days(ref.as_of, today) if ref else None
-        if plan.gpu_hourly_usd is not None:
-            add("max_price_age_days", req.max_price_age_days, 0, True, "price given in the plan")
-        elif age is None:
-            add("max_price_age_days", req.max_price_age_days, None, False, f"{dep.gpu_id} has no dated price")
-        else:
-            add(
-                "max_price_age_days",
-                req.max_price_age_days,
-                age,
-                age <= req.max_price_age_days,
-                f"{dep.gpu_id} price as of {ref.as_of}",
-            )
+    cost_results, cost = _cost_limits(loc, plan, dep, report, price, config, today, perf_model)
+    results = (
+        _fit_limits(plan.require, dep, report)
+        + _speed_limits(plan.require, report.performance)
+        + cost_results
+        + _price_age_limit(plan, dep, price, today)
+    )
     return DeploymentResult(
         plan.name,
         str(loc.path),
         loc.line,
         all(r.passed for r in results),
         results,
-        estimate,
-        cost_info,
-        list(report.warnings) + cost_warnings,
+        report.model_dump(mode="json"),
+        cost.info if cost else None,
+        list(report.warnings) + (cost.warnings if cost else []),
     )
 
 
