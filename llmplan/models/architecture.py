@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -350,16 +351,22 @@ def _v4_compressor_state_bytes(cfg: dict[str, Any], ratios: list[int]) -> int:
     return total
 
 
-def _cache_groups(
-    cfg: dict[str, Any], model_id: str, kinds: list[str], dtype_bytes: int, warnings: list[str]
-) -> list[CacheGroup]:
-    n_layers = len(kinds)
+@dataclass(frozen=True)
+class _AttentionShape:
+    """What every attention layer kind reads from the config: head counts, sizes and the window."""
+
+    n_heads: int
+    kv_heads: int
+    head_dim: int
+    v_head_dim: int
+    window: Any
+
+
+def _attention_shape(cfg: dict[str, Any], warnings: list[str]) -> _AttentionShape:
     hidden = int(first_of(cfg, "hidden_size", "d_model", "n_embd"))
     n_heads = int(first_of(cfg, "num_attention_heads", "n_head", "num_heads"))
-    kv_heads_default = kv_head_count(cfg, n_heads)
     head_dim = int(first_of(cfg, "head_dim", default=hidden // n_heads))
-    kv_lora_rank = cfg.get("kv_lora_rank")
-    v_head_dim_gqa = int(first_of(cfg, "v_head_dim", default=head_dim)) if not kv_lora_rank else head_dim
+    v_head_dim = int(first_of(cfg, "v_head_dim", default=head_dim)) if not cfg.get("kv_lora_rank") else head_dim
     window = first_of(cfg, "sliding_window", "sliding_window_size", "attention_chunk_size")
     if cfg.get("attention_chunk_size") and str(cfg.get("model_type", "")).startswith("llama4"):
         window = cfg.get("attention_chunk_size")
@@ -367,180 +374,172 @@ def _cache_groups(
             f"chunked attention counted as a full {int(window)}-token window per chunked layer "
             "(an upper bound: a chunk holds 1 to that many tokens)"
         )
-    counts = Counter(kinds)
-    groups: list[CacheGroup] = []
-    compress = cfg.get("compress_ratios")
+    return _AttentionShape(n_heads, kv_head_count(cfg, n_heads), head_dim, v_head_dim, window)
 
-    if compress is not None:
-        # DeepSeek V4: shared-KV MQA of head_dim, a sliding window of recent tokens on every layer, and
-        # layers that keep one compressed entry per `ratio` older tokens (ratio 0: window only); the
-        # lightning indexer's keys sit beside the ratio-4 entries.
-        if not isinstance(compress, list) or len(compress) < n_layers:
-            raise ConfigError(f"compress_ratios must list all {n_layers} layers")
-        ratios = [int(r) for r in compress[:n_layers]]
-        entry = int(first_of(cfg, "head_dim", default=512))
-        swa = int(window or 128)
-        idx_dim = int(cfg.get("index_head_dim") or 0)
+
+def _compressed_groups(cfg: dict[str, Any], n_layers: int, shape: _AttentionShape, warnings: list[str]):
+    """DeepSeek V4: shared-KV MQA of head_dim, a sliding window of recent tokens on every layer, and layers that
+    keep one compressed entry per `ratio` older tokens (ratio 0: window only); the lightning indexer's keys sit
+    beside the ratio-4 entries."""
+    compress = cfg["compress_ratios"]
+    if not isinstance(compress, list) or len(compress) < n_layers:
+        raise ConfigError(f"compress_ratios must list all {n_layers} layers")
+    ratios = [int(r) for r in compress[:n_layers]]
+    entry = int(first_of(cfg, "head_dim", default=512))
+    swa = int(shape.window or 128)
+    idx_dim = int(cfg.get("index_head_dim") or 0)
+    mqa = dict(kv_heads=1, k_dim=entry, v_dim=0, tp_split=False, q_heads=shape.n_heads, qk_dim=entry)
+    groups = [CacheGroup(kind="sliding", layers=n_layers, window=swa, **mqa)]
+    for ratio, count in sorted(Counter(r for r in ratios if r > 0).items()):
+        index_bytes = (idx_dim + 4.0) if (idx_dim and ratio == 4) else 0.0
+        groups.append(
+            CacheGroup(
+                kind="compressed", layers=count, tokens_per_entry=ratio, index_bytes_per_entry=index_bytes, **mqa
+            )
+        )
+    buffers = _v4_compressor_state_bytes(cfg, ratios)
+    warnings.append(
+        f"compressed attention (compress_ratios): a {swa}-token window of {entry}-wide shared K=V entries "
+        "on every layer plus one entry per ratio older tokens, indexer keys as fp8 + fp32 scale; the "
+        f"compressors' buffers of not-yet-compressed tokens ({buffers / 1e6:.1f} MB per sequence, fp32) "
+        "are not counted"
+    )
+    return groups
+
+
+def _mla_groups(cfg: dict[str, Any], kinds: list[str], shape: _AttentionShape, warnings: list[str]):
+    """Multi-head latent attention: one latent + RoPE key entry per token and layer, shared by all heads."""
+    n_layers = len(kinds)
+    n_full, n_sliding = kinds.count("full"), kinds.count("sliding")
+    rope = int(first_of(cfg, "qk_rope_head_dim", default=64))
+    qk_dim = int(first_of(cfg, "qk_nope_head_dim", default=128)) + rope
+    idx_dim = cfg.get("index_head_dim")
+    index_bytes = (float(idx_dim) + 4.0) if idx_dim else 0.0  # fp8 keys + one fp32 scale per token
+    own_index = indexer_flags(cfg, n_layers) if idx_dim else [False] * n_layers
+    latent = int(cfg["kv_lora_rank"]) + rope
+    mqa = dict(kv_heads=1, k_dim=latent, v_dim=0, tp_split=False, q_heads=shape.n_heads, qk_dim=qk_dim)
+    with_idx = sum(1 for k, f in zip(kinds, own_index) if k == "full" and f)
+    groups = [
+        CacheGroup(kind="mla", layers=layers, index_bytes_per_entry=ib, **mqa)
+        for layers, ib in ((with_idx, index_bytes), (n_full - with_idx, 0.0))
+        if layers
+    ]
+    if n_sliding:
+        window = int(shape.window) if shape.window else None
+        groups.append(CacheGroup(kind="sliding", layers=n_sliding, window=window, **mqa))
+    if idx_dim and with_idx:
+        latent_bf16 = n_full * latent * 2 + with_idx * index_bytes
+        extra = with_idx * (2 * float(idx_dim) - index_bytes) / latent_bf16
+        warnings.append(
+            f"sparse-attention indexer keys of {with_idx} layers counted as fp8 plus one fp32 scale per "
+            f"token ({index_bytes:.0f} bytes); an engine keeping them in bf16 needs up to "
+            f"{100 * extra:.0f}% more per-token cache"
+        )
+    return groups
+
+
+def _sparse_index(cfg: dict[str, Any], n_layers: int, dtype_bytes: int) -> tuple[list[bool], float]:
+    """Block-sparse attention (sparse_attention_config): which layers keep indexer keys, and their bytes per token."""
+    sparse = cfg.get("sparse_attention_config")
+    if not (isinstance(sparse, dict) and sparse.get("use_sparse_attention")):
+        return [False] * n_layers, 0.0
+    dim, heads = sparse.get("sparse_index_dim"), sparse.get("sparse_num_index_heads", 1)
+    if not dim:
+        raise ConfigError("sparse_attention_config lacks sparse_index_dim: cannot size the indexer keys")
+    freq = (
+        layer_flags(sparse, "sparse_attention_freq", n_layers, {"1", "true"}, {"0", "false"})
+        if isinstance(sparse.get("sparse_attention_freq"), list)
+        else None
+    )
+    return (freq if freq is not None else [True] * n_layers), float(int(dim) * int(heads) * dtype_bytes)
+
+
+def _global_groups(
+    cfg: dict[str, Any],
+    own: list[str],
+    shape: _AttentionShape,
+    sparse: tuple[list[bool], float],
+    dtype_bytes: int,
+    warnings: list[str],
+) -> list[CacheGroup]:
+    """Full-attention layers with their own cache. Global layers may have their own head size; with
+    attention_k_eq_v (Gemma 4) they also have their own KV head count, and the values come from the key
+    projection, but K (RoPE, k_norm) and V (v_norm) still differ, so both are cached."""
+    n_full_own = own.count("full")
+    if not n_full_own:
+        return []
+    sparse_flags, idx_bytes = sparse
+    g_kv = shape.kv_heads
+    if cfg.get("attention_k_eq_v") and cfg.get("num_global_key_value_heads") is not None:
+        g_kv = int(cfg["num_global_key_value_heads"])
+    g_dim = int(first_of(cfg, "global_head_dim", default=shape.head_dim))
+    g_v = g_dim if cfg.get("global_head_dim") is not None else shape.v_head_dim
+    n_sparse = sum(1 for i, k in enumerate(own) if k == "full" and sparse_flags[i])
+    groups = [
+        CacheGroup(
+            kind="full",
+            layers=layers,
+            kv_heads=g_kv,
+            k_dim=g_dim,
+            v_dim=g_v,
+            index_bytes_per_entry=ib,
+            q_heads=shape.n_heads,
+            qk_dim=g_dim,
+        )
+        for layers, ib in ((n_sparse, idx_bytes), (n_full_own - n_sparse, 0.0))
+        if layers
+    ]
+    if n_sparse and idx_bytes:
+        per_tok = g_kv * (g_dim + g_v) * dtype_bytes
+        warnings.append(
+            f"block-sparse attention: indexer keys of {n_sparse} layers counted at the model dtype "
+            f"({idx_bytes:.0f} bytes per token); an engine keeping them in fp8 needs "
+            f"{100 * idx_bytes / 2 / (per_tok + idx_bytes):.0f}% less for those layers"
+        )
+    return groups
+
+
+def _gqa_groups(
+    cfg: dict[str, Any], kinds: list[str], shape: _AttentionShape, dtype_bytes: int, warnings: list[str]
+) -> list[CacheGroup]:
+    """Grouped-query attention, full and sliding-window layers."""
+    shared = int(cfg.get("num_kv_shared_layers") or 0)
+    # Gemma 3n/4: the last `shared` layers reuse the KV of earlier layers of their type: no cache of their own
+    own = kinds[: len(kinds) - shared] if shared else kinds
+    sparse = _sparse_index(cfg, len(kinds), dtype_bytes)
+    groups = _global_groups(cfg, own, shape, sparse, dtype_bytes, warnings)
+    n_sliding_own = own.count("sliding")
+    if n_sliding_own:
+        s_dim = int(first_of(cfg, "swa_head_dim", default=shape.head_dim))
         groups.append(
             CacheGroup(
                 kind="sliding",
-                layers=n_layers,
-                kv_heads=1,
-                k_dim=entry,
-                v_dim=0,
-                window=swa,
-                tp_split=False,
-                q_heads=n_heads,
-                qk_dim=entry,
+                layers=n_sliding_own,
+                kv_heads=int(first_of(cfg, "swa_num_key_value_heads", default=shape.kv_heads)),
+                k_dim=s_dim,
+                v_dim=int(first_of(cfg, "swa_v_head_dim", default=shape.v_head_dim)),
+                window=int(shape.window) if shape.window else None,
+                q_heads=int(first_of(cfg, "swa_num_attention_heads", default=shape.n_heads)),
+                qk_dim=s_dim,
             )
         )
-        for ratio, count in sorted(Counter(r for r in ratios if r > 0).items()):
-            index_bytes = (idx_dim + 4.0) if (idx_dim and ratio == 4) else 0.0
-            groups.append(
-                CacheGroup(
-                    kind="compressed",
-                    layers=count,
-                    kv_heads=1,
-                    k_dim=entry,
-                    v_dim=0,
-                    tokens_per_entry=ratio,
-                    index_bytes_per_entry=index_bytes,
-                    tp_split=False,
-                    q_heads=n_heads,
-                    qk_dim=entry,
-                )
-            )
-        buffers = _v4_compressor_state_bytes(cfg, ratios)
-        warnings.append(
-            f"compressed attention (compress_ratios): a {swa}-token window of {entry}-wide shared K=V entries "
-            "on every layer plus one entry per ratio older tokens, indexer keys as fp8 + fp32 scale; the "
-            f"compressors' buffers of not-yet-compressed tokens ({buffers / 1e6:.1f} MB per sequence, fp32) "
-            "are not counted"
-        )
-        return groups
+    return groups
 
-    n_full = counts.get("full", 0)
-    n_sliding = counts.get("sliding", 0)
 
-    if kv_lora_rank:
-        rope = int(first_of(cfg, "qk_rope_head_dim", default=64))
-        qk_dim = int(first_of(cfg, "qk_nope_head_dim", default=128)) + rope
-        idx_dim = cfg.get("index_head_dim")
-        index_bytes = (float(idx_dim) + 4.0) if idx_dim else 0.0  # fp8 keys + one fp32 scale per token
-        own_index = indexer_flags(cfg, n_layers) if idx_dim else [False] * n_layers
-        latent = int(kv_lora_rank) + rope
-        with_idx = sum(1 for k, f in zip(kinds, own_index) if k == "full" and f)
-        for layers, ib in ((with_idx, index_bytes), (n_full - with_idx, 0.0)):
-            if layers:
-                groups.append(
-                    CacheGroup(
-                        kind="mla",
-                        layers=layers,
-                        kv_heads=1,
-                        k_dim=latent,
-                        v_dim=0,
-                        index_bytes_per_entry=ib,
-                        tp_split=False,
-                        q_heads=n_heads,
-                        qk_dim=qk_dim,
-                    )
-                )
-        if n_sliding:
-            groups.append(
-                CacheGroup(
-                    kind="sliding",
-                    layers=n_sliding,
-                    kv_heads=1,
-                    k_dim=latent,
-                    v_dim=0,
-                    window=int(window) if window else None,
-                    tp_split=False,
-                    q_heads=n_heads,
-                    qk_dim=qk_dim,
-                )
-            )
-        if idx_dim and with_idx:
-            latent_bf16 = n_full * latent * 2 + with_idx * index_bytes
-            extra = with_idx * (2 * float(idx_dim) - index_bytes) / latent_bf16
-            warnings.append(
-                f"sparse-attention indexer keys of {with_idx} layers counted as fp8 plus one fp32 scale per "
-                f"token ({index_bytes:.0f} bytes); an engine keeping them in bf16 needs up to "
-                f"{100 * extra:.0f}% more per-token cache"
-            )
+def _cache_groups(
+    cfg: dict[str, Any], model_id: str, kinds: list[str], dtype_bytes: int, warnings: list[str]
+) -> list[CacheGroup]:
+    shape = _attention_shape(cfg, warnings)
+    if cfg.get("compress_ratios") is not None:
+        return _compressed_groups(cfg, len(kinds), shape, warnings)
+    if cfg.get("kv_lora_rank"):
+        groups = _mla_groups(cfg, kinds, shape, warnings)
     else:
-        k_eq_v = bool(cfg.get("attention_k_eq_v"))
-        shared = int(cfg.get("num_kv_shared_layers") or 0)
-        # Gemma 3n/4: the last `shared` layers reuse the KV of earlier layers of their type: no cache of their own
-        own = kinds[: n_layers - shared] if shared else kinds
-        n_full_own = sum(1 for k in own if k == "full")
-        n_sliding_own = sum(1 for k in own if k == "sliding")
-        sparse = cfg.get("sparse_attention_config")
-        sparse_flags = [False] * n_layers
-        idx_bytes = 0.0
-        if isinstance(sparse, dict) and sparse.get("use_sparse_attention"):
-            dim, heads = sparse.get("sparse_index_dim"), sparse.get("sparse_num_index_heads", 1)
-            if not dim:
-                raise ConfigError("sparse_attention_config lacks sparse_index_dim: cannot size the indexer keys")
-            freq = (
-                layer_flags(sparse, "sparse_attention_freq", n_layers, {"1", "true"}, {"0", "false"})
-                if isinstance(sparse.get("sparse_attention_freq"), list)
-                else None
-            )
-            sparse_flags = freq if freq is not None else [True] * n_layers
-            idx_bytes = float(int(dim) * int(heads) * dtype_bytes)
-        if n_full_own:
-            # global layers may have their own head size; with attention_k_eq_v (Gemma 4) they also have their
-            # own KV head count, and the values come from the key projection, but K (RoPE, k_norm) and
-            # V (v_norm) still differ, so both are cached.
-            g_kv = kv_heads_default
-            if k_eq_v and cfg.get("num_global_key_value_heads") is not None:
-                g_kv = int(cfg["num_global_key_value_heads"])
-            g_dim = int(first_of(cfg, "global_head_dim", default=head_dim))
-            g_v = g_dim if cfg.get("global_head_dim") is not None else v_head_dim_gqa
-            n_sparse = sum(1 for i, k in enumerate(own) if k == "full" and sparse_flags[i])
-            for layers, ib in ((n_sparse, idx_bytes), (n_full_own - n_sparse, 0.0)):
-                if layers:
-                    groups.append(
-                        CacheGroup(
-                            kind="full",
-                            layers=layers,
-                            kv_heads=g_kv,
-                            k_dim=g_dim,
-                            v_dim=g_v,
-                            index_bytes_per_entry=ib,
-                            q_heads=n_heads,
-                            qk_dim=g_dim,
-                        )
-                    )
-            if n_sparse and idx_bytes:
-                per_tok = g_kv * (g_dim + g_v) * dtype_bytes
-                warnings.append(
-                    f"block-sparse attention: indexer keys of {n_sparse} layers counted at the model dtype "
-                    f"({idx_bytes:.0f} bytes per token); an engine keeping them in fp8 needs "
-                    f"{100 * idx_bytes / 2 / (per_tok + idx_bytes):.0f}% less for those layers"
-                )
-        if n_sliding_own:
-            s_kv = int(first_of(cfg, "swa_num_key_value_heads", default=kv_heads_default))
-            s_dim = int(first_of(cfg, "swa_head_dim", default=head_dim))
-            s_v = int(first_of(cfg, "swa_v_head_dim", default=v_head_dim_gqa))
-            s_q = int(first_of(cfg, "swa_num_attention_heads", default=n_heads))
-            groups.append(
-                CacheGroup(
-                    kind="sliding",
-                    layers=n_sliding_own,
-                    kv_heads=s_kv,
-                    k_dim=s_dim,
-                    v_dim=s_v,
-                    window=int(window) if window else None,
-                    q_heads=s_q,
-                    qk_dim=s_dim,
-                )
-            )
-
-    n_linear = counts.get("linear", 0)
+        groups = _gqa_groups(cfg, kinds, shape, dtype_bytes, warnings)
+    n_linear = kinds.count("linear")
     if n_linear:
         groups.append(_linear_group(cfg, n_linear, model_id, warnings))
-    n_mamba = counts.get("mamba", 0)
+    n_mamba = kinds.count("mamba")
     if n_mamba:
         groups.append(_mamba_group(cfg, n_mamba, model_id, warnings))
     if not groups:
