@@ -685,6 +685,66 @@ def native_format(config: dict[str, Any]) -> tuple[str, str | None, bool, str | 
 # ------------------------------------------------------------------------------------ entry point
 
 
+def _core_sizes(cfg: dict[str, Any], model_id: str) -> tuple[int, int, int, Any]:
+    """(layers, hidden size, attention heads, vocabulary): the fields no architecture can do without."""
+    n_layers = _num_layers(cfg)
+    hidden = first_of(cfg, "hidden_size", "d_model", "n_embd")
+    n_heads = first_of(cfg, "num_attention_heads", "n_head", "num_heads")
+    vocab = first_of(cfg, "vocab_size", "padded_vocab_size")
+    _require(
+        cfg, model_id, num_hidden_layers=n_layers, hidden_size=hidden, num_attention_heads=n_heads, vocab_size=vocab
+    )
+    try:
+        n_layers, hidden, n_heads = int(n_layers), int(hidden), int(n_heads)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config of {model_id!r} has a non-integer size field: {exc}") from None
+    if n_layers <= 0 or hidden <= 0 or n_heads <= 0:
+        raise ConfigError(f"config of {model_id!r} has non-positive layer/hidden/head counts")
+    return n_layers, hidden, n_heads, vocab
+
+
+def _read_layers(
+    config: dict[str, Any], cfg: dict[str, Any], model_id: str, n_layers: int, dtype_bytes: int, warnings: list[str]
+):
+    """Layer kinds, cache groups, parameter counts and linear modules; a malformed field names the model."""
+    try:
+        kinds = _layer_kinds(cfg, n_layers)
+        _check_kinds(cfg, kinds)
+        groups = _cache_groups(cfg, model_id, kinds, dtype_bytes, warnings)
+        counts = count_params(cfg, kinds, config.get("vision_config"))
+        linears = linear_modules(cfg, kinds)
+    except ConfigError as exc:
+        msg = str(exc)
+        raise ConfigError(msg if model_id in msg else f"config of {model_id!r}: {msg}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"config of {model_id!r} has a malformed architecture field: {exc!r}") from None
+    return kinds, groups, counts, linears
+
+
+def _published_params(counts: dict, params_total: int | None, params_active: int | None) -> tuple[int, int]:
+    """(total, active) parameters: published counts win; the config's split fills the rest."""
+    total = int(params_total) if params_total else counts["total"]
+    if params_active:
+        active = int(params_active)
+    elif counts["n_experts"]:
+        # keep the config's active share when only the total is published
+        active = int(total * counts["active"] / max(counts["total"], 1))
+    else:
+        active = total - counts["vision"] - counts["mtp"]
+    return total, min(active, total)
+
+
+def _native_formats(config: dict[str, Any], cfg: dict[str, Any], native_quant: str | None, warnings: list[str]):
+    native, expert_native, experts_only, kv_native = native_format(config)
+    qc = first_of(config, "quantization_config") or first_of(cfg, "quantization_config") or {}
+    if isinstance(qc, dict) and str(qc.get("quant_algo", "")).lower() == "mixed_precision" and native == "nvfp4":
+        warnings.append(
+            "mixed-precision checkpoint: its FP8 layers (attention, linear attention) are counted at "
+            "nvfp4 bits, up to 45% fewer bytes than they hold"
+        )
+    return native_quant or native, expert_native, experts_only, kv_native
+
+
 def model_spec_from_config(
     model_id: str,
     config: dict[str, Any],
@@ -699,57 +759,17 @@ def model_spec_from_config(
     if not isinstance(config, dict):
         raise ConfigError(f"config of {model_id!r} is not a JSON object")
     cfg = _text_config(config)
-    n_layers = _num_layers(cfg)
-    hidden = first_of(cfg, "hidden_size", "d_model", "n_embd")
-    n_heads = first_of(cfg, "num_attention_heads", "n_head", "num_heads")
-    vocab = first_of(cfg, "vocab_size", "padded_vocab_size")
-    _require(
-        cfg, model_id, num_hidden_layers=n_layers, hidden_size=hidden, num_attention_heads=n_heads, vocab_size=vocab
-    )
-    try:
-        n_layers, hidden, n_heads = int(n_layers), int(hidden), int(n_heads)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"config of {model_id!r} has a non-integer size field: {exc}") from None
-    if n_layers <= 0 or hidden <= 0 or n_heads <= 0:
-        raise ConfigError(f"config of {model_id!r} has non-positive layer/hidden/head counts")
-
+    n_layers, hidden, n_heads, vocab = _core_sizes(cfg, model_id)
     dtype = _dtype_name(cfg)
     dtype_bytes = DTYPE_BYTES[dtype]
     warnings: list[str] = []
-    try:
-        kinds = _layer_kinds(cfg, n_layers)
-        _check_kinds(cfg, kinds)
-        groups = _cache_groups(cfg, model_id, kinds, dtype_bytes, warnings)
-        counts = count_params(cfg, kinds, config.get("vision_config"))
-        linears = linear_modules(cfg, kinds)
-    except ConfigError as exc:
-        msg = str(exc)
-        raise ConfigError(msg if model_id in msg else f"config of {model_id!r}: {msg}") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"config of {model_id!r} has a malformed architecture field: {exc!r}") from None
-
+    kinds, groups, counts, linears = _read_layers(config, cfg, model_id, n_layers, dtype_bytes, warnings)
     computed = params_total is None
-    total = int(params_total) if params_total else counts["total"]
-    if params_active:
-        active = int(params_active)
-    elif counts["n_experts"]:
-        # keep the config's active share when only the total is published
-        active = int(total * counts["active"] / max(counts["total"], 1))
-    else:
-        active = total - counts["vision"] - counts["mtp"]
+    total, active = _published_params(counts, params_total, params_active)
     if computed:
         warnings.append("parameter counts computed from config.json (no published or safetensors count)")
     scale = total / max(counts["total"], 1)
-    native, expert_native, experts_only, kv_native = native_format(config)
-    qc = first_of(config, "quantization_config") or first_of(cfg, "quantization_config") or {}
-    if isinstance(qc, dict) and str(qc.get("quant_algo", "")).lower() == "mixed_precision" and native == "nvfp4":
-        warnings.append(
-            "mixed-precision checkpoint: its FP8 layers (attention, linear attention) are counted at "
-            "nvfp4 bits, up to 45% fewer bytes than they hold"
-        )
-    if native_quant:
-        native = native_quant
-
+    native, expert_native, experts_only, kv_native = _native_formats(config, cfg, native_quant, warnings)
     max_ctx = int(
         context_tokens
         or first_of(cfg, "max_position_embeddings", "n_positions", "max_seq_len", "seq_length", default=4096)
@@ -772,7 +792,7 @@ def model_spec_from_config(
         dtype="bf16" if dtype_bytes == 2 and dtype != "float16" else ("fp16" if dtype == "float16" else "fp32"),
         cache_groups=tuple(groups),
         params_total=total,
-        params_active=min(active, total),
+        params_active=active,
         embed_params=counts["embed"],
         lm_head_params=counts["lm_head"],
         expert_params=min(int(counts["experts"] * scale), total),
