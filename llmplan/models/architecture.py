@@ -209,26 +209,26 @@ def _kind_of(value: Any, field: str, allowed: dict[str, set[str]]) -> str:
     raise ConfigError(f"unknown layer type {value!r} in {field}")
 
 
-def _layer_kinds(cfg: dict[str, Any], n_layers: int) -> list[str]:
-    """Per decoder layer (per block for Nemotron-H): full | sliding | linear | mamba | none (no token mixing)."""
-    for field in _UNREAD_FIELDS:
-        if cfg.get(field) is not None:
-            raise ConfigError(f"config field {field!r} describes a layer layout llmplan cannot read")
-
+def _kinds_from_layer_types(cfg: dict[str, Any], n_layers: int) -> list[str] | None:
     layer_types = cfg.get("layer_types")
-    if isinstance(layer_types, list) and layer_types:
-        allowed = {"full": FULL_NAMES, "sliding": SLIDING_NAMES, "linear": LINEAR_NAMES, "mamba": MAMBA_NAMES}
-        if len(layer_types) < n_layers:
-            raise ConfigError(f"layer_types lists {len(layer_types)} layers, num_hidden_layers is {n_layers}")
-        # entries past num_hidden_layers describe multi-token-prediction layers
-        return [_kind_of(t, "layer_types", allowed) for t in layer_types[:n_layers]]
+    if not (isinstance(layer_types, list) and layer_types):
+        return None
+    allowed = {"full": FULL_NAMES, "sliding": SLIDING_NAMES, "linear": LINEAR_NAMES, "mamba": MAMBA_NAMES}
+    if len(layer_types) < n_layers:
+        raise ConfigError(f"layer_types lists {len(layer_types)} layers, num_hidden_layers is {n_layers}")
+    # entries past num_hidden_layers describe multi-token-prediction layers
+    return [_kind_of(t, "layer_types", allowed) for t in layer_types[:n_layers]]
 
-    attn_types = cfg.get("attn_type_list")
-    if attn_types is not None:
-        # MiniMax: 1 = softmax attention, 0 = lightning (linear) attention
-        flags = layer_flags(cfg, "attn_type_list", n_layers, {"1"}, {"0"})
-        return ["full" if f else "linear" for f in flags or []]
 
+def _kinds_from_attn_type_list(cfg: dict[str, Any], n_layers: int) -> list[str] | None:
+    if cfg.get("attn_type_list") is None:
+        return None
+    # MiniMax: 1 = softmax attention, 0 = lightning (linear) attention
+    flags = layer_flags(cfg, "attn_type_list", n_layers, {"1"}, {"0"})
+    return ["full" if f else "linear" for f in flags or []]
+
+
+def _kinds_from_block_pattern(cfg: dict[str, Any], n_layers: int) -> list[str] | None:
     for field in ("layers_block_type", "hybrid_override_pattern"):
         block_types = cfg.get(field)
         if block_types is None:
@@ -239,55 +239,68 @@ def _layer_kinds(cfg: dict[str, Any], n_layers: int) -> list[str]:
             raise ConfigError(f"{field} lists {len(items)} blocks, num_hidden_layers is {n_layers}")
         allowed = {"full": FULL_NAMES, "mamba": MAMBA_NAMES, "none": FFN_NAMES}
         return [_kind_of(item, field, allowed) for item in items]
+    return None
 
+
+def _kinds_from_kda_layers(cfg: dict[str, Any], n_layers: int) -> list[str] | None:
     linear_cfg = cfg.get("linear_attn_config")
-    if linear_cfg is not None:
-        if not isinstance(linear_cfg, dict) or not isinstance(linear_cfg.get("kda_layers"), list):
-            raise ConfigError("linear_attn_config has no kda_layers list: cannot tell which layers are linear")
-        kda = {int(i) for i in linear_cfg["kda_layers"]}  # 1-based in Kimi Linear configs
-        full = linear_cfg.get("full_attn_layers")
-        full_set = {int(i) for i in full} if isinstance(full, list) else None
-        kinds = []
-        for i in range(1, n_layers + 1):
-            if i in kda:
-                kinds.append("linear")
-            elif full_set is None or i in full_set:
-                kinds.append("full")
-            else:
-                raise ConfigError(f"layer {i} is in neither linear_attn_config.kda_layers nor full_attn_layers")
-        return kinds
+    if linear_cfg is None:
+        return None
+    if not isinstance(linear_cfg, dict) or not isinstance(linear_cfg.get("kda_layers"), list):
+        raise ConfigError("linear_attn_config has no kda_layers list: cannot tell which layers are linear")
+    kda = {int(i) for i in linear_cfg["kda_layers"]}  # 1-based in Kimi Linear configs
+    full = linear_cfg.get("full_attn_layers")
+    full_set = {int(i) for i in full} if isinstance(full, list) else None
+    kinds = []
+    for i in range(1, n_layers + 1):
+        if i in kda:
+            kinds.append("linear")
+        elif full_set is None or i in full_set:
+            kinds.append("full")
+        else:
+            raise ConfigError(f"layer {i} is in neither linear_attn_config.kda_layers nor full_attn_layers")
+    return kinds
 
+
+def _kinds_from_hybrid_layer_pattern(cfg: dict[str, Any], n_layers: int) -> list[str] | None:
     pattern = cfg.get("hybrid_layer_pattern")
-    if pattern is not None:
-        # MiMo-V2: 1 = sliding-window layer (swa_* fields), 0 = full attention
-        if not isinstance(pattern, list) or len(pattern) < n_layers:
-            raise ConfigError(f"hybrid_layer_pattern must list all {n_layers} layers")
-        kinds = []
-        for p in pattern[:n_layers]:
-            if str(p) not in ("0", "1"):
-                raise ConfigError(f"unknown layer type {p!r} in hybrid_layer_pattern")
-            kinds.append("sliding" if int(p) == 1 else "full")
-        return kinds
+    if pattern is None:
+        return None
+    # MiMo-V2: 1 = sliding-window layer (swa_* fields), 0 = full attention
+    if not isinstance(pattern, list) or len(pattern) < n_layers:
+        raise ConfigError(f"hybrid_layer_pattern must list all {n_layers} layers")
+    for p in pattern[:n_layers]:
+        if str(p) not in ("0", "1"):
+            raise ConfigError(f"unknown layer type {p!r} in hybrid_layer_pattern")
+    return ["sliding" if int(p) == 1 else "full" for p in pattern[:n_layers]]
 
+
+def _kinds_from_block_configs(cfg: dict[str, Any], n_layers: int) -> list[str] | None:
     block_configs = cfg.get("block_configs")
-    if isinstance(block_configs, list) and block_configs:
-        # DeciLM (Llama-Nemotron): per-block attention, some blocks have none
-        kinds = []
-        for b in block_configs:
-            attn = b.get("attention") or {}
-            if attn.get("no_op") or attn.get("replace_with_linear"):
-                kinds.append("none")
-            elif attn.get("window_length"):
-                kinds.append("sliding")
-            else:
-                kinds.append("full")
-        return kinds
+    if not (isinstance(block_configs, list) and block_configs):
+        return None
+    # DeciLM (Llama-Nemotron): per-block attention, some blocks have none
+    kinds = []
+    for b in block_configs:
+        attn = b.get("attention") or {}
+        if attn.get("no_op") or attn.get("replace_with_linear"):
+            kinds.append("none")
+        elif attn.get("window_length"):
+            kinds.append("sliding")
+        else:
+            kinds.append("full")
+    return kinds
 
+
+def _kinds_from_full_attention_interval(cfg: dict[str, Any], n_layers: int) -> list[str] | None:
     interval = cfg.get("full_attention_interval")
-    if interval and cfg.get("linear_num_value_heads") is not None:
-        # Qwen3-Next without layer_types: every `interval`-th layer is full attention, the rest Gated DeltaNet
-        return ["full" if (i + 1) % int(interval) == 0 else "linear" for i in range(n_layers)]
+    if not (interval and cfg.get("linear_num_value_heads") is not None):
+        return None
+    # Qwen3-Next without layer_types: every `interval`-th layer is full attention, the rest Gated DeltaNet
+    return ["full" if (i + 1) % int(interval) == 0 else "linear" for i in range(n_layers)]
 
+
+def _kinds_from_sliding_pattern(cfg: dict[str, Any], n_layers: int) -> list[str] | None:
     swp = cfg.get("sliding_window_pattern")
     window = first_of(cfg, "sliding_window")
     if swp and window:
@@ -296,25 +309,58 @@ def _layer_kinds(cfg: dict[str, Any], n_layers: int) -> list[str]:
         return ["full" if (i + 1) % p == 0 else "sliding" for i in range(n_layers)]
     if cfg.get("model_type") in ("gemma2",) and window:
         return ["sliding" if i % 2 == 0 else "full" for i in range(n_layers)]
+    return None
 
-    chunk = cfg.get("attention_chunk_size")
-    if chunk and str(cfg.get("model_type", "")).startswith("llama4"):
-        # Llama 4: RoPE layers use chunked local attention, NoPE layers attend globally. transformers fills
-        # an absent no_rope_layers with every 4th layer NoPE (no_rope_layer_interval).
-        no_rope = cfg.get("no_rope_layers")
-        if not no_rope:
-            step = int(cfg.get("no_rope_layer_interval") or 4)
-            no_rope = [int((i + 1) % step != 0) for i in range(n_layers)]
-        if len(no_rope) < n_layers:
-            raise ConfigError(f"no_rope_layers lists {len(no_rope)} layers, num_hidden_layers is {n_layers}")
-        return ["sliding" if int(flag) else "full" for flag in no_rope[:n_layers]]
 
+def _kinds_from_llama4_chunks(cfg: dict[str, Any], n_layers: int) -> list[str] | None:
+    if not (cfg.get("attention_chunk_size") and str(cfg.get("model_type", "")).startswith("llama4")):
+        return None
+    # Llama 4: RoPE layers use chunked local attention, NoPE layers attend globally. transformers fills
+    # an absent no_rope_layers with every 4th layer NoPE (no_rope_layer_interval).
+    no_rope = cfg.get("no_rope_layers")
+    if not no_rope:
+        step = int(cfg.get("no_rope_layer_interval") or 4)
+        no_rope = [int((i + 1) % step != 0) for i in range(n_layers)]
+    if len(no_rope) < n_layers:
+        raise ConfigError(f"no_rope_layers lists {len(no_rope)} layers, num_hidden_layers is {n_layers}")
+    return ["sliding" if int(flag) else "full" for flag in no_rope[:n_layers]]
+
+
+def _kinds_from_window(cfg: dict[str, Any], n_layers: int) -> list[str]:
+    """Qwen2-style: a sliding window on every layer, or on those from max_window_layers up; else all full."""
+    window = first_of(cfg, "sliding_window")
     if window and cfg.get("use_sliding_window", True) is not False:
         max_window_layers = cfg.get("max_window_layers")
         if cfg.get("use_sliding_window") and max_window_layers is not None:
             return ["sliding" if i >= int(max_window_layers) else "full" for i in range(n_layers)]
         return ["sliding"] * n_layers
     return ["full"] * n_layers
+
+
+# the first reader that recognises its field decides; the order settles configs that carry several
+_LAYOUT_READERS = (
+    _kinds_from_layer_types,
+    _kinds_from_attn_type_list,
+    _kinds_from_block_pattern,
+    _kinds_from_kda_layers,
+    _kinds_from_hybrid_layer_pattern,
+    _kinds_from_block_configs,
+    _kinds_from_full_attention_interval,
+    _kinds_from_sliding_pattern,
+    _kinds_from_llama4_chunks,
+)
+
+
+def _layer_kinds(cfg: dict[str, Any], n_layers: int) -> list[str]:
+    """Per decoder layer (per block for Nemotron-H): full | sliding | linear | mamba | none (no token mixing)."""
+    for field in _UNREAD_FIELDS:
+        if cfg.get(field) is not None:
+            raise ConfigError(f"config field {field!r} describes a layer layout llmplan cannot read")
+    for reader in _LAYOUT_READERS:
+        kinds = reader(cfg, n_layers)
+        if kinds is not None:
+            return kinds
+    return _kinds_from_window(cfg, n_layers)
 
 
 def _check_kinds(cfg: dict[str, Any], kinds: list[str]) -> None:
