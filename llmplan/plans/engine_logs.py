@@ -276,39 +276,8 @@ def rule_version(row: LogRow) -> str:
     return version_from_log(row.engine, row.text("engine") + " " + row.text("engine_version"))
 
 
-def evaluate(row: LogRow, catalog: Catalog) -> LogCase:
-    """Build the deployment the row describes and compute llmplan's figures for it."""
-    from llmplan.core.fit import kv_pool, memory_plan
-    from llmplan.engines.memory_rules import EngineSettings
-    from llmplan.plans.deploy import build_deployment
-
-    case = LogCase(row)
-    model_id, why = _model(row)
-    if model_id is None:
-        case.reason = why
-        return case
-    if why:
-        case.notes.append(why)
-    case.model_id = model_id
-    engine = row.engine
-    for prefix, figures in PARTIAL.items():
-        if row.text("model").startswith(prefix):
-            case.skipped.update(figures)
-    gpu = _gpu_id(row)
-    case.gpu = gpu
-    quant = _quant(row)
-    case.quant = quant
-    n = int(row.number("gpu_count") or 1)
-    tp = int(row.number("tensor_parallel") or 1)
-    fraction = row.number("memory_fraction")
-    max_len = _int(row.number("max_model_len"))
-    max_seqs = _int(row.number("max_num_seqs"))
-    batched = _int(row.number("max_num_batched_tokens"))
-    ctx = _int(row.number("llamacpp_ctx"))
-    slots = _int(row.number("llamacpp_parallel"))
-    version = rule_version(row)
-    case.engine_version = version
-
+def _printed_figures(row: LogRow, case: LogCase) -> None:
+    """The engine's own figures: from the row's columns, or from the excerpt where only it has them."""
     for what, column in (("weights", "weights_gib_per_gpu"), ("kv_pool", "kv_cache_gib_per_gpu")):
         value = row.number(column)
         if value is not None:
@@ -320,63 +289,83 @@ def evaluate(row: LogRow, catalog: Catalog) -> LogCase:
     if tokens is not None:
         case.printed["kv_tokens"] = tokens
 
+
+def _engine_settings(row: LogRow, version: str) -> dict:
+    """The row's memory flags under the names `EngineSettings` takes for its engine."""
+    fraction = row.number("memory_fraction")
+    max_seqs = _int(row.number("max_num_seqs"))
+    batched = _int(row.number("max_num_batched_tokens"))
     settings: dict = dict(engine_version=version)
-    if engine == "vllm":
+    if row.engine == "vllm":
         settings.update(gpu_memory_utilization=fraction, max_num_seqs=max_seqs, max_num_batched_tokens=batched)
-    elif engine == "sglang":
+    elif row.engine == "sglang":
         settings.update(
             mem_fraction_static=fraction,
             max_num_seqs=max_seqs,
             max_num_batched_tokens=batched if batched and batched > 0 else None,
         )
-    elif engine == "tensorrt-llm":
+    elif row.engine == "tensorrt-llm":
         settings.update(free_gpu_memory_fraction=fraction, max_num_seqs=max_seqs, max_num_batched_tokens=batched)
     else:
-        settings.update(parallel=slots)
-    resolved_gpu = gpu or "h100-sxm"  # a stand-in where the GPU is unnamed: only GPU-free figures are kept
+        settings.update(parallel=_int(row.number("llamacpp_parallel")))
+    return settings
+
+
+def _log_deployment(row: LogRow, catalog: Catalog, case: LogCase):
+    """The deployment the row started, or None with `case.reason` saying why llmplan refuses it."""
+    from dataclasses import replace
+
+    from llmplan.engines.memory_rules import EngineSettings
+    from llmplan.errors import LlmplanError
+    from llmplan.plans.deploy import build_deployment
+
+    engine = row.engine
     layer_split = engine in ("llama.cpp", "ollama")
-    count = n if layer_split else tp
-    context = max_len
+    count = int(row.number("gpu_count") or 1) if layer_split else int(row.number("tensor_parallel") or 1)
+    context = _int(row.number("max_model_len"))
     concurrency = 1
     if layer_split:
-        slots = slots or 1
-        context = max(1, (ctx or 4096) // slots)
+        slots = _int(row.number("llamacpp_parallel")) or 1
+        context = max(1, (_int(row.number("llamacpp_ctx")) or 4096) // slots)
         concurrency = slots
-    kv = "fp8" if row.text("kv_dtype").lower().startswith("fp8") else None
-    from llmplan.errors import LlmplanError
-
+    dp_attention = "dp-attention" in row.text("tensor_parallel") + row.text("notes")
     try:
-        dep, resolved = build_deployment(
+        dep, _ = build_deployment(
             catalog,
-            model_id,
-            gpu=f"{count}x{resolved_gpu}",
-            quant=quant,
+            case.model_id,
+            # a stand-in where the GPU is unnamed: only GPU-free figures are kept
+            gpu=f"{count}x{case.gpu or 'h100-sxm'}",
+            quant=case.quant,
             engine=engine,
-            kv_dtype=kv,
+            kv_dtype="fp8" if row.text("kv_dtype").lower().startswith("fp8") else None,
             context=context,
             concurrency=concurrency,
-            settings=EngineSettings(**settings),
-            dp_attention="dp-attention" in row.text("tensor_parallel") + row.text("notes"),
-            expert_parallel="dp-attention" in row.text("tensor_parallel") + row.text("notes"),
+            settings=EngineSettings(**_engine_settings(row, case.engine_version)),
+            dp_attention=dp_attention,
+            expert_parallel=dp_attention,
         )
     except LlmplanError as exc:
         case.reason = f"llmplan refuses the deployment: {exc}"
-        return case
+        return None
     if context is None:
         # the engine's default max_model_len: the model's own (Llama 3 8B: 8192)
         default = 8192 if row.text("model").startswith("meta-llama/Meta-Llama-3-8B") else dep.model.max_context
-        from dataclasses import replace
-
         dep = replace(dep, context=default)
-    case.deployment = dep
+    return dep
+
+
+def _computed_figures(row: LogRow, case: LogCase, dep) -> None:
+    """llmplan's weights, KV pool and token figures, less those the row cannot be compared on."""
+    from llmplan.core.fit import kv_pool, memory_plan, tokens_for_pool
+
     plan = memory_plan(dep)
     pool = kv_pool(dep, plan)
     case.computed["weights"] = plan.weights_per_gpu
     if "kv_pool" in case.skipped:
         pass
-    elif gpu is None:
+    elif case.gpu is None:
         case.skipped["kv_pool"] = "the log does not name the GPU"
-    elif dep.gpu.kind == "unified" and engine == "tensorrt-llm":
+    elif dep.gpu.kind == "unified" and row.engine == "tensorrt-llm":
         case.skipped["kv_pool"] = (
             "unified memory shared with the OS: TensorRT-LLM's fraction applies to what the OS left free at that moment"
         )
@@ -386,16 +375,38 @@ def evaluate(row: LogRow, catalog: Catalog) -> LogCase:
         case.computed["kv_tokens"] = pool.tokens_printed
     if "kv_tokens" not in case.computed and "kv_pool" in case.printed:
         # the token figure the engine prints for the pool it printed (per-token bytes and block rounding)
-        from llmplan.core.fit import tokens_for_pool
-
         case.computed["kv_tokens"] = tokens_for_pool(dep, case.printed["kv_pool"])
         case.notes.append("kv_tokens computed from the printed pool")
     if "cpu_offload_gb" in row.text("log_excerpt") or "cpu-offload-gb" in row.text("notes"):
         case.skipped["weights"] = "--cpu-offload-gb moved weights to host memory (not modelled)"
-    if layer_split and n > 1:
+    if row.engine in ("llama.cpp", "ollama") and int(row.number("gpu_count") or 1) > 1:
         case.skipped["weights"] = "per-GPU figures of a layer split differ by GPU; the row gives both"
     for what in case.skipped:
         case.computed.pop(what, None)
+
+
+def evaluate(row: LogRow, catalog: Catalog) -> LogCase:
+    """Build the deployment the row describes and compute llmplan's figures for it."""
+    case = LogCase(row)
+    model_id, why = _model(row)
+    if model_id is None:
+        case.reason = why
+        return case
+    if why:
+        case.notes.append(why)
+    case.model_id = model_id
+    for prefix, figures in PARTIAL.items():
+        if row.text("model").startswith(prefix):
+            case.skipped.update(figures)
+    case.gpu = _gpu_id(row)
+    case.quant = _quant(row)
+    case.engine_version = rule_version(row)
+    _printed_figures(row, case)
+    dep = _log_deployment(row, catalog, case)
+    if dep is None:
+        return case
+    case.deployment = dep
+    _computed_figures(row, case, dep)
     return case
 
 
