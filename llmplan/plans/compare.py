@@ -111,6 +111,48 @@ def weights_floor_bytes(model: ResolvedModel, quant: str | None) -> float:
     return float(weights_bytes(model.spec, FORMATS[key])) if key in FORMATS else 0.0
 
 
+def _option_row(option: str, n: int, dep, report, asked: str | None, price) -> CompareRow:
+    return CompareRow(
+        option=option,
+        gpu=dep.gpu_id,
+        gpu_count=n,
+        runnable=True,
+        quant=dep.fmt.name,
+        quant_substituted_from=asked,
+        fits=report.fits,
+        fits_with_offload=report.fits_with_offload,
+        offload_gpu_layers=report.offload.gpu_layers if report.offload else None,
+        concurrency=report.concurrency,
+        decode_tokens_per_s=report.performance.decode_tokens_per_s,
+        throughput_tokens_per_s=report.performance.throughput_tokens_per_s,
+        ttft_s=report.performance.ttft_s,
+        purchase_usd=price.purchase_usd * n if price.purchase_usd else None,
+        power_watts=dep.gpu.tdp_watts * n,
+        price=OptionPrice(purchase_usd=price.purchase_ref, hourly_usd=price.hourly_ref),
+        estimate=report.model_dump(mode="json"),
+    )
+
+
+def _full_load_costs(row: CompareRow, dep, n: int, price, config, perf_model: str, terms: C.OwnershipTerms) -> None:
+    """Tokens/s at full load and what a million tokens costs there, owned and rented."""
+    cap = capacity_with(replace(dep, concurrency=None), config, perf_model)
+    row.full_load_tokens_per_s = round(cap.output_tokens_per_s, 1)
+    if cap.output_tokens_per_s <= 0:
+        return
+
+    def usd_per_mtok(hourly_usd: float) -> float:
+        return round(
+            float(C.full_load_usd_per_mtok(hourly_usd, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens)),
+            6,
+        )
+
+    if price.purchase_usd:
+        owned_hourly = float(C.own_monthly_usd(n, price.purchase_usd, dep.gpu.tdp_watts, terms)) / C.MONTH_HOURS
+        row.usd_per_mtok_owned = usd_per_mtok(owned_hourly)
+    if price.hourly_usd:
+        row.usd_per_mtok_rented = usd_per_mtok(price.hourly_usd * n)
+
+
 def compare_options(
     catalog: Catalog,
     model: ResolvedModel,
@@ -153,51 +195,9 @@ def compare_options(
             rows.append(CompareRow(option=option, gpu=real, gpu_count=n, runnable=False, reason=str(exc)))
             continue
         price = gpu_price(dep)
-        purchase = price.purchase_usd * n if price.purchase_usd else None
-        row = CompareRow(
-            option=option,
-            gpu=dep.gpu_id,
-            gpu_count=n,
-            runnable=True,
-            quant=dep.fmt.name,
-            quant_substituted_from=asked,
-            fits=report.fits,
-            fits_with_offload=report.fits_with_offload,
-            offload_gpu_layers=report.offload.gpu_layers if report.offload else None,
-            concurrency=report.concurrency,
-            decode_tokens_per_s=report.performance.decode_tokens_per_s,
-            throughput_tokens_per_s=report.performance.throughput_tokens_per_s,
-            ttft_s=report.performance.ttft_s,
-            purchase_usd=purchase,
-            power_watts=dep.gpu.tdp_watts * n,
-            price=OptionPrice(purchase_usd=price.purchase_ref, hourly_usd=price.hourly_ref),
-            estimate=report.model_dump(mode="json"),
-        )
+        row = _option_row(option, n, dep, report, asked, price)
         if report.fits:
-            cap = capacity_with(replace(dep, concurrency=None), config, perf_model)
-            row.full_load_tokens_per_s = round(cap.output_tokens_per_s, 1)
-            if cap.output_tokens_per_s > 0:
-                if price.purchase_usd:
-                    owned_hourly = (
-                        float(C.own_monthly_usd(n, price.purchase_usd, dep.gpu.tdp_watts, terms)) / C.MONTH_HOURS
-                    )
-                    row.usd_per_mtok_owned = round(
-                        float(
-                            C.full_load_usd_per_mtok(
-                                owned_hourly, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens
-                            )
-                        ),
-                        6,
-                    )
-                if price.hourly_usd:
-                    row.usd_per_mtok_rented = round(
-                        float(
-                            C.full_load_usd_per_mtok(
-                                price.hourly_usd * n, cap.output_tokens_per_s, dep.input_tokens, dep.output_tokens
-                            )
-                        ),
-                        6,
-                    )
+            _full_load_costs(row, dep, n, price, config, perf_model, terms)
             _rank_cost(row)
         rows.append(row)
     return rows
