@@ -337,22 +337,10 @@ def _check_tensor_parallel(spec: ModelSpec, setup: T.TrainingSetup) -> None:
         )
 
 
-def plan_finetune(
-    catalog: Catalog,
-    resolved: ResolvedModel,
-    gpu: str,
-    setup: T.TrainingSetup,
-    tokens: int,
-    mode: str = "rent",
-    tier: str = "on_demand",
-    engineering_hours: float = 0.0,
-    engineering_rate_usd: float = 100.0,
-    precision_given: bool = True,
-) -> FinetuneReport:
-    n_gpus, gpu_name = parse_gpu_spec(gpu)
-    gpu_id, entry = catalog.gpu_entry(gpu_name)
-    setup = replace(setup, n_gpus=n_gpus)
-    notes: list[str] = []
+def _checked_setup(
+    setup: T.TrainingSetup, gpu_id: str, entry, tokens: int, precision_given: bool, notes: list[str]
+) -> T.TrainingSetup:
+    """The setup as it can run on the GPUs: fp16 where there is no bf16 math, no ZeRO on one GPU."""
     cc = no_bf16(entry)
     if cc is not None and setup.precision in ("bf16", "pure-bf16"):
         if precision_given:
@@ -370,37 +358,29 @@ def plan_finetune(
     ):
         if value < 1:
             raise InputError(f"{name} must be a positive whole number, got {value}")
-    if setup.zero != "0" and n_gpus == 1:
+    if setup.zero != "0" and setup.n_gpus == 1:
         notes.append(
             f"--zero {setup.zero} shards training state across GPUs; on one GPU there is nothing to "
             "shard, so it is planned without ZeRO (use --gpu Nx... to shard)"
         )
         setup = replace(setup, zero="0")
-    check_method(resolved, setup)
-    spec = resolved.spec
-    _check_tensor_parallel(spec, setup)
-    memory = T.training_memory(spec, setup)
-    capacity = gpu_memory_bytes(entry)
-    fits = memory.total_bytes <= capacity
-    time = training_time(spec, setup, entry, tokens)
-    cost = training_cost(entry, gpu_id, n_gpus, time.hours, mode, tier, engineering_hours, engineering_rate_usd)
-    warnings = notes + list(spec.approximations)
+    return setup
+
+
+def _setup_warnings(spec, setup: T.TrainingSetup) -> list[str]:
+    warnings = list(spec.approximations)
     if setup.seq_len > spec.max_context:
         warnings.append(f"--seq-len {setup.seq_len} is beyond the model's {spec.max_context:,}-token context")
     if setup.method != "full" and spec.layer_kinds.get("linear", 0) + spec.layer_kinds.get("mamba", 0):
         warnings.append("LoRA on linear-attention / Mamba mixers is not counted (common target lists skip them)")
-    hint = suggestions(spec, setup, entry, gpu_id) if not fits else []
-    verdict = (
-        f"FITS: {memory.total_bytes / 1e9:.1f} of {capacity / 1e9:.1f} GB per GPU"
-        if fits
-        else f"DOES NOT FIT: needs {memory.total_bytes / 1e9:.1f} GB per GPU, {capacity / 1e9:.1f} GB available"
-    )
+    return warnings
+
+
+def _setup_fields(setup: T.TrainingSetup) -> dict:
+    """The report's echo of the setup; LoRA fields only where there is LoRA."""
     lora = setup.method != "full"
-    return FinetuneReport(
-        model=spec.id,
+    return dict(
         method=setup.method,
-        gpu=gpu_id,
-        gpu_count=n_gpus,
         framework=setup.framework,
         precision=setup.precision,
         optimizer=setup.optimizer,
@@ -416,22 +396,63 @@ def plan_finetune(
         gradient_checkpointing=setup.gradient_checkpointing,
         lora_rank=setup.lora_rank if lora else None,
         lora_targets=setup.lora_targets if lora else None,
+    )
+
+
+def _memory_report(memory, capacity: float) -> FinetuneMemory:
+    return FinetuneMemory(
+        **{
+            k: getattr(memory, k)
+            for k in FinetuneMemory.model_fields
+            if k not in ("total_bytes", "gpu_memory_bytes", "free_bytes")
+        },
+        total_bytes=memory.total_bytes,
+        gpu_memory_bytes=capacity,
+        free_bytes=capacity - memory.total_bytes,
+    )
+
+
+def plan_finetune(
+    catalog: Catalog,
+    resolved: ResolvedModel,
+    gpu: str,
+    setup: T.TrainingSetup,
+    tokens: int,
+    mode: str = "rent",
+    tier: str = "on_demand",
+    engineering_hours: float = 0.0,
+    engineering_rate_usd: float = 100.0,
+    precision_given: bool = True,
+) -> FinetuneReport:
+    n_gpus, gpu_name = parse_gpu_spec(gpu)
+    gpu_id, entry = catalog.gpu_entry(gpu_name)
+    notes: list[str] = []
+    setup = _checked_setup(replace(setup, n_gpus=n_gpus), gpu_id, entry, tokens, precision_given, notes)
+    check_method(resolved, setup)
+    spec = resolved.spec
+    _check_tensor_parallel(spec, setup)
+    memory = T.training_memory(spec, setup)
+    capacity = gpu_memory_bytes(entry)
+    fits = memory.total_bytes <= capacity
+    time = training_time(spec, setup, entry, tokens)
+    cost = training_cost(entry, gpu_id, n_gpus, time.hours, mode, tier, engineering_hours, engineering_rate_usd)
+    verdict = (
+        f"FITS: {memory.total_bytes / 1e9:.1f} of {capacity / 1e9:.1f} GB per GPU"
+        if fits
+        else f"DOES NOT FIT: needs {memory.total_bytes / 1e9:.1f} GB per GPU, {capacity / 1e9:.1f} GB available"
+    )
+    return FinetuneReport(
+        model=spec.id,
+        gpu=gpu_id,
+        gpu_count=n_gpus,
+        **_setup_fields(setup),
         params=spec.params_total,
         trainable_params=T.trained_params(spec, setup),
         fits=fits,
-        memory=FinetuneMemory(
-            **{
-                k: getattr(memory, k)
-                for k in FinetuneMemory.model_fields
-                if k not in ("total_bytes", "gpu_memory_bytes", "free_bytes")
-            },
-            total_bytes=memory.total_bytes,
-            gpu_memory_bytes=capacity,
-            free_bytes=capacity - memory.total_bytes,
-        ),
+        memory=_memory_report(memory, capacity),
         time=time,
         cost=cost,
         verdict=verdict,
-        suggestions=hint,
-        warnings=warnings,
+        suggestions=suggestions(spec, setup, entry, gpu_id) if not fits else [],
+        warnings=notes + _setup_warnings(spec, setup),
     )
