@@ -32,7 +32,13 @@ def main(n: int = 100_000) -> float:
     inp = rng.integers(64, 8192, n)
     out = rng.integers(16, 2048, n)
     base = hardware_for(dep.gpu, dep.fmt, 1)
-    hw = replace(base, bandwidth=bandwidth, peak_flops=flops, attention_flops=flops / 2, n_gpus=tp)
+    hw = replace(
+        base,
+        memory_bandwidth_bytes_per_s=bandwidth,
+        peak_flops_per_s=flops,
+        attention_flops_per_s=flops / 2,
+        n_gpus=tp,
+    )
     cost = model_cost(dep.model, dep.fmt)
     best = float("inf")
     for _ in range(3):

@@ -113,8 +113,8 @@ def test_touched_experts_by_hand():
 def test_more_bandwidth_never_slows_decode(catalog, bw, extra, ctx):
     dep = dep_for(catalog, gpu="h100-sxm", quant="bf16")
     cost = model_cost(dep.model, dep.fmt)
-    slow = replace(deployment_hardware(dep), bandwidth=bw)
-    fast = replace(slow, bandwidth=bw * extra)
+    slow = replace(deployment_hardware(dep), memory_bandwidth_bytes_per_s=bw)
+    fast = replace(slow, memory_bandwidth_bytes_per_s=bw * extra)
     t_slow = decode_step_seconds(cost, dep.model, 2, dep.engine, slow, 1, ctx)
     t_fast = decode_step_seconds(cost, dep.model, 2, dep.engine, fast, 1, ctx)
     assert t_fast <= t_slow

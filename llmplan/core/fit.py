@@ -50,7 +50,7 @@ class Deployment:
     input_tokens: int
     output_tokens: int
     replicas: int = 1
-    host_bandwidth: float | None = None
+    host_bandwidth_bytes_per_s: float | None = None
     expert_parallel: bool = False
     settings: EngineSettings = EngineSettings()
     dp_attention: bool = False  # with expert parallel: each GPU runs attention for its own sequences
@@ -76,7 +76,7 @@ def deployment_hardware(dep: Deployment, n: int | None = None):
         dep.gpu,
         dep.fmt,
         dep.n_gpus if n is None else n,
-        dep.host_bandwidth,
+        dep.host_bandwidth_bytes_per_s,
         dep.expert_parallel,
         dep.engine,
         dep.dp_attention,

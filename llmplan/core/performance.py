@@ -48,16 +48,16 @@ class Kernels:
 class Hardware:
     """One replica's hardware: `n_gpus` of one kind (numbers may be numpy arrays)."""
 
-    bandwidth: float | np.ndarray  # bytes/s per GPU (datasheet)
-    peak_flops: float | np.ndarray  # dense FLOP/s per GPU for the format's math
+    memory_bandwidth_bytes_per_s: float | np.ndarray  # per GPU (datasheet)
+    peak_flops_per_s: float | np.ndarray  # dense, per GPU, for the format's math
     memory_bytes: float | np.ndarray  # bytes per GPU the GPU may use
     n_gpus: int | np.ndarray = 1
-    link_bandwidth: float | np.ndarray = 64e9
+    link_bandwidth_bytes_per_s: float | np.ndarray = 64e9
     link_kind: str = "pcie"
     kind: str = "datacenter"
     wgmma: bool = False  # peak needs Hopper/datacenter-Blackwell instructions (sm 9.0-10.x: wgmma, tcgen05)
-    host_bandwidth: float = DEFAULT_HOST_BANDWIDTH
-    attention_flops: float | np.ndarray | None = None  # 16-bit peak: attention runs at it whatever the weights
+    host_bandwidth_bytes_per_s: float = DEFAULT_HOST_BANDWIDTH
+    attention_flops_per_s: float | np.ndarray | None = None  # 16-bit peak: attention runs at it whatever the weights
     expert_parallel: bool = False  # MoE experts spread whole over the GPUs instead of sliced
     dp_attention: bool = False  # each GPU runs attention for its own sequences (with expert parallel)
     kernels: Kernels | None = None  # None: no measured curve applies (Apple, CPU): the engine profile's factors
@@ -133,18 +133,18 @@ class _Rates:
 
     gemm: Roofline
     moe: Roofline
-    bandwidth: float | np.ndarray
-    gemm_peak: float | np.ndarray
-    attn_peak: float | np.ndarray  # FLOP/s attention kernels reach (llama.cpp's own kernels)
-    kv_bandwidth: float | np.ndarray  # bytes/s cache reads reach (llama.cpp's own kernels)
+    memory_bandwidth_bytes_per_s: float | np.ndarray
+    gemm_peak_flops_per_s: float | np.ndarray
+    attn_peak_flops_per_s: float | np.ndarray  # what attention kernels reach (llama.cpp's own kernels)
+    kv_bandwidth_bytes_per_s: float | np.ndarray  # what cache reads reach (llama.cpp's own kernels)
     layer_launch_s: float  # per layer per step, for kernels without CUDA graphs or fusion
     decode_attention: Roofline | None = None  # measured attention kernels, per layer
     prefill_attention: Roofline | None = None
-    attn_peak16: float | np.ndarray = 0.0
+    attn_peak16_flops_per_s: float | np.ndarray = 0.0
 
 
 def _rates(engine: EngineProfile, hw: Hardware, cost: ModelCost, k: SpeedConstants) -> _Rates:
-    attn_peak16 = hw.attention_flops if hw.attention_flops is not None else hw.peak_flops
+    attn_peak16 = hw.attention_flops_per_s if hw.attention_flops_per_s is not None else hw.peak_flops_per_s
     if hw.kernels is None or cost.gguf or not engine.measured_kernels:
         # llama.cpp's own kernels: memory and math times add (p = 1; its mat-vec and mat-mat kernels do not
         # overlap the two), at the fitted shares for the device class and the engine profile's fixed factors
@@ -163,10 +163,10 @@ def _rates(engine: EngineProfile, hw: Hardware, cost: ModelCost, k: SpeedConstan
         return _Rates(
             roof,
             roof,
-            hw.bandwidth,
-            hw.peak_flops,
+            hw.memory_bandwidth_bytes_per_s,
+            hw.peak_flops_per_s,
             attn_peak16 * e.attention * wg,
-            hw.bandwidth * e.kv_read,
+            hw.memory_bandwidth_bytes_per_s * e.kv_read,
             k.llamacpp_layer_s,
         )
     g, m = hw.kernels.gemm, hw.kernels.moe
@@ -185,10 +185,10 @@ def _rates(engine: EngineProfile, hw: Hardware, cost: ModelCost, k: SpeedConstan
     return _Rates(
         g,
         m,
-        hw.bandwidth,
-        hw.peak_flops,
+        hw.memory_bandwidth_bytes_per_s,
+        hw.peak_flops_per_s,
         attn_peak16 * (prefill_attn.math_eff if prefill_attn else 0.5),
-        hw.bandwidth * (decode_attn.bandwidth_eff if decode_attn else 0.7),
+        hw.memory_bandwidth_bytes_per_s * (decode_attn.bandwidth_eff if decode_attn else 0.7),
         0.0,
         decode_attn,
         prefill_attn,
@@ -250,12 +250,24 @@ def step_seconds(
         b + np.where(pf > 0, pf / np.maximum(np.asarray(prompt_tokens, dtype=np.float64), 1.0), 0.0), 1.0
     )
     gemm_s = gemm.seconds(
-        cost.gemms, rank_tokens, r.gemm, r.bandwidth, r.gemm_peak, tp, head_tokens=sequences * rank_share
+        cost.gemms,
+        rank_tokens,
+        r.gemm,
+        r.memory_bandwidth_bytes_per_s,
+        r.gemm_peak_flops_per_s,
+        tp,
+        head_tokens=sequences * rank_share,
     )
     moe_s = 0.0
     if cost.experts is not None:
         moe_s = moe.seconds(
-            cost.experts, moe_tokens, r.moe, r.bandwidth, r.gemm_peak, ep, 1.0 if hw.expert_parallel else tp
+            cost.experts,
+            moe_tokens,
+            r.moe,
+            r.memory_bandwidth_bytes_per_s,
+            r.gemm_peak_flops_per_s,
+            ep,
+            1.0 if hw.expert_parallel else tp,
         )
     attn_tp = np.asarray(tp, dtype=np.float64)  # 1 under attention data parallel
     attn_s = _attention_seconds(
@@ -279,13 +291,23 @@ def _attention_seconds(
     decode_flops = seqs * attention_flops_per_token(cost, context) / tp
     prompt_flops = pf * attention_flops_per_token(cost, np.asarray(prompt_tokens, dtype=np.float64) / 2.0) / tp
     if r.decode_attention is None or r.prefill_attention is None:
-        return read / r.kv_bandwidth + (decode_flops + prompt_flops) / (r.attn_peak)
+        return read / r.kv_bandwidth_bytes_per_s + (decode_flops + prompt_flops) / (r.attn_peak_flops_per_s)
     layers = max(attention.attention_layers(model), 1) if model.cache_groups else max(cost.layers, 1)
-    dec = gemm.roofline_seconds(r.decode_attention, read / layers, decode_flops / layers, r.bandwidth, r.attn_peak16)
+    dec = gemm.roofline_seconds(
+        r.decode_attention,
+        read / layers,
+        decode_flops / layers,
+        r.memory_bandwidth_bytes_per_s,
+        r.attn_peak16_flops_per_s,
+    )
     dec = np.where(seqs > 0, dec, 0.0)
     written = pf * attention.decode_bytes(model, kv_elem_bytes, 1.0, 1.0, tp)  # the prompt's own cache entries
     pre = gemm.roofline_seconds(
-        r.prefill_attention, written / layers, prompt_flops / layers, r.bandwidth, r.attn_peak16
+        r.prefill_attention,
+        written / layers,
+        prompt_flops / layers,
+        r.memory_bandwidth_bytes_per_s,
+        r.attn_peak16_flops_per_s,
     )
     pre = np.where(pf > 0, pre, 0.0)
     return layers * (dec + pre)
@@ -297,7 +319,9 @@ def _communication_seconds(cost: ModelCost, engine: EngineProfile, hw: Hardware,
         return np.where(n > 1, (n - 1) * LAYER_HOP_S / 4, 0.0)
     if hw.kernels is None:
         return (
-            collectives.ring_allreduce_seconds(rank_tokens * cost.hidden * 2.0, n, hw.link_bandwidth, hw.link_kind)
+            collectives.ring_allreduce_seconds(
+                rank_tokens * cost.hidden * 2.0, n, hw.link_bandwidth_bytes_per_s, hw.link_kind
+            )
             * 2
             * cost.layers
         )
@@ -513,8 +537,8 @@ def offload_decode_seconds(
     g = np.asarray(gpu_layers, dtype=np.float64)
     k = speed_constants()
     r = _rates(engine, hw, cost, k)
-    weights_bw = r.bandwidth * r.gemm.bandwidth_eff
-    host_bw = hw.host_bandwidth * HOST_EFFICIENCY
+    weights_bw = r.memory_bandwidth_bytes_per_s * r.gemm.bandwidth_eff
+    host_bw = hw.host_bandwidth_bytes_per_s * HOST_EFFICIENCY
     per_layer = cost.layer_bytes * _moe_share(cost) + kv_seq_bytes / total_layers
     head = max(cost.dense_read_bytes + cost.expert_bytes - cost.layer_bytes * total_layers, 0.0)
     t = (g * per_layer + head) / weights_bw + (total_layers - g) * per_layer / host_bw

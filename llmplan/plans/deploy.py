@@ -191,7 +191,7 @@ def build_deployment(
         input_tokens=inp,
         output_tokens=out,
         replicas=replicas,
-        host_bandwidth=host_bandwidth_gbs * 1e9 if host_bandwidth_gbs else None,
+        host_bandwidth_bytes_per_s=host_bandwidth_gbs * 1e9 if host_bandwidth_gbs else None,
         expert_parallel=expert_parallel,
         settings=settings,
         dp_attention=dp_attention and n_gpus > 1,

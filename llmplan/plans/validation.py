@@ -343,7 +343,7 @@ def _faster_than_the_hardware(row: CalRow, dep: Deployment) -> bool:
         return False
     seconds = row.measured if row.kind == "ttft" else row.input_tokens / row.measured
     needed = 2.0 * dep.model.params_active * row.input_tokens
-    return needed / seconds > deployment_hardware(dep).peak_flops * dep.n_gpus
+    return needed / seconds > deployment_hardware(dep).peak_flops_per_s * dep.n_gpus
 
 
 def _request_shape(row: CalRow) -> tuple[float, float]:
