@@ -230,6 +230,7 @@ def fit_command(
 
     from llmplan.catalog.loader import Catalog
     from llmplan.core.fit import fit
+    from llmplan.engines.memory_rules import EngineSettings
     from llmplan.errors import InputError
     from llmplan.models.sources import resolve_model
     from llmplan.plans.deploy import build_deployment
@@ -237,8 +238,6 @@ def fit_command(
     for name, value in (("--max-ttft-s", max_ttft_s), ("--min-tokens-per-s", min_tokens_per_s)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise InputError(f"{name} must be a positive number, got {value}")
-    from llmplan.engines.memory_rules import EngineSettings
-
     perf = perf_model_option(perf_model)
     if dp_attention and not expert_parallel:
         raise InputError(
@@ -258,19 +257,7 @@ def fit_command(
         flash_attn=flash_attn,
         engine_version=engine_version,
     )
-    if sweep is None and (len(engines) > 1 or plot or compare_layouts):
-        raise InputError("repeated --engine, --plot and --compare-layouts need --sweep (e.g. --sweep concurrency)")
-    if sweep is not None and concurrency is not None:
-        what = (
-            "varies the concurrency itself (1 to what fits)"
-            if sweep == Sweep.concurrency
-            else "runs each point at full load"
-        )
-        raise InputError(f"--sweep {sweep.value} {what}; drop --concurrency {concurrency}")
-    concurrency = concurrency or "1"
-    if plot is not None and sweep != Sweep.concurrency:
-        raise InputError("--plot draws the concurrency sweep: use --sweep concurrency")
-    check_plot_path(plot)
+    concurrency = _check_sweep_options(sweep, len(engines), plot, compare_layouts, concurrency)
     catalog = Catalog(models_files=models, gpus_files=prices)
     with hub_spinner(model, catalog, fmt):
         resolved = resolve_model(model, catalog, offline=offline, refresh=refresh)
@@ -321,7 +308,32 @@ def fit_command(
         raise InputError("--format csv is for sweeps; use --sweep concurrency, or --format json")
     from llmplan.plans.perf_model import apply_perf_model
 
-    report = apply_perf_model(fit(dep), dep, config, perf)
+    _show_fit(apply_perf_model(fit(dep), dep, config, perf), dep, fmt, emit)
+
+
+def _check_sweep_options(
+    sweep: Sweep | None, n_engines: int, plot: Path | None, compare_layouts: bool, concurrency: str | None
+) -> str:
+    """The options that only make sense with (or without) --sweep; the concurrency to run at."""
+    from llmplan.errors import InputError
+
+    if sweep is None and (n_engines > 1 or plot or compare_layouts):
+        raise InputError("repeated --engine, --plot and --compare-layouts need --sweep (e.g. --sweep concurrency)")
+    if sweep is not None and concurrency is not None:
+        what = (
+            "varies the concurrency itself (1 to what fits)"
+            if sweep == Sweep.concurrency
+            else "runs each point at full load"
+        )
+        raise InputError(f"--sweep {sweep.value} {what}; drop --concurrency {concurrency}")
+    if plot is not None and sweep != Sweep.concurrency:
+        raise InputError("--plot draws the concurrency sweep: use --sweep concurrency")
+    check_plot_path(plot)
+    return concurrency or "1"
+
+
+def _show_fit(report, dep, fmt: TabularFormat, emit: str | None) -> None:
+    """Print the report (and the launch command with --emit); exit 1 where the engine would refuse the layout."""
     if emit:
         from llmplan.plans.launch import with_launch
 
