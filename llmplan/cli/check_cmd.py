@@ -137,91 +137,86 @@ def _junit(results) -> str:
 
 def _render(results, passed: bool, fmt: "CheckFormat", emit: bool) -> None:
     if fmt == CheckFormat.json:
-        from llmplan.plans.outputs import CheckOutput, json_output
-
-        emit_json(
-            json_output(
-                CheckOutput,
-                {
-                    "passed": passed,
-                    "deployments": [
-                        {
-                            "name": r.name,
-                            "file": r.path,
-                            "line": r.line,
-                            "passed": r.passed,
-                            "limits": [
-                                {
-                                    "limit": x.limit,
-                                    "required": x.required,
-                                    "actual": x.actual,
-                                    "passed": x.passed,
-                                    "note": x.note,
-                                }
-                                for x in r.limits
-                            ],
-                            "estimate": r.estimate,
-                            "cost": r.cost,
-                            "warnings": r.warnings,
-                        }
-                        for r in results
-                    ],
-                },
-            )
-        )
+        _render_json(results, passed)
     elif fmt == CheckFormat.junit:
         sys.stdout.write(_junit(results))
     elif fmt == CheckFormat.github:
-        for r in results:
-            for x in r.failures:
-                msg = f"{r.name}: {x.limit} requires {_fmt(x.required)}, estimate is {_fmt(x.actual)}"
-                if x.note:
-                    msg += f" ({x.note})"
-                sys.stdout.write(f"::error file={r.path},line={r.line},title=llmplan check::{_gh(msg)}\n")
-            for w in r.warnings:
-                sys.stdout.write(
-                    f"::warning file={r.path},line={r.line},title=llmplan check::{_gh(f'{r.name}: {w}')}\n"
-                )
-        ok = sum(r.passed for r in results)
-        sys.stdout.write(f"llmplan check: {ok}/{len(results)} deployments pass\n")
+        _render_github(results)
     else:
-        from rich import box
-        from rich.table import Table
+        _render_table(results, emit)
 
-        out = console()
-        width = id_width(out.width, [23, 10, 10, 6], max((len(r.name) for r in results), default=10), floor=12)
-        t = Table(title="llmplan check", title_justify="left", box=box.SIMPLE_HEAD)
-        t.add_column("deployment", no_wrap=True, width=width)
-        for col, just in (("limit", "left"), ("estimate", "right"), ("required", "right"), ("result", "left")):
-            t.add_column(col, justify=just, no_wrap=True, min_width=len(col))
-        for r in results:
-            name = fold_id(r.name, width)
-            if not r.limits:
-                t.add_row(name, "(no limits)", "", "", "pass")
-            for x in r.limits:
-                t.add_row(
-                    name, x.limit, _fmt(x.actual), _fmt(x.required), "[green]pass[/]" if x.passed else "[red]FAIL[/]"
-                )
-        out.print(t)
-        from rich.markup import escape as plain
 
-        for r in results:
-            for x in r.failures:
-                out.print(
-                    "[red]FAIL[/] "
-                    + plain(
-                        f"{r.name} ({r.path}:{r.line}): {x.limit} requires "
-                        f"{_fmt(x.required)}, estimate {_fmt(x.actual)}" + (f"; {x.note}" if x.note else "")
-                    )
+def _render_json(results, passed: bool) -> None:
+    from llmplan.plans.outputs import CheckOutput, json_output
+
+    deployments = [
+        {
+            "name": r.name,
+            "file": r.path,
+            "line": r.line,
+            "passed": r.passed,
+            "limits": [
+                {"limit": x.limit, "required": x.required, "actual": x.actual, "passed": x.passed, "note": x.note}
+                for x in r.limits
+            ],
+            "estimate": r.estimate,
+            "cost": r.cost,
+            "warnings": r.warnings,
+        }
+        for r in results
+    ]
+    emit_json(json_output(CheckOutput, {"passed": passed, "deployments": deployments}))
+
+
+def _render_github(results) -> None:
+    """GitHub Actions workflow commands: an error per broken limit and a warning per warning, at the plan line."""
+    for r in results:
+        for x in r.failures:
+            msg = f"{r.name}: {x.limit} requires {_fmt(x.required)}, estimate is {_fmt(x.actual)}"
+            if x.note:
+                msg += f" ({x.note})"
+            sys.stdout.write(f"::error file={r.path},line={r.line},title=llmplan check::{_gh(msg)}\n")
+        for w in r.warnings:
+            sys.stdout.write(f"::warning file={r.path},line={r.line},title=llmplan check::{_gh(f'{r.name}: {w}')}\n")
+    ok = sum(r.passed for r in results)
+    sys.stdout.write(f"llmplan check: {ok}/{len(results)} deployments pass\n")
+
+
+def _render_table(results, emit: bool) -> None:
+    from rich import box
+    from rich.markup import escape as plain
+    from rich.table import Table
+
+    out = console()
+    width = id_width(out.width, [23, 10, 10, 6], max((len(r.name) for r in results), default=10), floor=12)
+    t = Table(title="llmplan check", title_justify="left", box=box.SIMPLE_HEAD)
+    t.add_column("deployment", no_wrap=True, width=width)
+    for col, just in (("limit", "left"), ("estimate", "right"), ("required", "right"), ("result", "left")):
+        t.add_column(col, justify=just, no_wrap=True, min_width=len(col))
+    for r in results:
+        name = fold_id(r.name, width)
+        if not r.limits:
+            t.add_row(name, "(no limits)", "", "", "pass")
+        for x in r.limits:
+            t.add_row(name, x.limit, _fmt(x.actual), _fmt(x.required), "[green]pass[/]" if x.passed else "[red]FAIL[/]")
+    out.print(t)
+    for r in results:
+        for x in r.failures:
+            out.print(
+                "[red]FAIL[/] "
+                + plain(
+                    f"{r.name} ({r.path}:{r.line}): {x.limit} requires "
+                    f"{_fmt(x.required)}, estimate {_fmt(x.actual)}" + (f"; {x.note}" if x.note else "")
                 )
+            )
+    for r in results:
+        for w in r.warnings:  # everything the JSON carries
+            out.print("[yellow]warning[/] " + plain(f"{r.name}: {w}"))
+    ok = sum(r.passed for r in results)
+    out.print(f"{ok}/{len(results)} deployments pass")
+    if emit:
         for r in results:
-            for w in r.warnings:  # everything the JSON carries
-                out.print("[yellow]warning[/] " + plain(f"{r.name}: {w}"))
-        ok = sum(r.passed for r in results)
-        out.print(f"{ok}/{len(results)} deployments pass")
-        if emit:
-            for r in results:
-                launch = (r.estimate or {}).get("launch")
-                if launch:
-                    out.print(f"[bold]{r.name}[/] ({launch['engine']}):")
-                    out.print(launch["command"], soft_wrap=True, highlight=False, markup=False)
+            launch = (r.estimate or {}).get("launch")
+            if launch:
+                out.print(f"[bold]{r.name}[/] ({launch['engine']}):")
+                out.print(launch["command"], soft_wrap=True, highlight=False, markup=False)
