@@ -332,40 +332,48 @@ def _scrub(message: str) -> str:
     return message.replace(token, "***") if token else message
 
 
-def translate_error(
-    exc: BaseException, repo_id: str, catalog: Catalog | None, ep: str, deadline_s: float
-) -> LlmplanError:
-    """Any failure of a hub fetch as one short llmplan error (never the token's value)."""
-    if isinstance(exc, LlmplanError):
-        return exc
+_OFFLINE_HINT = "use --offline if it is cached, or a catalog id (`llmplan models`)"
+
+
+class _Chain:
+    """An exception with its causes and contexts, searched by type or by class name."""
+
+    def __init__(self, exc: BaseException):
+        self.items = _chain(exc)
+        self.statuses = [s for s in (_status(e) for e in self.items) if s is not None]
+
+    def find(self, kind: type | tuple[type, ...]) -> BaseException | None:
+        return next((e for e in self.items if isinstance(e, kind)), None)
+
+    def find_named(self, *names: str) -> BaseException | None:
+        """By class name, so that it holds whichever HTTP client huggingface_hub uses (httpx2, requests)."""
+        return next((e for e in self.items if any(c.__name__ in names for c in type(e).__mro__)), None)
+
+
+def _repo_error(chain: _Chain, repo_id: str, catalog: Catalog | None) -> LlmplanError | None:
+    """What the hub says about the repository itself: gated, missing, no revision or no config."""
     from huggingface_hub import errors as hf
 
-    chain = _chain(exc)
-
-    def find(kind: type | tuple[type, ...]) -> BaseException | None:
-        return next((e for e in chain if isinstance(e, kind)), None)
-
-    def find_named(*names: str) -> BaseException | None:
-        """By class name, so that it holds whichever HTTP client huggingface_hub uses (httpx2, requests)."""
-        return next((e for e in chain if any(c.__name__ in names for c in type(e).__mro__)), None)
-
-    offline_hint = "use --offline if it is cached, or a catalog id (`llmplan models`)"
-    if find(hf.GatedRepoError) is not None:
+    if chain.find(hf.GatedRepoError) is not None:
         return HubError(
             f"{repo_id} is gated: accept its licence on the Hub and set HF_TOKEN"
             + (" (the token set has no access to it yet)" if _token() else "")
         )
-    statuses = [s for s in (_status(e) for e in chain) if s is not None]
-    if find(hf.RepositoryNotFoundError) is not None or (404 in statuses and find(hf.RemoteEntryNotFoundError) is None):
+    missing_entry = chain.find(hf.RemoteEntryNotFoundError) is not None
+    if chain.find(hf.RepositoryNotFoundError) is not None or (404 in chain.statuses and not missing_entry):
         suggestions = _suggestions(repo_id, catalog)
         hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
         return UnknownModelError(
             f"{repo_id!r} is not a model on the Hugging Face hub (if it is private, set HF_TOKEN){hint}"
         )
-    if find(hf.RevisionNotFoundError) is not None:
+    if chain.find(hf.RevisionNotFoundError) is not None:
         return HubError(f"{repo_id} has no 'main' revision on the hub")
-    if find(hf.RemoteEntryNotFoundError) is not None:
+    if missing_entry:
         return ConfigError(f"{repo_id} has no config.json on the hub; llmplan reads transformers-style repos")
+    return None
+
+
+def _status_error(statuses: list[int], repo_id: str) -> LlmplanError | None:
     for code in statuses:
         if code in (401, 403):
             return HubError(
@@ -375,47 +383,79 @@ def translate_error(
         if code == 429:
             return HubError(
                 f"the Hugging Face hub is rate-limiting requests (HTTP 429) for {repo_id}; wait and "
-                f"retry, set HF_TOKEN, or {offline_hint}"
+                f"retry, set HF_TOKEN, or {_OFFLINE_HINT}"
             )
         if code >= 500:
             return HubError(
                 f"the Hugging Face hub answered with an error (HTTP {code}) for {repo_id}; retry "
-                f"later, or {offline_hint}"
+                f"later, or {_OFFLINE_HINT}"
             )
-    if find_named("TimeoutException", "Timeout", "TimeoutError") is not None:
+    return None
+
+
+def _transport_error(chain: _Chain, repo_id: str, ep: str, deadline_s: float) -> LlmplanError | None:
+    """Timeouts, offline mode, an unreachable or wrong endpoint."""
+    from huggingface_hub import errors as hf
+
+    if chain.find_named("TimeoutException", "Timeout", "TimeoutError") is not None:
         return HubError(
             f"the Hugging Face hub at {ep} did not answer within {deadline_s:g} s for {repo_id}; "
-            f"check your network or HF_ENDPOINT, or {offline_hint}"
+            f"check your network or HF_ENDPOINT, or {_OFFLINE_HINT}"
         )
-    if find(hf.OfflineModeIsEnabled) is not None:
+    if chain.find(hf.OfflineModeIsEnabled) is not None:
         return HubError(
             f"{repo_id} is not in the local cache and HF_HUB_OFFLINE is set; run once online or unset HF_HUB_OFFLINE"
         )
-    network = find_named(
+    network = chain.find_named(
         "NetworkError", "RemoteProtocolError", "ProxyError", "UnsupportedProtocol", "ConnectionError", "ConnectError"
     )
     if network is not None:
         reason = str(network).splitlines()[0][:120] if str(network) else type(network).__name__
         return HubError(
             f"cannot reach the Hugging Face hub at {ep} ({_scrub(reason)}); check your network "
-            f"or HF_ENDPOINT, or {offline_hint}"
+            f"or HF_ENDPOINT, or {_OFFLINE_HINT}"
         )
-    if find(hf.FileMetadataError) is not None:
+    if chain.find(hf.FileMetadataError) is not None:
         return HubError(
             f"{ep} does not answer like a Hugging Face hub (no X-Repo-Commit/ETag headers); check HF_ENDPOINT"
         )
-    if find(hf.LocalEntryNotFoundError) is not None:
+    if chain.find(hf.LocalEntryNotFoundError) is not None:
         return HubError(
             f"cannot fetch {repo_id} from the Hugging Face hub at {ep} and it is not in the local "
             "cache; check your network, or use a catalog id"
         )
-    if find(hf.HFValidationError) is not None:
+    return None
+
+
+def _local_error(chain: _Chain, repo_id: str) -> LlmplanError | None:
+    """A bad repo id, an unreadable header, or a cache llmplan cannot write."""
+    from huggingface_hub import errors as hf
+
+    if chain.find(hf.HFValidationError) is not None:
         return UnknownModelError(f"{repo_id!r} is not a valid Hugging Face repo id (org/name)")
-    if find(hf.SafetensorsParsingError) is not None:
+    if chain.find(hf.SafetensorsParsingError) is not None:
         return ConfigError(f"a safetensors header of {repo_id} cannot be parsed")
-    os_error = find(OSError)
+    os_error = chain.find(OSError)
     if os_error is not None and getattr(os_error, "filename", None):
         return HubError(f"cannot write the Hugging Face cache ({os_error.filename}): {os_error.strerror or os_error}")
+    return None
+
+
+def translate_error(
+    exc: BaseException, repo_id: str, catalog: Catalog | None, ep: str, deadline_s: float
+) -> LlmplanError:
+    """Any failure of a hub fetch as one short llmplan error (never the token's value)."""
+    if isinstance(exc, LlmplanError):
+        return exc
+    chain = _Chain(exc)
+    known = (
+        _repo_error(chain, repo_id, catalog)
+        or _status_error(chain.statuses, repo_id)
+        or _transport_error(chain, repo_id, ep, deadline_s)
+        or _local_error(chain, repo_id)
+    )
+    if known is not None:
+        return known
     detail = str(exc).splitlines()[0][:160] if str(exc) else ""
     return HubError(
         _scrub(
