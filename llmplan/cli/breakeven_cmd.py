@@ -202,41 +202,38 @@ def breakeven_command(
     model = model or data.get("model")
     if not model:
         raise InputError("name a MODEL (or give `model:` in the --workload file)")
-    wl = dict(data.get("workload") or {})
-    for key, value in (
-        ("requests_per_day", requests_per_day),
-        ("tokens_per_month", tokens_per_month),
-        ("input_tokens", input_tokens),
-        ("output_tokens", output_tokens),
-        ("cacheable_share", cacheable_share),
-        ("batch_share", batch_share),
-        ("peak_to_average", peak_to_average),
-        ("hours_per_day", hours_per_day),
-        ("max_ttft_s", max_ttft_s),
-        ("min_tokens_per_s", min_tokens_per_s),
-    ):
-        if value is not None:
-            wl[key] = value
+    wl = _with_flags(
+        data.get("workload"),
+        requests_per_day=requests_per_day,
+        tokens_per_month=tokens_per_month,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cacheable_share=cacheable_share,
+        batch_share=batch_share,
+        peak_to_average=peak_to_average,
+        hours_per_day=hours_per_day,
+        max_ttft_s=max_ttft_s,
+        min_tokens_per_s=min_tokens_per_s,
+    )
+    # a volume flag replaces the file's volume, whichever way the file gives it
     if requests_per_day is not None:
         wl.pop("tokens_per_month", None)
     elif tokens_per_month is not None:
         wl.pop("requests_per_day", None)
     workload = _validated(Workload, wl, "workload")
-    sh = dict(data.get("self_hosted") or {})
-    for key, value in (
-        ("mode", mode),
-        ("rental_tier", rental_tier),
-        ("gpu_hourly_usd", gpu_hourly_usd),
-        ("engineering_hours", engineering_hours),
-        ("engineering_rate_usd", engineering_rate_usd),
-        ("monitoring_usd", monitoring_usd),
-        ("redundancy", redundancy),
-        ("max_utilization", max_utilization),
-        ("years", years),
-        ("usd_per_kwh", usd_per_kwh),
-    ):
-        if value is not None:
-            sh[key] = value
+    sh = _with_flags(
+        data.get("self_hosted"),
+        mode=mode,
+        rental_tier=rental_tier,
+        gpu_hourly_usd=gpu_hourly_usd,
+        engineering_hours=engineering_hours,
+        engineering_rate_usd=engineering_rate_usd,
+        monitoring_usd=monitoring_usd,
+        redundancy=redundancy,
+        max_utilization=max_utilization,
+        years=years,
+        usd_per_kwh=usd_per_kwh,
+    )
     terms = _validated(SelfHostTerms, sh, "self_hosted")
     api_ids = list(api or data.get("apis") or [])
     dep, resolved = build_deployment(
@@ -264,6 +261,17 @@ def breakeven_command(
         perf_model=perf_model_option(perf_model),
         config=resolved.entry.config if resolved.entry else None,
     )
+    _show_breakeven(report, fmt, plot_path)
+
+
+def _with_flags(section, **flags) -> dict:
+    """A section of the --workload file with every flag given on the command line written over it."""
+    merged = dict(section or {})
+    merged.update({key: value for key, value in flags.items() if value is not None})
+    return merged
+
+
+def _show_breakeven(report, fmt: Format, plot_path: Path | None) -> None:
     if plot_path is not None:
         from llmplan.plans.breakeven import plot
 
@@ -277,5 +285,5 @@ def breakeven_command(
         typer.echo(breakeven_markdown(report))
     else:
         print_breakeven(report)
-    if plot_path is not None and fmt != Format.json:
+    if plot_path is not None:
         console().print(f"chart written to {plot_path}")
