@@ -133,6 +133,31 @@ def _kv(row: dict[str, str]) -> str | None:
     return {"f16": "fp16"}.get(kv, kv) or None
 
 
+_QUANTITY_OF_KIND = {
+    "decode_tps_bs1": "decode_bs1",
+    "prefill_tps": "prefill",
+    "max_throughput_tps": "full_load",
+    "throughput_tps": "output_per_gpu",
+    "tpot_s": "per_user",
+    "ttft_s": "ttft",
+    "weights_bytes": "weights_bytes",
+}
+
+
+def _measured_quantity(kind: str, value: float, unit: str, n_gpus: int, llama_bench: bool) -> tuple[str, float]:
+    """The row's `kind` as the quantity the harness compares, in the harness's unit."""
+    mapped = _QUANTITY_OF_KIND[kind]
+    if kind == "tpot_s":
+        value = 1.0 / value
+    if kind in ("max_throughput_tps", "throughput_tps") and unit == "tokens/s/gpu":
+        value *= n_gpus
+    if kind == "throughput_tps":
+        value /= n_gpus  # output tokens/s per GPU at a fixed concurrency
+    if mapped == "prefill" and not llama_bench:
+        mapped = "prefill_ttft"  # printed as prompt / TTFT by a serving benchmark
+    return mapped, value
+
+
 def _measurement_rows(path: Path) -> tuple[list[CalRow], list[Skipped]]:
     """measurements.csv and serving_measurements.csv (same core columns)."""
     rows, skipped = [], []
@@ -148,25 +173,9 @@ def _measurement_rows(path: Path) -> tuple[list[CalRow], list[Skipped]]:
         bench = (
             r["engine"] in ("llama.cpp", "ollama") and conc in (None, 1) and kind in ("decode_tps_bs1", "prefill_tps")
         )
-        mapped = {
-            "decode_tps_bs1": "decode_bs1",
-            "prefill_tps": "prefill",
-            "max_throughput_tps": "full_load",
-            "throughput_tps": "output_per_gpu",
-            "tpot_s": "per_user",
-            "ttft_s": "ttft",
-            "weights_bytes": "weights_bytes",
-        }[kind]
-        if kind == "tpot_s":
-            value = 1.0 / value
-        if kind in ("max_throughput_tps", "throughput_tps") and unit == "tokens/s/gpu":
-            value *= n
-        if kind == "throughput_tps":
-            value /= n  # output tokens/s per GPU at a fixed concurrency
+        mapped, value = _measured_quantity(kind, value, unit, n, bench)
         if kind == "max_throughput_tps" and not inp:
             inp = SHAREGPT_MEAN_INPUT
-        if mapped == "prefill" and not bench:
-            mapped = "prefill_ttft"  # printed as prompt / TTFT by a serving benchmark
         ep = r.get("expert_parallel", "")
         # TensorRT-LLM 1.0's perf-overview ran its MoE models with --ep and enable_attention_dp (the page's
         # llm_options, quoted in serving_measurements.csv); measurements.csv copies the same tables
