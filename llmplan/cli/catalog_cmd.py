@@ -269,21 +269,30 @@ def gpus_command(
         emit_json(json_output(GpuListOutput, [{"id": gid, **g.model_dump()} for gid, g in rows]))
         return
 
-    def hourly(g) -> str:
-        od = [p.usd_per_gpu_hour for p in g.rental if p.tier == "on_demand"]
-        return f"${min(od):.2f}" if od else "-"
-
     if fmt == Format.markdown:
+        _gpus_markdown(rows)
+    else:
+        _gpus_table(rows)
+
+
+def _on_demand_hourly(g) -> str:
+    od = [p.usd_per_gpu_hour for p in g.rental if p.tier == "on_demand"]
+    return f"${min(od):.2f}" if od else "-"
+
+
+def _gpus_markdown(rows) -> None:
+    typer.echo(
+        "| id | name | memory | bandwidth | bf16 TFLOP/s | TDP | price | $/h |\n|---|---|---:|---:|---:|---:|---:|---:|"
+    )
+    for gid, g in rows:
         typer.echo(
-            "| id | name | memory | bandwidth | bf16 TFLOP/s | TDP | price | $/h |\n|---|---|---:|---:|---:|---:|---:|---:|"
+            f"| {gid} | {g.name} | {gb(g.memory_bytes, 0)} | {g.memory_bandwidth_bytes_per_s / 1e9:,.0f} GB/s "
+            f"| {(g.bf16_flops or 0) / 1e12:,.0f} | {g.tdp_watts:.0f} W "
+            f"| {'$' + format(g.purchase_usd, ',.0f') if g.purchase_usd else '-'} | {_on_demand_hourly(g)} |"
         )
-        for gid, g in rows:
-            typer.echo(
-                f"| {gid} | {g.name} | {gb(g.memory_bytes, 0)} | {g.memory_bandwidth_bytes_per_s / 1e9:,.0f} GB/s "
-                f"| {(g.bf16_flops or 0) / 1e12:,.0f} | {g.tdp_watts:.0f} W "
-                f"| {'$' + format(g.purchase_usd, ',.0f') if g.purchase_usd else '-'} | {hourly(g)} |"
-            )
-        return
+
+
+def _gpus_table(rows) -> None:
     from rich import box
     from rich.table import Table
 
@@ -299,20 +308,16 @@ def gpus_command(
         t.add_column(col, justify="left" if col == "id" else "right", no_wrap=True)
     for gid, g in sorted(rows, key=lambda x: -x[1].memory_bandwidth_bytes_per_s):
         tf = [f"{v / 1e12:,.0f}" if v else "-" for v in (g.bf16_flops, g.fp8_flops, g.fp4_flops)]
-        cells = dict(
-            zip(
-                cols,
-                [
-                    gid,
-                    f"{g.memory_bytes * g.gpu_memory_fraction / 1e9:,.0f}",
-                    f"{g.memory_bandwidth_bytes_per_s / 1e12:,.2f}",
-                    *tf,
-                    f"{g.tdp_watts:,.0f}",
-                    f"${g.purchase_usd:,.0f}" if g.purchase_usd else "-",
-                    hourly(g),
-                ],
-            )
-        )
+        values = [
+            gid,
+            f"{g.memory_bytes * g.gpu_memory_fraction / 1e9:,.0f}",
+            f"{g.memory_bandwidth_bytes_per_s / 1e12:,.2f}",
+            *tf,
+            f"{g.tdp_watts:,.0f}",
+            f"${g.purchase_usd:,.0f}" if g.purchase_usd else "-",
+            _on_demand_hourly(g),
+        ]
+        cells = dict(zip(cols, values))
         t.add_row(*[cells[c] for c in keep])
     out.print(t)
 
