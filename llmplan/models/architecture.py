@@ -791,6 +791,16 @@ def _native_formats(config: dict[str, Any], cfg: dict[str, Any], native_quant: s
     return native_quant or native, expert_native, experts_only, kv_native
 
 
+def _max_context(cfg: dict[str, Any]) -> int:
+    return int(first_of(cfg, "max_position_embeddings", "n_positions", "max_seq_len", "seq_length", default=4096))
+
+
+def _dtype_label(dtype: str, dtype_bytes: int) -> str:
+    if dtype == "float16":
+        return "fp16"
+    return "bf16" if dtype_bytes == 2 else "fp32"
+
+
 def model_spec_from_config(
     model_id: str,
     config: dict[str, Any],
@@ -816,10 +826,6 @@ def model_spec_from_config(
         warnings.append("parameter counts computed from config.json (no published or safetensors count)")
     scale = total / max(counts["total"], 1)
     native, expert_native, experts_only, kv_native = _native_formats(config, cfg, native_quant, warnings)
-    max_ctx = int(
-        context_tokens
-        or first_of(cfg, "max_position_embeddings", "n_positions", "max_seq_len", "seq_length", default=4096)
-    )
     return ModelSpec(
         id=model_id,
         model_type=str(config.get("model_type") or cfg.get("model_type") or "unknown"),
@@ -833,9 +839,9 @@ def model_spec_from_config(
         tie_word_embeddings=bool(
             first_of(config, "tie_word_embeddings", default=cfg.get("tie_word_embeddings", False))
         ),
-        max_context=max_ctx,
+        max_context=int(context_tokens or _max_context(cfg)),
         dtype_bytes=dtype_bytes,
-        dtype="bf16" if dtype_bytes == 2 and dtype != "float16" else ("fp16" if dtype == "float16" else "fp32"),
+        dtype=_dtype_label(dtype, dtype_bytes),
         cache_groups=tuple(groups),
         params_total=total,
         params_active=active,
