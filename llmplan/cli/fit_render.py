@@ -49,10 +49,29 @@ def _memory_rows(r: FitReport) -> list[tuple[str, str, str]]:
 
 
 def print_fit(r: FitReport, width: int | None = None) -> None:
+    out = console(width)
+    _print_header(out, r)
+    _print_memory(out, r)
+    verdict_style = "bold green" if r.fits else ("bold yellow" if r.fits_with_offload else "bold red")
+    out.print(f"[{verdict_style}]{'FITS' if r.fits else 'DOES NOT FIT'}[/]")
+    print_bullets(out, verdict_points(r.verdict))
+    _print_limits(out, r)
+    if r.suggestions:
+        out.print("[cyan]to fit:[/]")
+        print_bullets(out, r.suggestions)
+    if r.warnings:
+        out.print("[yellow]warnings:[/]")
+        print_bullets(out, r.warnings)
+    if r.launch is not None:
+        out.print(f"[bold]launch ({r.launch.engine}):[/]")
+        out.print(r.launch.command, soft_wrap=True, highlight=False, markup=False)
+        print_bullets(out, r.launch.notes)
+
+
+def _print_header(out, r: FitReport) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
-    out = console(width)
     where = f"{r.gpu.count}x {r.gpu.id}" if r.gpu.count > 1 else r.gpu.id
     title = f"{r.model.id} · {r.quant} · {where} · {r.engine}"
     head = Table.grid(padding=(0, 2))
@@ -73,6 +92,10 @@ def print_fit(r: FitReport, width: int | None = None) -> None:
     )
     out.print(Panel(head, title=title, expand=False))
 
+
+def _print_memory(out, r: FitReport) -> None:
+    from rich.table import Table
+
     t = Table(title="Memory per GPU" if r.gpu.count > 1 else "Memory", title_justify="left")
     t.add_column("where it goes")
     t.add_column("size", justify="right")
@@ -80,13 +103,10 @@ def print_fit(r: FitReport, width: int | None = None) -> None:
     for row in _memory_rows(r):
         t.add_row(*row)
     out.print(t)
+    state = r.memory.state_bytes_per_sequence
     out.print(
         f"KV cache: {r.memory.kv_bytes_per_token:,} bytes per token"
-        + (
-            f"; state {r.memory.state_bytes_per_sequence:,} bytes per sequence"
-            if r.memory.state_bytes_per_sequence
-            else ""
-        )
+        + (f"; state {state:,} bytes per sequence" if state else "")
     )
     if r.memory.kv_cache_tokens:
         out.print(
@@ -95,9 +115,9 @@ def print_fit(r: FitReport, width: int | None = None) -> None:
             f"{r.memory.max_concurrency_at_context:.2f}x"
         )
 
-    verdict_style = "bold green" if r.fits else ("bold yellow" if r.fits_with_offload else "bold red")
-    out.print(f"[{verdict_style}]{'FITS' if r.fits else 'DOES NOT FIT'}[/]")
-    print_bullets(out, verdict_points(r.verdict))
+
+def _print_limits(out, r: FitReport) -> None:
+    from rich.table import Table
 
     lim = Table.grid(padding=(0, 2))
     lim.add_column(style="bold")
@@ -108,16 +128,6 @@ def print_fit(r: FitReport, width: int | None = None) -> None:
     for label, value in _perf_rows(r):
         lim.add_row(label, value)
     out.print(lim)
-    if r.suggestions:
-        out.print("[cyan]to fit:[/]")
-        print_bullets(out, r.suggestions)
-    if r.warnings:
-        out.print("[yellow]warnings:[/]")
-        print_bullets(out, r.warnings)
-    if r.launch is not None:
-        out.print(f"[bold]launch ({r.launch.engine}):[/]")
-        out.print(r.launch.command, soft_wrap=True, highlight=False, markup=False)
-        print_bullets(out, r.launch.notes)
 
 
 def fit_markdown(r: FitReport) -> str:
