@@ -10,26 +10,41 @@ def plot_pareto(report: PlanReport, path: str) -> None:
 
     plt = pyplot_for(path)
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    _draw_front(ax, report)
+    _draw_options(ax, report)
+    _label_axes(ax, report)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _draw_front(ax, report: PlanReport) -> None:
     front = report.pareto
-    if front:
-        ax.plot(
-            [p.usd_per_month for p in front],
-            [p.decode_tokens_per_s for p in front],
-            "-o",
-            color="#1f77b4",
-            label="Pareto front (no option is both cheaper and faster)",
-            zorder=2,
+    if not front:
+        return
+    ax.plot(
+        [p.usd_per_month for p in front],
+        [p.decode_tokens_per_s for p in front],
+        "-o",
+        color="#1f77b4",
+        label="Pareto front (no option is both cheaper and faster)",
+        zorder=2,
+    )
+    for p in front:
+        ax.annotate(
+            p.option,
+            (p.usd_per_month, p.decode_tokens_per_s),
+            textcoords="offset points",
+            xytext=(5, 4),
+            fontsize=7,
+            color="#444444",
         )
-        for p in front:
-            ax.annotate(
-                p.option,
-                (p.usd_per_month, p.decode_tokens_per_s),
-                textcoords="offset points",
-                xytext=(5, 4),
-                fontsize=7,
-                color="#444444",
-            )
-    others = [o for o in report.options[1:]]
+
+
+def _draw_options(ax, report: PlanReport) -> None:
+    """The runners-up in grey, the chosen option as a star, and the speed target as a dashed line."""
+    others = report.options[1:]
     if others:
         ax.scatter(
             [o.usd_per_month for o in others],
@@ -58,13 +73,18 @@ def plot_pareto(report: PlanReport, path: str) -> None:
             ls="--",
             label=f"target {report.targets['min_tokens_per_s']:g} tok/s per user",
         )
-    ax.set_xscale("log")
+
+
+def _label_axes(ax, report: PlanReport) -> None:
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+    from llmplan.core.cost import MONTH_HOURS
+
+    ax.set_xscale("log")
     ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"${x:,.0f}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("monthly cost, USD (GPUs, engineering, monitoring; 730 h)")
+    ax.set_xlabel(f"monthly cost, USD (GPUs, engineering, monitoring; {MONTH_HOURS:g} h)")
     ax.set_ylabel("tokens/s per user at the peak rate")
     ax.set_title(
         f"{report.model}: {report.requests_per_s:g} req/s, {report.input_tokens} in / "
@@ -72,7 +92,3 @@ def plot_pareto(report: PlanReport, path: str) -> None:
         fontsize=10,
     )
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
