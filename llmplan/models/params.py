@@ -187,20 +187,8 @@ def _moe_layer_flags(cfg: dict[str, Any], n_layers: int, n_experts: int) -> list
     return flags
 
 
-def _moe_block(cfg: dict[str, Any], hidden: int, gated: bool) -> dict[str, int]:
-    """One MoE layer: routed experts (all of them), shared experts, router, latent projections."""
-    model_type = str(cfg.get("model_type", ""))
-    n_experts = int(
-        first_of(cfg, "num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts", default=0) or 0
-    )
-    inter = int(first_of(cfg, "intermediate_size", "ffn_hidden_size", default=4 * hidden) or 4 * hidden)
-    moe_inter = int(first_of(cfg, "moe_intermediate_size", default=inter) or inter)
-    latent = first_of(cfg, "moe_latent_size", "routed_expert_hidden_size")
-    width = int(latent) if latent else hidden
-    expert_bias = model_type == "gpt_oss"
-    per_expert = _mlp_params(width, moe_inter, gated, bias=expert_bias)
-    experts = n_experts * per_expert
-
+def _shared_expert_width(cfg: dict[str, Any], model_type: str, inter: int, moe_inter: int) -> int:
+    """Intermediate width of all shared experts of a layer together (0: none)."""
     shared_n = int(first_of(cfg, "n_shared_experts", "num_shared_experts", default=0) or 0)
     shared_inter = int(
         first_of(
@@ -214,21 +202,22 @@ def _moe_block(cfg: dict[str, Any], hidden: int, gated: bool) -> dict[str, int]:
         or 0
     )
     if shared_inter:
-        shared_inter *= max(shared_n, 1)
-    elif shared_n:
-        shared_inter = shared_n * moe_inter
-    elif model_type.startswith("llama4"):
-        shared_inter = inter  # Llama 4: one shared expert of intermediate_size in every MoE layer
-    shared = _mlp_params(hidden, shared_inter, gated) if shared_inter else 0
-    if shared and cfg.get("shared_expert_intermediate_size") and model_type.startswith("qwen"):
-        shared += hidden  # shared_expert_gate
+        return shared_inter * max(shared_n, 1)
+    if shared_n:
+        return shared_n * moe_inter
+    if model_type.startswith("llama4"):
+        return inter  # Llama 4: one shared expert of intermediate_size in every MoE layer
+    return 0
 
+
+def _router_params(cfg: dict[str, Any], model_type: str, hidden: int, n_experts: int, width: int, latent) -> int:
+    """Router weights and biases, plus the latent down/up projections where experts run in a latent space."""
     router = hidden * n_experts
     if (
         cfg.get("topk_method") == "noaux_tc"
         or cfg.get("use_routing_bias")
         or cfg.get("use_moe_router_bias")
-        or expert_bias
+        or model_type == "gpt_oss"
     ):
         router += n_experts  # e_score_correction_bias / router bias
     if model_type.startswith("gemma4"):
@@ -237,25 +226,40 @@ def _moe_block(cfg: dict[str, Any], hidden: int, gated: bool) -> dict[str, int]:
         router += 2 * hidden * width  # down to the latent and back up
         if cfg.get("latent_moe_use_norm"):
             router += width
-    k = int(
-        first_of(
-            cfg,
-            "num_experts_per_tok",
-            "experts_per_token",
-            "num_experts_per_token",
-            "top_k_experts",
-            "moe_top_k",
-            default=0,
-        )
-        or 0
+    return router
+
+
+def _moe_block(cfg: dict[str, Any], hidden: int, gated: bool) -> dict[str, int]:
+    """One MoE layer: routed experts (all of them), shared experts, router, latent projections."""
+    model_type = str(cfg.get("model_type", ""))
+    n_experts = int(
+        first_of(cfg, "num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts", default=0) or 0
+    )
+    inter = int(first_of(cfg, "intermediate_size", "ffn_hidden_size", default=4 * hidden) or 4 * hidden)
+    moe_inter = int(first_of(cfg, "moe_intermediate_size", default=inter) or inter)
+    latent = first_of(cfg, "moe_latent_size", "routed_expert_hidden_size")
+    width = int(latent) if latent else hidden
+    per_expert = _mlp_params(width, moe_inter, gated, bias=model_type == "gpt_oss")
+    shared_inter = _shared_expert_width(cfg, model_type, inter, moe_inter)
+    shared = _mlp_params(hidden, shared_inter, gated) if shared_inter else 0
+    if shared and cfg.get("shared_expert_intermediate_size") and model_type.startswith("qwen"):
+        shared += hidden  # shared_expert_gate
+    k = first_of(
+        cfg,
+        "num_experts_per_tok",
+        "experts_per_token",
+        "num_experts_per_token",
+        "top_k_experts",
+        "moe_top_k",
+        default=0,
     )
     return {
-        "experts": experts,
+        "experts": n_experts * per_expert,
         "per_expert": per_expert,
         "shared": shared,
-        "router": router,
+        "router": _router_params(cfg, model_type, hidden, n_experts, width, latent),
         "n_experts": n_experts,
-        "k": k,
+        "k": int(k or 0),
         "inter": moe_inter,
         "shared_inter": shared_inter,
     }
