@@ -462,37 +462,12 @@ def _gguf_quant(file_type: int | None, tensors: list[Any]) -> tuple[str, str | N
     return "fp16", "GGUF tensor types not recognised; planned as fp16 with the file's own weight bytes"
 
 
-def gguf_config(meta: _Meta, tensors: list[Any]) -> dict[str, Any]:
-    """An HF-style config.json dict from a GGUF file's metadata and tensor table."""
-    arch = meta.arch
-    names = {t.name for t in tensors}
-    n_layers = meta.scalar("{arch}.block_count")
-    hidden = meta.scalar("{arch}.embedding_length")
-    heads = meta.scalar("{arch}.attention.head_count")
-    kv_heads = meta.scalar("{arch}.attention.head_count_kv")
-    vocab = meta.scalar("{arch}.vocab_size") or meta.array_len("tokenizer.ggml.tokens")
-    if not vocab:
-        embd = next((t for t in tensors if t.name == "token_embd.weight"), None)
-        if embd is not None and len(embd.shape) == 2:
-            vocab = int(embd.shape[-1])
-    cfg: dict[str, Any] = {
-        "model_type": GGUF_MODEL_TYPES.get(arch, arch.replace("-", "_")),
-        "architectures": [f"gguf:{arch}"],
-        "num_hidden_layers": n_layers,
-        "hidden_size": hidden,
-        "num_attention_heads": heads,
-        "num_key_value_heads": kv_heads if kv_heads is not None else heads,
-        "vocab_size": vocab,
-        "max_position_embeddings": meta.scalar("{arch}.context_length"),
-        "torch_dtype": "float16",
-        "tie_word_embeddings": "output.weight" not in names,
-    }
-    inter = meta.scalar("{arch}.feed_forward_length")
-    if inter:
-        cfg["intermediate_size"] = inter
+def _gguf_attention(meta: _Meta) -> dict[str, Any]:
+    """Head sizes: latent attention (MLA) fields where the file has a KV LoRA rank, else head_dim/v_head_dim."""
     key_len = meta.scalar("{arch}.attention.key_length")
     value_len = meta.scalar("{arch}.attention.value_length")
     kv_lora = meta.scalar("{arch}.attention.kv_lora_rank")
+    cfg: dict[str, Any] = {}
     if kv_lora:
         rope = meta.scalar("{arch}.rope.dimension_count") or 64
         key_mla = meta.scalar("{arch}.attention.key_length_mla") or key_len
@@ -504,35 +479,73 @@ def gguf_config(meta: _Meta, tensors: list[Any]) -> dict[str, Any]:
             cfg["qk_nope_head_dim"] = max(int(key_mla) - rope, 0)
         if value_mla:
             cfg["v_head_dim"] = value_mla
-    else:
-        if key_len:
-            cfg["head_dim"] = key_len
-        if value_len and key_len and value_len != key_len:
-            cfg["v_head_dim"] = value_len
+        return cfg
+    if key_len:
+        cfg["head_dim"] = key_len
+    if value_len and key_len and value_len != key_len:
+        cfg["v_head_dim"] = value_len
+    return cfg
+
+
+def _gguf_experts(meta: _Meta) -> dict[str, Any]:
     experts = meta.scalar("{arch}.expert_count")
-    if experts:
-        cfg["num_local_experts"] = experts
-        cfg["num_experts_per_tok"] = meta.scalar("{arch}.expert_used_count") or 1
-        expert_ffn = meta.scalar("{arch}.expert_feed_forward_length")
-        if expert_ffn:
-            cfg["moe_intermediate_size"] = expert_ffn
-        shared = meta.scalar("{arch}.expert_shared_count")
-        if shared:
-            cfg["n_shared_experts"] = shared
-            shared_ffn = meta.scalar("{arch}.expert_shared_feed_forward_length")
-            if shared_ffn:
-                cfg["shared_expert_intermediate_size"] = shared_ffn * shared
-        dense = meta.scalar("{arch}.leading_dense_block_count")
-        if dense:
-            cfg["first_k_dense_replace"] = dense
+    if not experts:
+        return {}
+    cfg: dict[str, Any] = {
+        "num_local_experts": experts,
+        "num_experts_per_tok": meta.scalar("{arch}.expert_used_count") or 1,
+        "moe_intermediate_size": meta.scalar("{arch}.expert_feed_forward_length") or None,
+        "first_k_dense_replace": meta.scalar("{arch}.leading_dense_block_count") or None,
+    }
+    shared = meta.scalar("{arch}.expert_shared_count")
+    if shared:
+        cfg["n_shared_experts"] = shared
+        shared_ffn = meta.scalar("{arch}.expert_shared_feed_forward_length")
+        if shared_ffn:
+            cfg["shared_expert_intermediate_size"] = shared_ffn * shared
+    return cfg
+
+
+def _gguf_window(meta: _Meta, n_layers) -> dict[str, Any]:
     window = meta.scalar("{arch}.attention.sliding_window")
-    if window:
-        cfg["sliding_window"] = window
-        pattern = meta.get("{arch}.attention.sliding_window_pattern")
-        if isinstance(pattern, list) and n_layers and len(pattern) >= n_layers:
-            cfg["layer_types"] = ["sliding_attention" if p else "full_attention" for p in pattern[:n_layers]]
-        elif arch == "gpt-oss" and n_layers:
-            cfg["layer_types"] = ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(n_layers)]
+    if not window:
+        return {}
+    cfg: dict[str, Any] = {"sliding_window": window}
+    pattern = meta.get("{arch}.attention.sliding_window_pattern")
+    if isinstance(pattern, list) and n_layers and len(pattern) >= n_layers:
+        cfg["layer_types"] = ["sliding_attention" if p else "full_attention" for p in pattern[:n_layers]]
+    elif meta.arch == "gpt-oss" and n_layers:
+        cfg["layer_types"] = ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(n_layers)]
+    return cfg
+
+
+def gguf_config(meta: _Meta, tensors: list[Any]) -> dict[str, Any]:
+    """An HF-style config.json dict from a GGUF file's metadata and tensor table."""
+    arch = meta.arch
+    n_layers = meta.scalar("{arch}.block_count")
+    heads = meta.scalar("{arch}.attention.head_count")
+    kv_heads = meta.scalar("{arch}.attention.head_count_kv")
+    vocab = meta.scalar("{arch}.vocab_size") or meta.array_len("tokenizer.ggml.tokens")
+    if not vocab:
+        embd = next((t for t in tensors if t.name == "token_embd.weight"), None)
+        if embd is not None and len(embd.shape) == 2:
+            vocab = int(embd.shape[-1])
+    cfg: dict[str, Any] = {
+        "model_type": GGUF_MODEL_TYPES.get(arch, arch.replace("-", "_")),
+        "architectures": [f"gguf:{arch}"],
+        "num_hidden_layers": n_layers,
+        "hidden_size": meta.scalar("{arch}.embedding_length"),
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads if kv_heads is not None else heads,
+        "vocab_size": vocab,
+        "max_position_embeddings": meta.scalar("{arch}.context_length"),
+        "torch_dtype": "float16",
+        "tie_word_embeddings": "output.weight" not in {t.name for t in tensors},
+        "intermediate_size": meta.scalar("{arch}.feed_forward_length") or None,
+        **_gguf_attention(meta),
+        **_gguf_experts(meta),
+        **_gguf_window(meta, n_layers),
+    }
     return {k: v for k, v in cfg.items() if v is not None}
 
 
