@@ -233,17 +233,13 @@ def fit_command(
     from llmplan.engines.memory_rules import EngineSettings
     from llmplan.errors import InputError
     from llmplan.models.sources import resolve_model
-    from llmplan.plans.deploy import build_deployment
+    from llmplan.plans.deploy import build_deployment, check_dp_attention
 
     for name, value in (("--max-ttft-s", max_ttft_s), ("--min-tokens-per-s", min_tokens_per_s)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise InputError(f"{name} must be a positive number, got {value}")
     perf = perf_model_option(perf_model)
-    if dp_attention and not expert_parallel:
-        raise InputError(
-            "--dp-attention runs attention data parallel beside expert parallel MoE layers; add "
-            "--expert-parallel, or drop --dp-attention"
-        )
+    check_dp_attention(dp_attention, expert_parallel)  # before the hub is asked for anything
     engines = _engines_with_emit(engine, emit)
     settings = EngineSettings(
         gpu_memory_utilization=gpu_memory_utilization,

@@ -92,12 +92,16 @@ def _engine_key(
     if ekey is None:
         raise InputError(f"unknown engine {engine_name!r}; choose one of: {', '.join(ENGINES)}")
     check_settings(ekey, settings)
+    check_dp_attention(dp_attention, expert_parallel)
+    return ekey
+
+
+def check_dp_attention(dp_attention: bool, expert_parallel: bool) -> None:
     if dp_attention and not expert_parallel:
         raise InputError(
             "--dp-attention spreads attention over the GPUs of an expert-parallel MoE; "
             "add --expert-parallel, or drop --dp-attention"
         )
-    return ekey
 
 
 def _kv_cache_dtype(kv_dtype: str | None, spec, gpu_id: str, gpu_entry, ekey: str) -> str:

@@ -379,7 +379,7 @@ def _computed_figures(row: LogRow, case: LogCase, dep) -> None:
         case.notes.append("kv_tokens computed from the printed pool")
     if "cpu_offload_gb" in row.text("log_excerpt") or "cpu-offload-gb" in row.text("notes"):
         case.skipped["weights"] = "--cpu-offload-gb moved weights to host memory (not modelled)"
-    if row.engine in ("llama.cpp", "ollama") and int(row.number("gpu_count") or 1) > 1:
+    if not dep.engine.tensor_parallel and int(row.number("gpu_count") or 1) > 1:
         case.skipped["weights"] = "per-GPU figures of a layer split differ by GPU; the row gives both"
     for what in case.skipped:
         case.computed.pop(what, None)
