@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY_CONFIG
 from hubserver import awq_quantized, decoder_tensors, numel, safetensors_bytes, shard
 
 CONFIGS = Path(__file__).parent / "data" / "model-configs"
@@ -256,20 +257,6 @@ def test_split_gguf_reads_every_part(tmp_path):
 
 
 # --------------------------------------------------------------------------------------- folders
-
-TINY_CONFIG = {
-    "model_type": "llama",
-    "architectures": ["LlamaForCausalLM"],
-    "hidden_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "intermediate_size": 128,
-    "vocab_size": 96,
-    "max_position_embeddings": 2048,
-    "torch_dtype": "bfloat16",
-    "tie_word_embeddings": False,
-}
 
 
 def test_folder_with_a_local_safetensors_file_gives_exact_counts(run, tmp_path):
