@@ -64,6 +64,11 @@ def roofline_s(params, bytes_, flops, bandwidth, peak):
     return floor_s + (mem**p + math**p) ** (1.0 / p)
 
 
+def _roofline_columns(x) -> dict:
+    """The four fitted roofline parameters as the *_fit.csv columns."""
+    return dict(floor_us=round(x[0], 3), bandwidth_eff=round(x[1], 4), math_eff=round(x[2], 4), smooth_p=round(x[3], 3))
+
+
 def _fit_roofline(bytes_, flops, latency_s, bandwidth, peak):
     def resid(x):
         params = (x[0] * 1e-6, x[1], x[2], x[3])
@@ -89,10 +94,7 @@ def fit_gemm(specs) -> list[dict]:
             dict(
                 gpu=gpu,
                 dtype=dtype,
-                floor_us=round(x[0], 3),
-                bandwidth_eff=round(x[1], 4),
-                math_eff=round(x[2], 4),
-                smooth_p=round(x[3], 3),
+                **_roofline_columns(x),
                 points=len(pts),
                 rms_log_error=round(rms, 4),
             )
@@ -134,10 +136,7 @@ def fit_moe(specs) -> list[dict]:
             dict(
                 gpu=gpu,
                 dtype=dtype,
-                floor_us=round(x[0], 3),
-                bandwidth_eff=round(x[1], 4),
-                math_eff=round(x[2], 4),
-                smooth_p=round(x[3], 3),
+                **_roofline_columns(x),
                 per_expert_us=round(x[4], 4),
                 points=len(pts),
                 median_log_error=round(float(np.median(np.abs(sol.fun))), 4),
@@ -206,10 +205,7 @@ def fit_attention(specs) -> list[dict]:
                 engine=engine,
                 phase=phase,
                 kv_dtype=kv,
-                floor_us=round(x[0], 3),
-                bandwidth_eff=round(x[1], 4),
-                math_eff=round(x[2], 4),
-                smooth_p=round(x[3], 3),
+                **_roofline_columns(x),
                 points=len(pts),
                 rms_log_error=round(rms, 4),
             )
